@@ -1,0 +1,37 @@
+//! The command line: the top-level parser and the list of subcommands. Each subcommand's own
+//! flags live with its code in `cmd/`, as in xsv, so a command file reads top to bottom.
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+use crate::logging::LogArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  bulk-reply validate notices.csv                 check a file, send nothing
+  bulk-reply send notices.csv --sandbox           rehearse against the built-in simulator
+  MKP_API_TOKEN=... bulk-reply send notices.csv   post every message for real
+  bulk-reply sandbox --listen 127.0.0.1:0         run the simulator for your own scripts
+
+Exit codes:
+  0  everything done        1  finished, some rows failed
+  2  usage or input error   3  stopped early (resumable: run the same command again)";
+
+/// Post one reply to many MijnKlantportaal tickets: validated, rate-limited, exactly once.
+#[derive(Debug, Parser)]
+#[command(name = "bulk-reply", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check an input file line by line; sends nothing
+    Validate(cmd::validate::Args),
+    /// Run the embedded simulator of the ticket API
+    Sandbox(cmd::sandbox::Args),
+}

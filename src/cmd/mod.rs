@@ -1,0 +1,23 @@
+//! One module per subcommand. Each opens with its usage, owns its flags and returns the exit
+//! code it finished with.
+
+pub mod sandbox;
+pub mod validate;
+
+use crate::cli::Command;
+use crate::exit::{CmdResult, Failure};
+
+pub fn run(command: Command) -> CmdResult {
+    match command {
+        Command::Validate(args) => validate::run(args),
+        Command::Sandbox(args) => sandbox::run(args),
+    }
+}
+
+/// The tokio runtime for the commands that talk HTTP.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::stopped(anyhow::anyhow!("cannot start the async runtime: {e}")))
+}

@@ -1,0 +1,1 @@
+//! Reading input files: placeholder until the input issue lands.

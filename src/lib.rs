@@ -1,0 +1,15 @@
+//! bulk-reply: post one reply to many MijnKlantportaal tickets, safely.
+//!
+//! The data flow, left to right:
+//! `input` (read and validate rows) → `pipeline` (pace, send, retry) using `api` (the typed
+//! HTTP client) → `journal` (durable record of what was delivered, results files).
+//! `sandbox` is an embedded simulator of the API for rehearsals, tests and benchmarks.
+
+pub mod cli;
+pub mod cmd;
+pub mod duration;
+pub mod exit;
+pub mod input;
+pub mod logging;
+pub mod rate;
+pub mod sandbox;

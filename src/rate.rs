@@ -1,0 +1,156 @@
+//! A request rate such as `60/min`, shared by `validate` (time estimates), `send` (the
+//! client's pace) and `sandbox` (the server's limit).
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::duration::parse_duration;
+
+/// At most `requests` requests in any window of length `per`, or no limit at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rate {
+    Limited { requests: u32, per: Duration },
+    Unlimited,
+}
+
+impl Rate {
+    /// The API's documented default: 60 requests per minute per key.
+    pub const API_DEFAULT: Rate = Rate::Limited {
+        requests: 60,
+        per: Duration::from_secs(60),
+    };
+
+    /// Time between two requests at a steady pace, `None` when unlimited.
+    pub fn interval(&self) -> Option<Duration> {
+        match *self {
+            Rate::Limited { requests, per } => Some(per / requests),
+            Rate::Unlimited => None,
+        }
+    }
+
+    /// Requests per second, `None` when unlimited.
+    pub fn per_second(&self) -> Option<f64> {
+        match *self {
+            Rate::Limited { requests, per } => Some(f64::from(requests) / per.as_secs_f64()),
+            Rate::Unlimited => None,
+        }
+    }
+
+    /// The shortest time `count` requests can take at this pace: the first leaves at once,
+    /// each further one an interval later.
+    pub fn ideal_duration(&self, count: u64) -> Duration {
+        match self.interval() {
+            Some(interval) => {
+                interval.saturating_mul(count.saturating_sub(1).min(u32::MAX as u64) as u32)
+            }
+            None => Duration::ZERO,
+        }
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    /// `N/s`, `N/min`, `N/h`, `N/<duration>` (e.g. `5/500ms`), `unlimited` or `off`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("unlimited") || text.eq_ignore_ascii_case("off") {
+            return Ok(Rate::Unlimited);
+        }
+        let hint = "write it as N/s, N/min or N/h (e.g. 60/min), or unlimited";
+        let (count, unit) = text
+            .split_once('/')
+            .ok_or_else(|| format!("invalid rate {text:?}: {hint}"))?;
+        let requests: u32 = count.trim().parse().map_err(|_| {
+            format!("invalid rate {text:?}: {count:?} is not a whole number; {hint}")
+        })?;
+        if requests == 0 {
+            return Err(format!(
+                "invalid rate {text:?}: the count must be at least 1; {hint}"
+            ));
+        }
+        let per = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            other => parse_duration(other).map_err(|_| format!("invalid rate {text:?}: {hint}"))?,
+        };
+        if per.is_zero() {
+            return Err(format!(
+                "invalid rate {text:?}: the window must be longer than zero"
+            ));
+        }
+        Ok(Rate::Limited { requests, per })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Rate::Unlimited => f.write_str("unlimited"),
+            Rate::Limited { requests, per } => match per.as_millis() {
+                1_000 => write!(f, "{requests}/s"),
+                60_000 => write!(f, "{requests}/min"),
+                3_600_000 => write!(f, "{requests}/h"),
+                ms => write!(f, "{requests}/{ms}ms"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_forms() {
+        assert_eq!("60/min".parse(), Ok(Rate::API_DEFAULT));
+        assert_eq!(
+            "20/s".parse(),
+            Ok(Rate::Limited {
+                requests: 20,
+                per: Duration::from_secs(1)
+            })
+        );
+        assert_eq!(
+            "100/h".parse(),
+            Ok(Rate::Limited {
+                requests: 100,
+                per: Duration::from_secs(3600)
+            })
+        );
+        assert_eq!(
+            "5/500ms".parse(),
+            Ok(Rate::Limited {
+                requests: 5,
+                per: Duration::from_millis(500)
+            })
+        );
+        assert_eq!("unlimited".parse(), Ok(Rate::Unlimited));
+        assert_eq!("off".parse(), Ok(Rate::Unlimited));
+    }
+
+    #[test]
+    fn rejects_nonsense_with_a_hint() {
+        for bad in ["", "60", "0/s", "x/min", "10/fortnight", "5/0ms"] {
+            let err = bad.parse::<Rate>().unwrap_err();
+            assert!(err.contains("rate"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn displays_round_trip() {
+        for text in ["60/min", "20/s", "100/h", "5/500ms", "unlimited"] {
+            assert_eq!(text.parse::<Rate>().unwrap().to_string(), text);
+        }
+    }
+
+    #[test]
+    fn ideal_duration_counts_intervals_between_requests() {
+        let rate: Rate = "20/s".parse().unwrap();
+        assert_eq!(rate.ideal_duration(400), Duration::from_millis(19_950));
+        assert_eq!(rate.ideal_duration(0), Duration::ZERO);
+        assert_eq!(Rate::Unlimited.ideal_duration(1000), Duration::ZERO);
+    }
+}

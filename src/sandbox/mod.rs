@@ -1,0 +1,1 @@
+//! The embedded API simulator: placeholder until the sandbox issue lands.
