@@ -5,11 +5,14 @@
 //! HTTP client) → `journal` (durable record of what was delivered, results files).
 //! `sandbox` is an embedded simulator of the API for rehearsals, tests and benchmarks.
 
+pub mod api;
 pub mod cli;
 pub mod cmd;
+pub mod delivery;
 pub mod duration;
 pub mod exit;
 pub mod input;
+pub mod journal;
 pub mod logging;
 pub mod rate;
 pub mod sandbox;

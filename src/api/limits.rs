@@ -1,0 +1,110 @@
+//! The rate-limit facts every answer carries (`X-RateLimit-Limit`, `X-RateLimit-Remaining`)
+//! and the wait a 429 asks for (`retry-after`, `x-ratelimit-reset`).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::HeaderMap;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimitInfo {
+    /// The limit in force for this key, per window.
+    pub limit: Option<u32>,
+    /// Calls left in the current window.
+    pub remaining: Option<u32>,
+    /// How long the server asks us to wait before the next call (on a 429).
+    pub retry_after: Option<Duration>,
+}
+
+impl RateLimitInfo {
+    /// Reads the headers case-insensitively (HeaderMap does). A header that does not parse is
+    /// ignored rather than trusted: a wrong wait is worse than the default backoff.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let number =
+            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+        let retry_after = headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after)
+            .or_else(|| number("x-ratelimit-reset").map(until_unix_time));
+        RateLimitInfo {
+            limit: number("x-ratelimit-limit").and_then(|n| u32::try_from(n).ok()),
+            remaining: number("x-ratelimit-remaining").and_then(|n| u32::try_from(n).ok()),
+            retry_after,
+        }
+    }
+}
+
+/// `retry-after` is either whole seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+fn until_unix_time(reset: u64) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Duration::from_secs(reset).saturating_sub(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn reads_limits_whatever_the_header_case() {
+        let info = RateLimitInfo::from_headers(&headers(&[
+            ("X-RateLimit-Limit", "60"),
+            ("x-ratelimit-remaining", "12"),
+            ("Retry-After", "7"),
+        ]));
+        assert_eq!(info.limit, Some(60));
+        assert_eq!(info.remaining, Some(12));
+        assert_eq!(info.retry_after, Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn falls_back_to_the_reset_time() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let info = RateLimitInfo::from_headers(&headers(&[(
+            "x-ratelimit-reset",
+            &(now + 30).to_string(),
+        )]));
+        let wait = info.retry_after.unwrap();
+        assert!(
+            wait <= Duration::from_secs(30) && wait >= Duration::from_secs(28),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn ignores_garbage() {
+        let info = RateLimitInfo::from_headers(&headers(&[
+            ("x-ratelimit-limit", "lots"),
+            ("retry-after", "soon"),
+        ]));
+        assert_eq!(info, RateLimitInfo::default());
+    }
+}

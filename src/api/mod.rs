@@ -1,0 +1,16 @@
+//! The typed client of the MijnKlantportaal ticket API: what a request returns, how every
+//! failure is classified (once, here), and the rate-limit facts each answer carries.
+
+mod client;
+mod error;
+mod limits;
+mod matching;
+mod secret;
+mod ticket;
+
+pub use client::{ApiClient, ClientOptions, Fetched, Posted, Reply};
+pub use error::{ApiError, ErrorClass, ErrorKind};
+pub use limits::RateLimitInfo;
+pub use matching::find_delivered;
+pub use secret::Secret;
+pub use ticket::{Message, Ticket, TicketStatus};

@@ -1,0 +1,70 @@
+//! One run per job: an OS lock on a file beside the journal. The kernel releases it when the
+//! process ends, however it ends, so a lock never outlives its run.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::JournalError;
+
+/// Held for the whole run; dropping it releases the lock.
+#[derive(Debug)]
+pub struct JobLock {
+    _file: File,
+}
+
+impl JobLock {
+    pub fn acquire(journal: &Path) -> Result<JobLock, JournalError> {
+        let path = lock_path(journal);
+        let io = |source| JournalError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).read(true).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(JournalError::Locked {
+                    lock: path.clone(),
+                    pid: text.trim().parse().ok(),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+        // The process id is for the message a second run prints; the lock itself is the OS's.
+        file.set_len(0).map_err(io)?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        write!(file, "{}", std::process::id()).map_err(io)?;
+        Ok(JobLock { _file: file })
+    }
+}
+
+fn lock_path(journal: &Path) -> PathBuf {
+    let mut name = journal.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_is_refused_with_the_first_ones_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("job.journal");
+        let first = JobLock::acquire(&journal).unwrap();
+        match JobLock::acquire(&journal) {
+            Err(JournalError::Locked { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        drop(first);
+        JobLock::acquire(&journal).expect("free again once the first holder is gone");
+    }
+}

@@ -1,0 +1,189 @@
+//! The journal's on-disk format: a header line, then one line per event, appended.
+//!
+//! ```text
+//! bulk-reply journal 1
+//! I <key> <unix-ms>                                    about to send (intent)
+//! S <key> <unix-ms> <results-end> <message-id>         sent
+//! F <key> <unix-ms> <results-end> <kind> <doubt-ms|->  failed (doubt: may have been posted)
+//! K <key> <unix-ms> <results-end>                      skipped
+//! ```
+//!
+//! Plain text so that a support engineer can read it with `less`. Every line ends in `\n`;
+//! a last line without one was torn by a crash and is ignored. `results-end` is the length
+//! of the results file once this outcome's record was written, which lets a resumed run cut
+//! off results records whose journal line never became durable.
+
+use std::io::Write;
+
+use super::key::RowKey;
+
+pub const HEADER: &str = "bulk-reply journal";
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Intent {
+        key: RowKey,
+        at_ms: u64,
+    },
+    Sent {
+        key: RowKey,
+        at_ms: u64,
+        results_end: u64,
+        message_id: String,
+    },
+    Failed {
+        key: RowKey,
+        at_ms: u64,
+        results_end: u64,
+        kind: String,
+        doubt_since_ms: Option<u64>,
+    },
+    Skipped {
+        key: RowKey,
+        at_ms: u64,
+        results_end: u64,
+    },
+}
+
+impl Record {
+    pub fn key(&self) -> RowKey {
+        match self {
+            Record::Intent { key, .. }
+            | Record::Sent { key, .. }
+            | Record::Failed { key, .. }
+            | Record::Skipped { key, .. } => *key,
+        }
+    }
+
+    pub fn results_end(&self) -> Option<u64> {
+        match self {
+            Record::Intent { .. } => None,
+            Record::Sent { results_end, .. }
+            | Record::Failed { results_end, .. }
+            | Record::Skipped { results_end, .. } => Some(*results_end),
+        }
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        // Writing into a Vec cannot fail.
+        let _ = match self {
+            Record::Intent { key, at_ms } => writeln!(out, "I {key} {at_ms}"),
+            Record::Sent {
+                key,
+                at_ms,
+                results_end,
+                message_id,
+            } => {
+                writeln!(out, "S {key} {at_ms} {results_end} {message_id}")
+            }
+            Record::Failed {
+                key,
+                at_ms,
+                results_end,
+                kind,
+                doubt_since_ms,
+            } => match doubt_since_ms {
+                Some(doubt) => writeln!(out, "F {key} {at_ms} {results_end} {kind} {doubt}"),
+                None => writeln!(out, "F {key} {at_ms} {results_end} {kind} -"),
+            },
+            Record::Skipped {
+                key,
+                at_ms,
+                results_end,
+            } => writeln!(out, "K {key} {at_ms} {results_end}"),
+        };
+    }
+
+    /// Parses one complete line (without its `\n`); `None` if it is not a record.
+    pub fn decode(line: &str) -> Option<Record> {
+        let mut fields = line.split(' ');
+        let tag = fields.next()?;
+        let key = RowKey::parse(fields.next()?)?;
+        let at_ms = fields.next()?.parse().ok()?;
+        let record = match tag {
+            "I" => Record::Intent { key, at_ms },
+            "S" => Record::Sent {
+                key,
+                at_ms,
+                results_end: fields.next()?.parse().ok()?,
+                message_id: fields.next()?.to_string(),
+            },
+            "F" => Record::Failed {
+                key,
+                at_ms,
+                results_end: fields.next()?.parse().ok()?,
+                kind: fields.next()?.to_string(),
+                doubt_since_ms: match fields.next()? {
+                    "-" => None,
+                    ms => Some(ms.parse().ok()?),
+                },
+            },
+            "K" => Record::Skipped {
+                key,
+                at_ms,
+                results_end: fields.next()?.parse().ok()?,
+            },
+            _ => return None,
+        };
+        match fields.next() {
+            None => Some(record),
+            Some(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_record_round_trips() {
+        let key = RowKey::of("tic_1", "Hi");
+        let records = [
+            Record::Intent { key, at_ms: 1 },
+            Record::Sent {
+                key,
+                at_ms: 2,
+                results_end: 300,
+                message_id: "tim_abc".into(),
+            },
+            Record::Failed {
+                key,
+                at_ms: 3,
+                results_end: 400,
+                kind: "timeout".into(),
+                doubt_since_ms: Some(2),
+            },
+            Record::Failed {
+                key,
+                at_ms: 3,
+                results_end: 400,
+                kind: "not_found".into(),
+                doubt_since_ms: None,
+            },
+            Record::Skipped {
+                key,
+                at_ms: 4,
+                results_end: 500,
+            },
+        ];
+        for record in records {
+            let mut line = Vec::new();
+            record.encode(&mut line);
+            assert_eq!(line.last(), Some(&b'\n'));
+            let text = std::str::from_utf8(&line[..line.len() - 1]).unwrap();
+            assert_eq!(Record::decode(text), Some(record));
+        }
+    }
+
+    #[test]
+    fn rejects_partial_and_foreign_lines() {
+        let key = RowKey::of("tic_1", "Hi");
+        assert_eq!(Record::decode(&format!("S {key} 2 300")), None);
+        assert_eq!(Record::decode(&format!("X {key} 2")), None);
+        assert_eq!(Record::decode("I nothex 2"), None);
+        assert_eq!(Record::decode(&format!("I {key} 2 extra")), None);
+        assert_eq!(Record::decode(""), None);
+    }
+}

@@ -1,0 +1,80 @@
+//! The results file: one NDJSON record per row outcome, the contract scripts read.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::api::ErrorKind;
+use crate::delivery::{Outcome, OutcomeResult};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultRecord<'a> {
+    line: u64,
+    ticket_id: &'a str,
+    status: &'static str,
+    attempts: u32,
+    http_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ticket: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorRecord<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorRecord<'a> {
+    kind: ErrorKind,
+    message: &'a str,
+    http_status: Option<u16>,
+    body: Option<&'a str>,
+}
+
+/// Appends the outcome's record, with its newline, to `out`.
+pub fn encode(outcome: &Outcome, out: &mut Vec<u8>) {
+    let job = &outcome.job;
+    let mut record = ResultRecord {
+        line: job.line,
+        ticket_id: &job.ticket_id,
+        status: outcome.result.status(),
+        attempts: outcome.attempts,
+        http_status: None,
+        message_id: None,
+        ticket: None,
+        reason: None,
+        error: None,
+    };
+    match &outcome.result {
+        OutcomeResult::Sent {
+            http_status,
+            message_id,
+            ticket,
+        } => {
+            record.http_status = Some(*http_status);
+            record.message_id = Some(message_id);
+            record.ticket = Some(ticket);
+        }
+        OutcomeResult::Failed { error, .. } => {
+            record.http_status = error.http_status;
+            record.error = Some(ErrorRecord {
+                kind: error.kind,
+                message: &error.message,
+                http_status: error.http_status,
+                body: error.body.as_deref(),
+            });
+        }
+        OutcomeResult::Skipped {
+            http_status,
+            reason,
+        } => {
+            record.http_status = Some(*http_status);
+            record.reason = Some(reason);
+        }
+    }
+    // Serialising plain strings and numbers into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &record);
+    out.push(b'\n');
+}

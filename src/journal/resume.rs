@@ -1,0 +1,253 @@
+//! Reading a journal back: what an earlier run delivered, failed, or left in doubt.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, ErrorKind};
+use std::path::Path;
+
+use super::JournalError;
+use super::key::RowKey;
+use super::record::{HEADER, Record, VERSION};
+
+/// Where an earlier run left a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowState {
+    Delivered,
+    Skipped,
+    /// Failed for good last time; tried again in this run.
+    Failed,
+    /// An intent with no outcome, or a failure whose last attempt may have posted: read the
+    /// ticket before sending again.
+    InDoubt {
+        since_ms: u64,
+    },
+}
+
+/// What the journal says, row by row.
+#[derive(Debug, Default)]
+pub struct ResumeState {
+    rows: HashMap<RowKey, RowState>,
+    /// Length of the results file covered by durable outcomes.
+    pub results_end: u64,
+}
+
+impl ResumeState {
+    pub fn get(&self, key: &RowKey) -> Option<RowState> {
+        self.rows.get(key).copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn apply(&mut self, record: &Record) {
+        let state = match record {
+            Record::Intent { at_ms, .. } => RowState::InDoubt { since_ms: *at_ms },
+            Record::Sent { .. } => RowState::Delivered,
+            Record::Skipped { .. } => RowState::Skipped,
+            Record::Failed {
+                doubt_since_ms: Some(since_ms),
+                ..
+            } => RowState::InDoubt {
+                since_ms: *since_ms,
+            },
+            Record::Failed {
+                doubt_since_ms: None,
+                ..
+            } => RowState::Failed,
+        };
+        self.rows.insert(record.key(), state);
+        if let Some(end) = record.results_end() {
+            self.results_end = self.results_end.max(end);
+        }
+    }
+}
+
+/// A journal as found on disk.
+#[derive(Debug)]
+pub struct Loaded {
+    pub state: ResumeState,
+    /// Bytes up to the end of the last complete line; anything after it was torn by a crash.
+    pub valid_len: u64,
+}
+
+/// Reads the journal at `path`; `None` when there is none yet (or only an empty file left by
+/// a run that died before writing its header).
+pub fn load(path: &Path) -> Result<Option<Loaded>, JournalError> {
+    let io = |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut valid_len = 0u64;
+    let mut state = ResumeState::default();
+    let mut line_number = 0u64;
+    loop {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line).map_err(io)?;
+        if read == 0 {
+            break;
+        }
+        line_number += 1;
+        if line.last() != Some(&b'\n') {
+            // A torn last line: the crash came mid-write. Its record never counted.
+            break;
+        }
+        let text =
+            std::str::from_utf8(&line[..line.len() - 1]).map_err(|_| JournalError::Damaged {
+                path: path.to_path_buf(),
+                line: line_number,
+            })?;
+        if line_number == 1 {
+            check_header(path, text)?;
+        } else {
+            let record = Record::decode(text).ok_or_else(|| JournalError::Damaged {
+                path: path.to_path_buf(),
+                line: line_number,
+            })?;
+            state.apply(&record);
+        }
+        valid_len += read as u64;
+    }
+    if valid_len == 0 {
+        if line_number == 0 || HEADER.as_bytes().starts_with(&line) {
+            return Ok(None);
+        }
+        return Err(JournalError::NotOurs {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(Some(Loaded { state, valid_len }))
+}
+
+fn check_header(path: &Path, text: &str) -> Result<(), JournalError> {
+    let Some(version) = text
+        .strip_prefix(HEADER)
+        .and_then(|rest| rest.strip_prefix(' '))
+    else {
+        return Err(JournalError::NotOurs {
+            path: path.to_path_buf(),
+        });
+    };
+    match version.parse::<u32>() {
+        Ok(VERSION) => Ok(()),
+        _ => Err(JournalError::Incompatible {
+            path: path.to_path_buf(),
+            found: version.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn journal_with(lines: &[Record], tail: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        let mut bytes = format!("{HEADER} {VERSION}\n").into_bytes();
+        for record in lines {
+            record.encode(&mut bytes);
+        }
+        bytes.extend_from_slice(tail.as_bytes());
+        file.write_all(&bytes).unwrap();
+        file
+    }
+
+    #[test]
+    fn later_records_win_and_doubt_survives() {
+        let a = RowKey::of("tic_a", "m");
+        let b = RowKey::of("tic_b", "m");
+        let c = RowKey::of("tic_c", "m");
+        let file = journal_with(
+            &[
+                Record::Intent { key: a, at_ms: 10 },
+                Record::Sent {
+                    key: a,
+                    at_ms: 11,
+                    results_end: 100,
+                    message_id: "tim_1".into(),
+                },
+                Record::Intent { key: b, at_ms: 12 },
+                Record::Failed {
+                    key: c,
+                    at_ms: 13,
+                    results_end: 180,
+                    kind: "timeout".into(),
+                    doubt_since_ms: Some(9),
+                },
+            ],
+            "",
+        );
+        let loaded = load(file.path()).unwrap().unwrap();
+        assert_eq!(loaded.state.get(&a), Some(RowState::Delivered));
+        assert_eq!(
+            loaded.state.get(&b),
+            Some(RowState::InDoubt { since_ms: 12 })
+        );
+        assert_eq!(
+            loaded.state.get(&c),
+            Some(RowState::InDoubt { since_ms: 9 })
+        );
+        assert_eq!(loaded.state.results_end, 180);
+        assert_eq!(
+            loaded.valid_len,
+            std::fs::metadata(file.path()).unwrap().len()
+        );
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ignored() {
+        let a = RowKey::of("tic_a", "m");
+        let file = journal_with(
+            &[Record::Intent { key: a, at_ms: 10 }],
+            &format!("S {a} 11 10"),
+        );
+        let loaded = load(file.path()).unwrap().unwrap();
+        assert_eq!(
+            loaded.state.get(&a),
+            Some(RowState::InDoubt { since_ms: 10 })
+        );
+        let full = std::fs::metadata(file.path()).unwrap().len();
+        assert_eq!(loaded.valid_len, full - format!("S {a} 11 10").len() as u64);
+    }
+
+    #[test]
+    fn refuses_foreign_damaged_and_future_files() {
+        let mut foreign = tempfile::NamedTempFile::new().unwrap();
+        foreign.write_all(b"ticketId,message\ntic_1,hi\n").unwrap();
+        assert!(matches!(
+            load(foreign.path()),
+            Err(JournalError::NotOurs { .. })
+        ));
+
+        let mut future = tempfile::NamedTempFile::new().unwrap();
+        future
+            .write_all(format!("{HEADER} 99\n").as_bytes())
+            .unwrap();
+        assert!(matches!(
+            load(future.path()),
+            Err(JournalError::Incompatible { .. })
+        ));
+
+        let damaged = journal_with(&[], "garbage line\nI 00 1\n");
+        assert!(matches!(
+            load(damaged.path()),
+            Err(JournalError::Damaged { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn missing_or_empty_means_a_fresh_job() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load(&dir.path().join("none")).unwrap().is_none());
+        let empty = tempfile::NamedTempFile::new().unwrap();
+        assert!(load(empty.path()).unwrap().is_none());
+    }
+}

@@ -1,0 +1,248 @@
+//! The one thread that writes the job's files, with group commit.
+//!
+//! Workers send it intents ("about to post row K") and outcomes. It drains whatever has
+//! queued up, appends results records and journal lines, and makes them durable with one
+//! fsync per file for the whole group before acknowledging any intent or counting any
+//! outcome. At 32 requests in flight a group holds many entries, so durability costs one
+//! fsync per group rather than one per row.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::failed::FailedRows;
+use super::key::RowKey;
+use super::record::Record;
+use super::{JobLock, JournalError, OpenJob, results};
+use crate::delivery::{Outcome, OutcomeResult};
+
+/// Whether each group is fsynced. `Unsafe` exists only to measure what durability costs
+/// (the group-commit benchmark); a crash with it can lose or double rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Fsync,
+    Unsafe,
+}
+
+/// The most entries one group holds; bounds the memory of a commit.
+const MAX_GROUP: usize = 1024;
+
+enum Entry {
+    Intent {
+        key: RowKey,
+        at: SystemTime,
+        ack: oneshot::Sender<()>,
+    },
+    Outcome(Box<Outcome>),
+}
+
+/// The writer stopped (it failed to write, or the run is over); its error tells why.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the journal writer has stopped")]
+pub struct WriterGone;
+
+/// What workers hold to talk to the writer.
+#[derive(Clone)]
+pub struct JournalHandle {
+    tx: mpsc::Sender<Entry>,
+}
+
+impl JournalHandle {
+    /// Records durably that the row is about to be sent; returns the moment recorded. Only
+    /// once this returns may the request leave.
+    pub async fn intent(&self, key: RowKey) -> Result<SystemTime, WriterGone> {
+        let at = SystemTime::now();
+        let (ack, acked) = oneshot::channel();
+        self.tx
+            .send(Entry::Intent { key, at, ack })
+            .await
+            .map_err(|_| WriterGone)?;
+        acked.await.map_err(|_| WriterGone)?;
+        Ok(at)
+    }
+
+    /// Hands over a row's outcome. It counts once the writer has made it durable.
+    pub async fn record(&self, outcome: Outcome) -> Result<(), WriterGone> {
+        self.tx
+            .send(Entry::Outcome(Box::new(outcome)))
+            .await
+            .map_err(|_| WriterGone)
+    }
+}
+
+/// Where the failed rows went, for the end-of-run summary.
+#[derive(Debug)]
+pub struct WriterReport {
+    pub failed_rows_file: Option<PathBuf>,
+}
+
+/// Starts the writer thread. `on_durable` is called for each outcome once it is on disk:
+/// that is the moment a row counts as delivered (or failed).
+pub fn spawn_writer(
+    job: OpenJob,
+    durability: Durability,
+    mut on_durable: impl FnMut(&Outcome) + Send + 'static,
+) -> (
+    JournalHandle,
+    JoinHandle<Result<WriterReport, JournalError>>,
+) {
+    let (tx, mut rx) = mpsc::channel::<Entry>(MAX_GROUP);
+    let thread = std::thread::Builder::new()
+        .name("journal-writer".into())
+        .spawn(move || {
+            let mut files = GroupWriter::new(job, durability);
+            let mut group = Vec::with_capacity(64);
+            while let Some(first) = rx.blocking_recv() {
+                group.push(first);
+                while group.len() < MAX_GROUP {
+                    match rx.try_recv() {
+                        Ok(entry) => group.push(entry),
+                        Err(_) => break,
+                    }
+                }
+                files.commit(&group)?;
+                for entry in group.drain(..) {
+                    match entry {
+                        Entry::Intent { ack, .. } => {
+                            let _ = ack.send(());
+                        }
+                        Entry::Outcome(outcome) => on_durable(&outcome),
+                    }
+                }
+            }
+            files.finish()
+        })
+        .expect("spawning a thread only fails when the OS is out of resources");
+    (JournalHandle { tx }, thread)
+}
+
+struct GroupWriter {
+    journal: File,
+    journal_path: PathBuf,
+    results: File,
+    results_path: PathBuf,
+    results_len: u64,
+    failed: FailedRows,
+    durability: Durability,
+    journal_buf: Vec<u8>,
+    results_buf: Vec<u8>,
+    _lock: JobLock,
+}
+
+impl GroupWriter {
+    fn new(job: OpenJob, durability: Durability) -> Self {
+        GroupWriter {
+            journal: job.journal,
+            journal_path: job.journal_path,
+            results: job.results,
+            results_path: job.results_path,
+            results_len: job.results_len,
+            failed: FailedRows::new(&job.failed_path),
+            durability,
+            journal_buf: Vec::new(),
+            results_buf: Vec::new(),
+            _lock: job.lock,
+        }
+    }
+
+    /// Writes one group: results first, then the journal lines that vouch for them, each
+    /// made durable before the next, so the journal never points past durable results.
+    fn commit(&mut self, group: &[Entry]) -> Result<(), JournalError> {
+        self.journal_buf.clear();
+        self.results_buf.clear();
+        for entry in group {
+            match entry {
+                Entry::Intent { key, at, .. } => {
+                    Record::Intent {
+                        key: *key,
+                        at_ms: unix_ms(*at),
+                    }
+                    .encode(&mut self.journal_buf);
+                }
+                Entry::Outcome(outcome) => {
+                    results::encode(outcome, &mut self.results_buf);
+                    let results_end = self.results_len + self.results_buf.len() as u64;
+                    outcome_record(outcome, results_end).encode(&mut self.journal_buf);
+                    self.failed.add(outcome).map_err(io(self.failed.path()))?;
+                }
+            }
+        }
+        if !self.results_buf.is_empty() {
+            self.results
+                .write_all(&self.results_buf)
+                .map_err(io(&self.results_path))?;
+            if self.durability == Durability::Fsync {
+                self.results.sync_data().map_err(io(&self.results_path))?;
+            }
+            self.results_len += self.results_buf.len() as u64;
+        }
+        self.journal
+            .write_all(&self.journal_buf)
+            .map_err(io(&self.journal_path))?;
+        if self.durability == Durability::Fsync {
+            self.journal.sync_data().map_err(io(&self.journal_path))?;
+        }
+        self.failed.flush().map_err(io(self.failed.path()))?;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<WriterReport, JournalError> {
+        self.failed.flush().map_err(io(self.failed.path()))?;
+        self.results.sync_all().map_err(io(&self.results_path))?;
+        self.journal.sync_all().map_err(io(&self.journal_path))?;
+        let failed_rows_file = self
+            .failed
+            .has_rows()
+            .then(|| self.failed.path().to_path_buf());
+        Ok(WriterReport { failed_rows_file })
+    }
+}
+
+fn outcome_record(outcome: &Outcome, results_end: u64) -> Record {
+    let key = outcome.job.key;
+    let at_ms = unix_ms(SystemTime::now());
+    match &outcome.result {
+        OutcomeResult::Sent { message_id, .. } => {
+            // Ids never contain spaces; anything odd is replaced so the line stays parseable.
+            let message_id = message_id.replace(|c: char| c.is_whitespace(), "_");
+            Record::Sent {
+                key,
+                at_ms,
+                results_end,
+                message_id,
+            }
+        }
+        OutcomeResult::Failed {
+            error,
+            in_doubt_since,
+        } => Record::Failed {
+            key,
+            at_ms,
+            results_end,
+            kind: error.kind.as_str().to_string(),
+            doubt_since_ms: in_doubt_since.map(unix_ms),
+        },
+        OutcomeResult::Skipped { .. } => Record::Skipped {
+            key,
+            at_ms,
+            results_end,
+        },
+    }
+}
+
+pub(crate) fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
