@@ -14,5 +14,6 @@ pub mod exit;
 pub mod input;
 pub mod journal;
 pub mod logging;
+pub mod pipeline;
 pub mod rate;
 pub mod sandbox;

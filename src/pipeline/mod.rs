@@ -1,0 +1,146 @@
+//! The run loop: reader → workers → writer, joined by bounded channels.
+//!
+//! ```text
+//! feeder thread ──jobs──► dispatcher ──spawns ≤ concurrency──► Courier::deliver ──outcomes──► journal writer thread
+//!   (input, resume)        (semaphore)                         (RateGate, ApiClient, retry)     (journal, results, failed rows)
+//! ```
+
+mod courier;
+mod feed;
+mod progress;
+mod rate_gate;
+mod retry;
+mod stop;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+pub use feed::JobSource;
+pub use progress::{Tally, format_duration};
+pub use rate_gate::RateGate;
+pub use retry::RetryPolicy;
+pub use stop::{StopLevel, StopSignal};
+
+use crate::api::ApiClient;
+use crate::delivery::OutcomeResult;
+use crate::journal::{Durability, JournalError, OpenJob, spawn_writer};
+use crate::rate::Rate;
+use courier::Courier;
+use progress::Progress;
+
+pub struct Settings {
+    pub rate: Rate,
+    pub gate: Arc<RateGate>,
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    pub durability: Durability,
+}
+
+/// What a run did, for the summary and the exit code.
+pub struct RunReport {
+    pub tally: Arc<Tally>,
+    pub total_rows: u64,
+    pub elapsed: Duration,
+    /// Why the run stopped before the end, if it did.
+    pub stopped: Option<String>,
+    pub failed_rows_file: Option<PathBuf>,
+}
+
+impl RunReport {
+    /// Rows neither delivered nor skipped, in this run or an earlier one.
+    pub fn remaining(&self) -> u64 {
+        let t = &self.tally;
+        let settled = Tally::get(&t.already_done) + Tally::get(&t.sent) + Tally::get(&t.skipped);
+        self.total_rows.saturating_sub(settled)
+    }
+}
+
+/// Sends every job not yet settled by an earlier run. Returns an error only when the job's
+/// files could not be written; everything else is in the report.
+pub async fn run(
+    settings: Settings,
+    client: ApiClient,
+    mut job: OpenJob,
+    jobs: JobSource,
+    total_rows: u64,
+) -> Result<RunReport, JournalError> {
+    let started = Instant::now();
+    let tally = Arc::new(Tally::default());
+    let stop = StopSignal::default();
+    stop.listen_for_signals();
+
+    let resume = std::mem::take(&mut job.resume);
+    let counted = tally.clone();
+    let (journal, writer) = spawn_writer(job, settings.durability, move |outcome| {
+        let counter = match outcome.result {
+            OutcomeResult::Sent { .. } => &counted.sent,
+            OutcomeResult::Failed { .. } => &counted.failed,
+            OutcomeResult::Skipped { .. } => &counted.skipped,
+        };
+        Tally::bump(counter);
+    });
+
+    let (to_workers, mut from_feeder) = mpsc::channel(settings.concurrency * 2);
+    let feeder = feed::spawn_feeder(jobs, resume, to_workers, stop.clone(), tally.clone());
+    let progress = Progress::start(tally.clone(), total_rows, settings.rate);
+
+    let courier = Arc::new(Courier {
+        client,
+        gate: settings.gate,
+        retry: settings.retry,
+        journal,
+        stop: stop.clone(),
+        tally: tally.clone(),
+    });
+    let slots = Arc::new(Semaphore::new(settings.concurrency));
+    let mut in_flight = JoinSet::new();
+    while let Some(job) = from_feeder.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let courier = courier.clone();
+        in_flight.spawn(async move {
+            let _slot = slot;
+            if let Some(outcome) = courier.deliver(job).await
+                && courier.journal.record(outcome).await.is_err()
+            {
+                courier
+                    .stop
+                    .request(StopLevel::Immediate, "the journal can no longer be written");
+            }
+        });
+        // Reap finished deliveries so the set stays as small as the concurrency.
+        while in_flight.try_join_next().is_some() {}
+    }
+    while in_flight.join_next().await.is_some() {}
+    drop(from_feeder);
+    drop(courier);
+    progress.finish();
+
+    let feed = feeder.join().unwrap_or_default();
+    let written = tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .map_err(|e| JournalError::Io {
+            path: PathBuf::from("journal writer"),
+            source: std::io::Error::other(e),
+        })?
+        .map_err(|_| JournalError::Io {
+            path: PathBuf::from("journal writer"),
+            source: std::io::Error::other("the writer thread panicked"),
+        })??;
+
+    let stopped = stop
+        .reason()
+        .or_else(|| (!feed.read_all).then(|| "stopped before the end of the input".to_string()));
+    Ok(RunReport {
+        tally,
+        total_rows,
+        elapsed: started.elapsed(),
+        stopped,
+        failed_rows_file: written.failed_rows_file,
+    })
+}

@@ -1,0 +1,85 @@
+//! When to try a row again. The one place that knows about the `backoff` crate (marked
+//! unmaintained upstream, RUSTSEC-2025-0012): swapping it for `backon` touches only this file.
+
+use std::time::Duration;
+
+use backoff::ExponentialBackoff;
+use backoff::backoff::Backoff;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts per row in one run, the first included.
+    pub max_attempts: u32,
+    /// The first pause; each further one doubles, with ±50% jitter so that workers that
+    /// failed together do not retry together.
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl RetryPolicy {
+    pub fn schedule(&self) -> RetrySchedule {
+        let backoff = backoff::ExponentialBackoffBuilder::new()
+            .with_initial_interval(self.initial_delay)
+            .with_multiplier(2.0)
+            .with_randomization_factor(0.5)
+            .with_max_interval(self.max_delay)
+            .with_max_elapsed_time(None)
+            .build();
+        RetrySchedule {
+            backoff,
+            max_delay: self.max_delay,
+        }
+    }
+}
+
+/// The pauses of one row.
+pub struct RetrySchedule {
+    backoff: ExponentialBackoff,
+    max_delay: Duration,
+}
+
+impl RetrySchedule {
+    /// The next pause: exponential with jitter, but never shorter than what the server asked
+    /// for (`retry-after`).
+    pub fn next_delay(&mut self, server_asks: Option<Duration>) -> Duration {
+        // Jitter may push past the cap; the cap is a promise to the user.
+        let ours = self
+            .backoff
+            .next_backoff()
+            .unwrap_or(self.max_delay)
+            .min(self.max_delay);
+        server_asks.map_or(ours, |asked| ours.max(asked))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_exponentially_within_the_jitter_and_honours_the_server() {
+        let policy = RetryPolicy {
+            max_attempts: 8,
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+        };
+        let mut schedule = policy.schedule();
+        let first = schedule.next_delay(None);
+        assert!(
+            first >= Duration::from_millis(50) && first <= Duration::from_millis(150),
+            "{first:?}"
+        );
+        let second = schedule.next_delay(None);
+        assert!(
+            second >= Duration::from_millis(100) && second <= Duration::from_millis(300),
+            "{second:?}"
+        );
+        for _ in 0..10 {
+            assert!(schedule.next_delay(None) <= Duration::from_secs(2));
+        }
+        assert_eq!(
+            schedule.next_delay(Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
+    }
+}
