@@ -32,6 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// Check an input file line by line; sends nothing
     Validate(cmd::validate::Args),
+    /// Post every row as a reply: rate-limited, retried, resumable, exactly once
+    Send(cmd::send::Args),
     /// Run the embedded simulator of the ticket API
     Sandbox(cmd::sandbox::Args),
 }

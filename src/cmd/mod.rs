@@ -2,6 +2,7 @@
 //! code it finished with.
 
 pub mod sandbox;
+pub mod send;
 pub mod validate;
 
 use crate::cli::Command;
@@ -10,6 +11,7 @@ use crate::exit::{CmdResult, Failure};
 pub fn run(command: Command) -> CmdResult {
     match command {
         Command::Validate(args) => validate::run(args),
+        Command::Send(args) => send::run(args),
         Command::Sandbox(args) => sandbox::run(args),
     }
 }

@@ -22,6 +22,15 @@ impl RowKey {
         RowKey(hasher.digest128())
     }
 
+    /// The key of the `n`-th repeat (n ≥ 1) of the same row, for inputs where duplicates
+    /// were allowed on purpose: each copy is its own delivery.
+    pub fn nth(self, n: u32) -> Self {
+        let mut hasher = Xxh3::new();
+        hasher.update(&self.0.to_le_bytes());
+        hasher.update(&n.to_le_bytes());
+        RowKey(hasher.digest128())
+    }
+
     pub fn parse(hex: &str) -> Option<Self> {
         if hex.len() != 32 {
             return None;
@@ -47,6 +56,9 @@ mod tests {
         assert_ne!(key, RowKey::of("tic_2", "Hello"));
         assert_ne!(key, RowKey::of("tic_1", "Hello!"));
         assert_ne!(RowKey::of("ab", "c"), RowKey::of("a", "bc"));
+        assert_ne!(key.nth(1), key);
+        assert_ne!(key.nth(1), key.nth(2));
+        assert_eq!(key.nth(1), RowKey::of("tic_1", "Hello").nth(1));
     }
 
     #[test]

@@ -1,0 +1,367 @@
+//! `bulk-reply send`: validate the input, then post every row exactly once, within the
+//! rate limit, recording each outcome; resumable by running the same command again.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+
+use crate::api::{ApiClient, ClientOptions, Secret};
+use crate::delivery::Job;
+use crate::duration::parse_duration;
+use crate::exit::{CmdResult, Exit, Failure};
+use crate::input::{self, InputArgs, InputFormat, InputSource};
+use crate::journal::{Durability, JobFiles, JournalError, OpenJob, RowKey};
+use crate::pipeline::{self, JobSource, RateGate, RetryPolicy, RunReport, Settings, Tally, format_duration};
+use crate::rate::Rate;
+use crate::sandbox::{self, SandboxConfig};
+
+const DEFAULT_BASE_URL: &str = "https://api.mijnklantportaal.nl/v1";
+
+const EXAMPLES: &str = "\
+Examples:
+  # Rehearse against the built-in simulator (no token, nothing leaves this machine)
+  bulk-reply send notices.csv --sandbox
+
+  # Check the file and stop
+  bulk-reply send notices.csv --dry-run
+
+  # The real thing; the token comes from the environment or a file, never a flag
+  MKP_API_TOKEN=$(cat ~/.mkp-token) bulk-reply send notices.csv
+  bulk-reply send notices.csv --token-file ~/.mkp-token --concurrency 8
+
+  # From a script's NDJSON on standard input
+  my-export | bulk-reply send - --input-format ndjson --results out.ndjson
+
+Interrupted? Run the same command again: rows already delivered are not sent twice.
+
+Exit codes:
+  0  every row delivered (in this run or an earlier one)
+  1  finished, some rows failed (see the failed-rows file)
+  2  usage or input error; nothing was sent
+  3  stopped early (fatal API error, interrupt, job locked); run again to resume";
+
+/// Post every row of INPUT as a reply on its ticket
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Validate the input, print the report, and stop; nothing is sent
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Rehearse: start the built-in API simulator on a free loopback port and send there
+    /// (no token needed); prints the simulator's report at the end
+    #[arg(long)]
+    pub sandbox: bool,
+
+    /// The API's base URL
+    #[arg(long, env = "MKP_BASE_URL", default_value = DEFAULT_BASE_URL, value_name = "URL")]
+    pub base_url: String,
+
+    /// Read the API token from this file (alternatively set MKP_API_TOKEN)
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+
+    /// Requests per window, shared by all workers: N/s, N/min, N/h, or unlimited
+    #[arg(long, default_value_t = Rate::API_DEFAULT, value_name = "RATE")]
+    pub rate: Rate,
+
+    /// Requests that may leave back to back before the steady rate applies
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub burst: u32,
+
+    /// Requests in flight at once
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+
+    /// Attempts per row before it counts as failed (the first one included)
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+
+    /// Time limit for one request, answer included (e.g. 30s, 500ms)
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// The first pause before a retry; it doubles with each further attempt (with jitter)
+    #[arg(long, default_value = "500ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub retry_delay: Duration,
+
+    /// Where each row's outcome is written, as NDJSON [default: INPUT.results.ndjson;
+    /// required when INPUT is -]
+    #[arg(long, value_name = "PATH")]
+    pub results: Option<PathBuf>,
+
+    /// Where failed rows are written as CSV, ready to fix and send again [default:
+    /// INPUT.failed.csv]
+    #[arg(long, value_name = "PATH")]
+    pub failed: Option<PathBuf>,
+
+    /// The checkpoint that makes a run resumable [default: INPUT.journal]
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> CmdResult {
+    let source = args.input.source();
+    let files = job_files(&args, &source)?;
+    let spooled = match source.path {
+        Some(_) => None,
+        None => Some(Spool::from_stdin(&files.results)?),
+    };
+    let source = match &spooled {
+        Some(spool) => InputSource {
+            path: Some(spool.path.clone()),
+            format: source.format.or(Some(spool.format)),
+            ..source
+        },
+        None => source,
+    };
+    let source_name = spooled.as_ref().map_or_else(|| source.name(), |_| "standard input".to_string());
+
+    let rules = args.input.rules();
+    let report = input::validate(&source, &rules).map_err(|e| Failure::bad_input(anyhow!("{e}")))?;
+    if args.dry_run {
+        report
+            .write_human(&mut std::io::stdout().lock(), &source_name, args.rate)
+            .context("cannot write the report")
+            .map_err(Failure::stopped)?;
+        return Ok(if report.is_valid() { Exit::Ok } else { Exit::BadInput });
+    }
+    if !report.is_valid() || report.warning_count > 0 {
+        let _ = report.write_human(&mut std::io::stderr().lock(), &source_name, args.rate);
+    }
+    if !report.is_valid() {
+        return Err(Failure::bad_input(anyhow!(
+            "{source_name} has errors; nothing was sent. Fix them (run `bulk-reply validate` to check) and run again"
+        )));
+    }
+
+    let gate = RateGate::new(args.rate, args.burst).map_err(|e| Failure::bad_input(anyhow!(e)))?;
+    let target = if args.sandbox { Target::Sandbox } else { Target::Api(read_token(args.token_file.as_deref())?) };
+    let job = OpenJob::open(&files).map_err(journal_failure)?;
+    let jobs = job_source(&source, args.input.allow_duplicates)?;
+
+    let settings = Settings {
+        rate: args.rate,
+        gate: Arc::new(gate),
+        concurrency: usize::from(args.concurrency),
+        retry: RetryPolicy { max_attempts: args.max_attempts, initial_delay: args.retry_delay, max_delay: Duration::from_secs(60) },
+        durability: durability(),
+    };
+    let runtime = super::runtime()?;
+    runtime.block_on(async {
+        let (sandbox, base_url, token) = match target {
+            Target::Sandbox => {
+                let sandbox = start_sandbox(args.rate).await?;
+                let url = sandbox.base_url().to_string();
+                (Some(sandbox), url, Secret::new(sandbox::DEFAULT_TOKEN))
+            }
+            Target::Api(token) => (None, args.base_url.clone(), token),
+        };
+        let client = ApiClient::new(ClientOptions {
+            base_url,
+            token,
+            timeout: args.timeout,
+            max_connections: usize::from(args.concurrency),
+        })
+        .map_err(|e| Failure::bad_input(anyhow!(e)))?;
+
+        let report = pipeline::run(settings, client, job, jobs, report.rows)
+            .await
+            .map_err(|e| Failure::stopped(anyhow!("{e}; the journal is consistent: run the same command again once this is fixed")))?;
+        print_summary(&report, &files);
+        if let Some(sandbox) = sandbox {
+            let json = serde_json::to_string_pretty(&sandbox.report()).unwrap_or_default();
+            eprintln!("sandbox report: {json}");
+            sandbox.shutdown().await;
+        }
+        Ok(exit_code(&report))
+    })
+}
+
+/// Where the messages go.
+enum Target {
+    /// The built-in simulator, started for this run.
+    Sandbox,
+    Api(Secret),
+}
+
+/// The job's files: given, or named after the input so that running the same command again
+/// finds them.
+fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, Failure> {
+    let base = match (&source.path, &args.results) {
+        (Some(input), _) => input.clone(),
+        (None, Some(results)) => results.clone(),
+        (None, None) => {
+            return Err(Failure::bad_input(anyhow!(
+                "--results is required when reading standard input: it names the job, so that running again resumes it"
+            )));
+        }
+    };
+    Ok(JobFiles {
+        results: args.results.clone().unwrap_or_else(|| with_suffix(&base, ".results.ndjson")),
+        failed: args.failed.clone().unwrap_or_else(|| with_suffix(&base, ".failed.csv")),
+        journal: args.journal.clone().unwrap_or_else(|| with_suffix(&base, ".journal")),
+    })
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The token, from `--token-file` or `MKP_API_TOKEN`; never from a flag's value, which
+/// would end up in shell history and `ps` output.
+fn read_token(token_file: Option<&Path>) -> Result<Secret, Failure> {
+    let token = match token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| Failure::bad_input(anyhow!("cannot read the token file {}: {e}", path.display())))?,
+        None => std::env::var("MKP_API_TOKEN").unwrap_or_default(),
+    };
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(Failure::bad_input(anyhow!(
+            "no API token: set the environment variable MKP_API_TOKEN, or pass --token-file PATH (a file holding only the token). To rehearse without one, add --sandbox"
+        )));
+    }
+    Ok(Secret::new(token))
+}
+
+/// `BULK_REPLY_UNSAFE_NO_FSYNC=1` exists for the group-commit benchmark only: it measures
+/// what durability costs. Never use it for a real job.
+fn durability() -> Durability {
+    match std::env::var_os("BULK_REPLY_UNSAFE_NO_FSYNC") {
+        Some(v) if v == "1" => Durability::Unsafe,
+        _ => Durability::Fsync,
+    }
+}
+
+async fn start_sandbox(rate: Rate) -> Result<sandbox::RunningSandbox, Failure> {
+    // The simulator enforces the rate the user declared, so the rehearsal paces like the
+    // real job will.
+    let config = SandboxConfig { rate_limit: rate, ..SandboxConfig::default() };
+    let sandbox = sandbox::start(config)
+        .await
+        .map_err(|e| Failure::stopped(anyhow!("cannot start the sandbox: {e:#}")))?;
+    eprintln!("bulk-reply: rehearsing against the sandbox at {}", sandbox.base_url());
+    Ok(sandbox)
+}
+
+/// The input's rows as jobs, read a second time now that they are known to be valid.
+fn job_source(source: &InputSource, allow_duplicates: bool) -> Result<JobSource, Failure> {
+    let rows = input::read_rows(source).map_err(|e| Failure::bad_input(anyhow!("{e}")))?;
+    // Copies of the same row, when allowed, are separate deliveries; counting them needs
+    // memory per row, so it is done only when duplicates were allowed.
+    let mut copies: Option<HashMap<RowKey, u32>> = allow_duplicates.then(HashMap::new);
+    Ok(Box::new(rows.map(move |row| {
+        let row = row.map_err(|e| format!("the input changed since it was validated: {e}"))?;
+        let mut key = RowKey::of(&row.ticket_id, &row.message);
+        if let Some(copies) = copies.as_mut() {
+            let seen = copies.entry(key).or_insert(0);
+            if *seen > 0 {
+                key = key.nth(*seen);
+            }
+            *seen += 1;
+        }
+        Ok(Job {
+            line: row.line,
+            ticket_id: row.ticket_id,
+            message: row.message,
+            extra: row.extra,
+            key,
+            in_doubt_since: None,
+        })
+    })))
+}
+
+fn journal_failure(error: JournalError) -> Failure {
+    match error {
+        JournalError::Locked { .. } => Failure::stopped(anyhow!(error)),
+        _ => Failure::bad_input(anyhow!(error)),
+    }
+}
+
+fn exit_code(report: &RunReport) -> Exit {
+    if report.stopped.is_some() {
+        Exit::Stopped
+    } else if Tally::get(&report.tally.failed) > 0 {
+        Exit::RowsFailed
+    } else {
+        Exit::Ok
+    }
+}
+
+fn print_summary(report: &RunReport, files: &JobFiles) {
+    let t = &report.tally;
+    let finished = Tally::get(&t.sent) + Tally::get(&t.failed) + Tally::get(&t.skipped);
+    let per_second = finished as f64 / report.elapsed.as_secs_f64().max(0.001);
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "{} in {}: {} sent, {} failed, {} skipped, {} already delivered earlier; {} retries, {} rate-limited (429); {:.2} rows/s",
+        if report.stopped.is_some() { "stopped" } else { "done" },
+        format_duration(report.elapsed),
+        Tally::get(&t.sent),
+        Tally::get(&t.failed),
+        Tally::get(&t.skipped),
+        Tally::get(&t.already_done),
+        Tally::get(&t.retries),
+        Tally::get(&t.rate_limited),
+        per_second,
+    );
+    let _ = writeln!(err, "results: {}", files.results.display());
+    if let Some(failed) = &report.failed_rows_file {
+        let _ = writeln!(err, "failed rows: {} (fix them and send that file, or run again to retry)", failed.display());
+    }
+    if let Some(reason) = &report.stopped {
+        let _ = writeln!(
+            err,
+            "stopped: {reason}. {} rows not yet delivered; run the same command again to resume",
+            report.remaining()
+        );
+    }
+}
+
+/// Standard input, copied to a private file so it can be validated and then sent: nothing
+/// is sent before every row has been checked. Removed when the run ends.
+struct Spool {
+    path: PathBuf,
+    /// Guessed from the first bytes, as for standard input read directly.
+    format: InputFormat,
+}
+
+impl Spool {
+    fn from_stdin(results: &Path) -> Result<Spool, Failure> {
+        let path = with_suffix(results, ".stdin");
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).write(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file =
+            options.open(&path).map_err(|e| Failure::bad_input(anyhow!("cannot create {}: {e}", path.display())))?;
+        // From here on the file exists; the guard removes it whatever happens next.
+        let mut spool = Spool { path, format: InputFormat::Csv };
+        std::io::copy(&mut std::io::stdin().lock(), &mut file)
+            .map_err(|e| Failure::bad_input(anyhow!("cannot read standard input into {}: {e}", spool.path.display())))?;
+        let mut head = [0u8; 64];
+        let read = std::fs::File::open(&spool.path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
+        if head[..read].iter().find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF) == Some(&b'{') {
+            spool.format = InputFormat::Ndjson;
+        }
+        Ok(spool)
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
