@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Benchmarks of `bulk-reply send` against the sandbox, all in one run on one machine:
+#   fidelity    400 rows at --rate 20/s against a sandbox limited to 20/s (ideal 19.95 s, zero 429s)
+#   pressure    100 rows at --rate 40/s against a sandbox limited to 10/s (ideal 10 s)
+#   throughput  20,000 rows, limit off, concurrency 32: bulk-reply vs curl --parallel --parallel-max 32
+#   durability  the same 20,000 rows with the journal's fsync on and off (group commit's cost)
+#   memory      peak RSS sending 10,000 and 200,000 rows (limit off)
+# Usage: benches/send_bench.sh [fidelity|pressure|throughput|durability|memory ...]  (default: all)
+# Needs: cargo, python3, curl. Prints a table of medians; nothing here asserts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+BIN=$PWD/target/release/bulk-reply
+WORK=$(mktemp -d)
+SANDBOX_PID=
+cleanup() { [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# start_sandbox RATE_LIMIT: starts a sandbox process, sets URL and ORIGIN.
+start_sandbox() {
+  [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null && wait "$SANDBOX_PID" 2>/dev/null || true
+  coproc SANDBOX { exec "$BIN" sandbox --listen 127.0.0.1:0 --rate-limit "$1"; }
+  SANDBOX_PID=$SANDBOX_PID
+  read -r URL <&"${SANDBOX[0]}"
+  ORIGIN=${URL%/v1}
+}
+
+# make_rows N FILE: N distinct rows.
+make_rows() {
+  python3 - "$1" "$2" <<'PY'
+import csv, sys
+n, path = int(sys.argv[1]), sys.argv[2]
+with open(path, "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["ticketId", "message"])
+    for i in range(n):
+        w.writerow([f"tic_b{i}", f"<p>Storing opgelost / outage resolved, ref {i}.</p>"])
+PY
+}
+
+report() { curl -s "$ORIGIN/__sandbox/report"; }
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
+now() { python3 -c 'import time; print(time.monotonic())'; }
+median() { python3 -c "import statistics,sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 3))" "$@"; }
+
+# send_timed FILE ARGS...: runs send, prints elapsed seconds.
+send_timed() {
+  local file=$1; shift
+  rm -f "$file".results.ndjson "$file".journal "$file".failed.csv
+  local t0 t1
+  t0=$(now)
+  MKP_API_TOKEN=sandbox-token "$BIN" -q send "$file" --base-url "$URL" "$@" >/dev/null 2>&1 || true
+  t1=$(now)
+  python3 -c "print(round($t1 - $t0, 3))"
+}
+
+fidelity() {
+  make_rows 400 "$WORK/fidelity.csv"
+  start_sandbox 20/s
+  local elapsed; elapsed=$(send_timed "$WORK/fidelity.csv" --rate 20/s --concurrency 4)
+  local r; r=$(report)
+  printf 'fidelity   400 rows @20/s vs 20/s server: %ss (ideal 19.95, ratio %s), 429s: %s, peak/window: %s\n' \
+    "$elapsed" "$(python3 -c "print(round($elapsed/19.95,3))")" \
+    "$(echo "$r" | field "['statusCounts'].get('429',0)")" "$(echo "$r" | field "['peakRequestsPerWindow']")"
+}
+
+pressure() {
+  make_rows 100 "$WORK/pressure.csv"
+  start_sandbox 10/s
+  local elapsed; elapsed=$(send_timed "$WORK/pressure.csv" --rate 40/s --concurrency 4)
+  local r; r=$(report)
+  printf 'pressure   100 rows @40/s vs 10/s server: %ss (ideal 9.9, ratio %s), 429s: %s, appended: %s, duplicates: %s\n' \
+    "$elapsed" "$(python3 -c "print(round($elapsed/9.9,3))")" "$(echo "$r" | field "['statusCounts'].get('429',0)")" \
+    "$(echo "$r" | field "['messagesAppended']")" "$(echo "$r" | field "['duplicateMessages']")"
+}
+
+curl_config() {
+  python3 - "$1" "$URL" "$2" <<'PY'
+import csv, json, sys
+src, url, out = sys.argv[1], sys.argv[2], sys.argv[3]
+with open(src) as f, open(out, "w") as o:
+    r = csv.reader(f); next(r)
+    for ticket, message in r:
+        o.write(f'url = "{url}/tickets/{ticket}"\nrequest = "POST"\n')
+        o.write('header = "Authorization: Bearer sandbox-token"\nheader = "Content-Type: application/json"\n')
+        o.write("data = " + json.dumps(json.dumps({"message": message})) + '\noutput = "/dev/null"\nnext\n')
+PY
+}
+
+throughput() {
+  local n=20000 runs=${RUNS:-3} ours=() theirs=()
+  make_rows $n "$WORK/tp.csv"
+  for _ in $(seq "$runs"); do
+    start_sandbox off
+    ours+=("$(send_timed "$WORK/tp.csv" --rate unlimited --concurrency 32)")
+    start_sandbox off
+    curl_config "$WORK/tp.csv" "$WORK/tp.curl"
+    local t0 t1; t0=$(now)
+    curl -s --parallel --parallel-max 32 -K "$WORK/tp.curl" >/dev/null
+    t1=$(now); theirs+=("$(python3 -c "print(round($t1 - $t0, 3))")")
+  done
+  local a b; a=$(median "${ours[@]}"); b=$(median "${theirs[@]}")
+  printf 'throughput %d rows, c=32, limit off (median of %d): bulk-reply %ss = %s rows/s; curl --parallel %ss = %s rows/s; ratio %sx\n' \
+    $n "$runs" "$a" "$(python3 -c "print(round($n/$a))")" "$b" "$(python3 -c "print(round($n/$b))")" "$(python3 -c "print(round($b/$a,2))")"
+}
+
+durability() {
+  local n=20000 runs=${RUNS:-3} on=() off=()
+  make_rows $n "$WORK/dur.csv"
+  for _ in $(seq "$runs"); do
+    start_sandbox off; on+=("$(send_timed "$WORK/dur.csv" --rate unlimited --concurrency 32)")
+    start_sandbox off; off+=("$(BULK_REPLY_UNSAFE_NO_FSYNC=1 send_timed "$WORK/dur.csv" --rate unlimited --concurrency 32)")
+  done
+  local a b; a=$(median "${on[@]}"); b=$(median "${off[@]}")
+  printf 'durability %d rows, c=32: fsync on %ss, off %ss: journal-on throughput is %s%% of fsync-off\n' \
+    $n "$a" "$b" "$(python3 -c "print(round(100*$b/$a))")"
+}
+
+peak_rss_kib() {
+  python3 - "$@" <<'PY'
+import os, resource, subprocess, sys
+env = dict(os.environ, MKP_API_TOKEN="sandbox-token")
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+PY
+}
+
+memory() {
+  local small big
+  make_rows 10000 "$WORK/m10k.csv"; make_rows 200000 "$WORK/m200k.csv"
+  start_sandbox off; small=$(peak_rss_kib "$BIN" -q send "$WORK/m10k.csv" --base-url "$URL" --rate unlimited --concurrency 32)
+  start_sandbox off; big=$(peak_rss_kib "$BIN" -q send "$WORK/m200k.csv" --base-url "$URL" --rate unlimited --concurrency 32)
+  printf 'memory     peak RSS: 10,000 rows %s MiB, 200,000 rows %s MiB, ratio %s\n' \
+    "$(python3 -c "print(round($small/1024,1))")" "$(python3 -c "print(round($big/1024,1))")" "$(python3 -c "print(round($big/$small,2))")"
+}
+
+echo "bulk-reply send benchmarks — $(date -u +%Y-%m-%d) — $(nproc) cores, $(uname -m)"
+for what in "${@:-fidelity pressure throughput durability memory}"; do
+  for w in $what; do "$w"; done
+done
