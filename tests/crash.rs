@@ -69,9 +69,12 @@ fn send(sandbox: &SandboxProcess, input: &std::path::Path) -> Command {
         .arg(input)
         .args(["--base-url", &sandbox.base_url, "--rate", "unlimited", "--concurrency", "8"])
         .args(["--retry-delay", "5ms", "--timeout", "2s"])
-        .env("MKP_API_TOKEN", "sandbox-token")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .env("MKP_API_TOKEN", "sandbox-token");
+    cmd
+}
+
+fn quiet(mut cmd: Command) -> Command {
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
     cmd
 }
 
@@ -90,7 +93,7 @@ fn kill_nine_at_random_moments_never_loses_or_doubles_a_message() {
 
     let mut kills = 0;
     while kills < 12 {
-        let mut child = send(&sandbox, &input).spawn().unwrap();
+        let mut child = quiet(send(&sandbox, &input)).spawn().unwrap();
         // The kill moment is the point of this test: a sleep is what chooses it.
         std::thread::sleep(Duration::from_millis(40 + random.next() % 200));
         if child.try_wait().unwrap().is_some() {
@@ -102,7 +105,7 @@ fn kill_nine_at_random_moments_never_loses_or_doubles_a_message() {
     }
     assert!(kills >= 10, "only {kills} kills landed before the job finished (seed {seed})");
 
-    let status = send(&sandbox, &input).status().unwrap();
+    let status = quiet(send(&sandbox, &input)).status().unwrap();
     assert_eq!(status.code(), Some(0), "the final run completes the job (seed {seed})");
 
     let mut arrivals: HashMap<(String, String), usize> = HashMap::new();
@@ -133,7 +136,12 @@ fn sigterm_and_sighup_stop_resumably_like_ctrl_c() {
         let input_rows = rows(60);
         let input = write_csv(dir.path(), "n.csv", &input_rows);
         let results_path = with_suffix(&input, ".results.ndjson");
-        let mut child = send(&sandbox, &input).args(["--rate", "30/s"]).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = send(&sandbox, &input)
+            .args(["--rate", "30/s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(8);
         while results(&results_path).len() < 3 {
             assert!(std::time::Instant::now() < deadline, "no progress");
@@ -143,7 +151,7 @@ fn sigterm_and_sighup_stop_resumably_like_ctrl_c() {
         let output = child.wait_with_output().unwrap();
         assert_eq!(output.status.code(), Some(3), "{signal}: {}", String::from_utf8_lossy(&output.stderr));
 
-        assert_eq!(send(&sandbox, &input).status().unwrap().code(), Some(0));
+        assert_eq!(quiet(send(&sandbox, &input)).status().unwrap().code(), Some(0));
         let messages = sandbox.get("/__sandbox/messages");
         assert_eq!(messages.as_array().unwrap().len(), input_rows.len(), "{signal}: each row once");
     }
