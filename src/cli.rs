@@ -19,7 +19,9 @@ Exit codes:
 
 /// Post one reply to many MijnKlantportaal tickets: validated, rate-limited, exactly once.
 #[derive(Debug, Parser)]
-#[command(name = "bulk-reply", version, after_help = EXAMPLES)]
+// `args_override_self`: a flag given twice takes its last value, so a wrapper script can
+// append an override to a fixed command line.
+#[command(name = "bulk-reply", version, after_help = EXAMPLES, args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
