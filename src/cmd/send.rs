@@ -47,7 +47,7 @@ Exit codes:
 
 /// Post every row of INPUT as a reply on its ticket
 #[derive(Debug, clap::Args)]
-#[command(after_help = EXAMPLES)]
+#[command(after_help = EXAMPLES, args_override_self = true)]
 pub struct Args {
     #[command(flatten)]
     pub input: InputArgs,
