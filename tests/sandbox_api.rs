@@ -428,3 +428,32 @@ async fn inspection_views_need_no_token_and_match_the_in_process_figures() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish() {
+    let sandbox = start(SandboxConfig {
+        faults: sandbox::Faults {
+            latency: std::time::Duration::from_millis(300),
+            ..sandbox::Faults::none()
+        },
+        ..SandboxConfig::default()
+    })
+    .await;
+    let url = format!("{}/tickets/tic_late", sandbox.base_url());
+    let in_flight = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .bearer_auth(TOKEN)
+            .body(r#"{"message": "Last one"}"#)
+            .send()
+            .await
+            .map(|response| response.status())
+    });
+    // The request is counted on arrival, before the latency: wait for it to be inside.
+    while sandbox.report().requests == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    sandbox.shutdown().await;
+    let status = in_flight.await.expect("the task ends").expect("an answer");
+    assert_eq!(status, StatusCode::OK);
+}

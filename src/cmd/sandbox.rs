@@ -17,7 +17,7 @@ const EXAMPLES: &str = "\
 Examples:
   bulk-reply sandbox                                   http://127.0.0.1:8080/v1, 60/min
   bulk-reply sandbox --listen 127.0.0.1:0              any free port (read the first line)
-  bulk-reply sandbox --tickets samples/tickets.csv     only these tickets exist
+  bulk-reply sandbox --tickets tickets.csv             only these tickets exist
   bulk-reply sandbox --rate-limit 5/s --token s3cret   a faster key, another token
   bulk-reply sandbox --rate-limit off                  no limit (benchmarks)
   bulk-reply sandbox --fail-rate 0.05 --drop-rate 0.01 --garbage-rate 0.01 --latency 20ms --seed 7

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{OriginalUri, Path, Query, Request, State};
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -112,12 +112,19 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
 /// Runs before every `/v1` handler: latency, counting, auth, rate limit; then stamps the
 /// rate-limit headers on the answer.
 async fn gate(State(sandbox): State<Arc<Sandbox>>, request: Request, next: Next) -> Response {
+    sandbox.counters.request(request.method());
     if !sandbox.faults.latency.is_zero() {
         tokio::time::sleep(sandbox.faults.latency).await;
     }
-    sandbox.counters.request(request.method());
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    // Described only when debug logging is on: no allocation on the hot path otherwise.
+    let described = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+        // Inside the nested `/v1` router the URI has lost its prefix; log the one sent.
+        let uri = request
+            .extensions()
+            .get::<OriginalUri>()
+            .map_or(request.uri(), |original| &original.0);
+        format!("{} {uri}", request.method())
+    });
     // 401 spends no budget: there is no key to charge it to, so it carries no limit headers.
     let response = if !sandbox.authorized(request.headers()) {
         api_error(StatusCode::UNAUTHORIZED, "Unauthenticated.")
@@ -133,7 +140,9 @@ async fn gate(State(sandbox): State<Arc<Sandbox>>, request: Request, next: Next)
         response
     };
     sandbox.counters.answered(response.status().as_u16());
-    tracing::debug!(%method, path, status = response.status().as_u16(), "sandbox request");
+    if let Some(request) = described {
+        tracing::debug!(status = response.status().as_u16(), "sandbox: {request}");
+    }
     response
 }
 

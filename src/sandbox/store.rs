@@ -213,6 +213,10 @@ impl Store {
         let message_id = format!("tim_{:014x}", self.next_message_number);
         self.next_message_number += 1;
         ticket.status = Status::Open;
+        if ticket.messages.is_empty() {
+            // Most tickets in a bulk job get exactly one message; `push` would reserve four.
+            ticket.messages.reserve_exact(1);
+        }
         ticket.messages.push(Message {
             id: message_id,
             posted_by: self.agent_name.clone(),
