@@ -174,6 +174,16 @@ async fn refusals_append_nothing_and_say_why_in_json() {
     assert_eq!(report.status_counts["422"], 6);
     assert_eq!(report.status_counts["400"], 2);
     assert_eq!(report.status_counts["404"], 1 + 1);
+
+    // Refusals by the HTTP layer itself keep the JSON shape too.
+    let huge = json!({ "message": "x".repeat(3 * 1024 * 1024) }).to_string();
+    let too_large = post(&sandbox, "tic_open1", &huge).await;
+    assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(json_of(too_large).await["code"], 413);
+    let bad_encoding = post(&sandbox, "tic_%FF", r#"{"message": "Hi"}"#).await;
+    assert_eq!(bad_encoding.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json_of(bad_encoding).await["code"], 400);
+    assert!(sandbox.messages().is_empty());
     sandbox.shutdown().await;
 }
 

@@ -19,6 +19,7 @@ mod server;
 mod store;
 mod world;
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
@@ -35,7 +36,7 @@ use routes::Sandbox;
 use server::Server;
 
 /// How to run a sandbox.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SandboxConfig {
     /// Where to listen; port 0 picks a free port.
     pub listen: SocketAddr,
@@ -47,6 +48,20 @@ pub struct SandboxConfig {
     /// The server-side limit per token; `Rate::Unlimited` turns it off.
     pub rate_limit: Rate,
     pub faults: Faults,
+}
+
+/// Written by hand so that the token never reaches a log line.
+impl fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("listen", &self.listen)
+            .field("token", &"<redacted>")
+            .field("agent_name", &self.agent_name)
+            .field("world", &self.world)
+            .field("rate_limit", &self.rate_limit)
+            .field("faults", &self.faults)
+            .finish()
+    }
 }
 
 pub const DEFAULT_TOKEN: &str = "sandbox-token";
@@ -74,10 +89,11 @@ pub struct RunningSandbox {
     server: Server,
 }
 
-/// Binds and starts serving. Fails if a fault rate is not a fraction (or they add up past 1)
-/// or the address cannot be bound.
+/// Binds and starts serving. Fails if a fault rate is not a fraction (or they add up past 1),
+/// a fixed world repeats an id or has a malformed one, or the address cannot be bound.
 pub async fn start(config: SandboxConfig) -> anyhow::Result<RunningSandbox> {
     config.faults.validate()?;
+    config.world.validate()?;
     let listener = TcpListener::bind(config.listen).await.with_context(|| {
         format!(
             "cannot listen on {}; choose another address with --listen (port 0 picks a free one)",

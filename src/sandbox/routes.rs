@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{OriginalUri, Path, Query, Request, State};
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -172,7 +173,9 @@ struct ErrorBody<'a> {
     message: &'a str,
 }
 
-/// The API's error shape, `{"code": 429, "message": "Too many requests."}`.
+/// The API's error shape, `{"code": 429, "message": "Too many requests."}`. axum's own
+/// refusals (body too large, bad percent-encoding, …) are reshaped into it too, so every
+/// `/v1` error body is JSON.
 fn api_error(status: StatusCode, message: &str) -> Response {
     (
         status,
@@ -195,8 +198,12 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
 
 async fn show_ticket(
     State(sandbox): State<Arc<Sandbox>>,
-    Path(ticket_id): Path<String>,
+    ticket_id: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let Path(ticket_id) = match ticket_id {
+        Ok(path) => path,
+        Err(rejection) => return api_error(rejection.status(), &rejection.body_text()),
+    };
     let ticket = sandbox.store().ticket_json(&ticket_id);
     match ticket {
         Some(json) => json_response(StatusCode::OK, json),
@@ -211,9 +218,14 @@ fn ticket_not_found() -> Response {
 async fn post_message(
     State(sandbox): State<Arc<Sandbox>>,
     Extension(hangup): Extension<Hangup>,
-    Path(ticket_id): Path<String>,
-    body: Bytes,
+    ticket_id: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let (Path(ticket_id), body) = match (ticket_id, body) {
+        (Ok(path), Ok(body)) => (path, body),
+        (Err(rejection), _) => return api_error(rejection.status(), &rejection.body_text()),
+        (_, Err(rejection)) => return api_error(rejection.status(), &rejection.body_text()),
+    };
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return api_error(
             StatusCode::BAD_REQUEST,
@@ -287,8 +299,12 @@ struct ListPage<'a> {
 
 async fn list_tickets(
     State(sandbox): State<Arc<Sandbox>>,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(rejection) => return api_error(rejection.status(), &rejection.body_text()),
+    };
     // Like the real API, a page that is not a positive number means page 1.
     let page = query
         .page

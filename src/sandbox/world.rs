@@ -21,6 +21,31 @@ pub enum World {
     Fixed(Vec<TicketSeed>),
 }
 
+impl World {
+    /// For worlds built in code (tests): the same id rules a `--tickets` file obeys.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let World::Fixed(seeds) = self else {
+            return Ok(());
+        };
+        let mut seen = std::collections::HashSet::with_capacity(seeds.len());
+        for seed in seeds {
+            if !is_well_formed_ticket_id(&seed.id) {
+                bail!(
+                    "ticket id {:?} is not valid; ids are `tic_` followed by letters or digits",
+                    seed.id
+                );
+            }
+            if !seen.insert(seed.id.as_str()) {
+                bail!(
+                    "ticket {} is defined twice; each id may appear once",
+                    seed.id
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One ticket as the sandbox starts with it (no messages yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketSeed {
@@ -291,6 +316,29 @@ mod tests {
             assert!(message.contains(where_), "{name}: {message}");
             assert!(message.contains(what), "{name}: {message}");
         }
+    }
+
+    #[test]
+    fn worlds_built_in_code_obey_the_same_id_rules() {
+        let seed = |id: &str| TicketSeed {
+            id: id.into(),
+            status: Status::Open,
+            source: Source::Portal,
+            customer_id: None,
+            title: String::new(),
+        };
+        assert!(
+            World::Fixed(vec![seed("tic_1"), seed("tic_2")])
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            World::Fixed(vec![seed("tic_1"), seed("tic_1")])
+                .validate()
+                .is_err()
+        );
+        assert!(World::Fixed(vec![seed("ticket")]).validate().is_err());
+        assert!(World::Open.validate().is_ok());
     }
 
     #[test]
