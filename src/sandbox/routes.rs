@@ -110,7 +110,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .with_state(sandbox)
 }
 
-/// Runs before every `/v1` handler: latency, counting, auth, rate limit; then stamps the
+/// Runs before every `/v1` handler: counting, latency, auth, rate limit; then stamps the
 /// rate-limit headers on the answer.
 async fn gate(State(sandbox): State<Arc<Sandbox>>, request: Request, next: Next) -> Response {
     sandbox.counters.request(request.method());
