@@ -27,6 +27,7 @@ Examples:
   curl http://127.0.0.1:8080/__sandbox/report       what the sandbox saw (no token needed)
   curl http://127.0.0.1:8080/__sandbox/messages     every message appended, in order
 
+The first line on stdout is the base URL (ending in /v1), for scripts to read.
 Stops cleanly on Ctrl-C or SIGTERM. Nothing leaves this machine.";
 
 /// Run a local simulator of the ticket API, with its rate limit and optional faults
@@ -38,7 +39,7 @@ pub struct Args {
     listen: SocketAddr,
 
     /// The bearer token the sandbox accepts
-    #[arg(long, value_name = "TOKEN", default_value = sandbox::DEFAULT_TOKEN, hide_default_value = false)]
+    #[arg(long, value_name = "TOKEN", default_value = sandbox::DEFAULT_TOKEN)]
     token: String,
 
     /// Name shown as `postedBy` on every message appended
