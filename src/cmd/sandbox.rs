@@ -1,11 +1,151 @@
-//! `bulk-reply sandbox`: placeholder until the sandbox issue lands.
+//! `bulk-reply sandbox`: run the embedded simulator of the ticket API until Ctrl-C or SIGTERM.
+//!
+//! The first line on standard output is the base URL (ending in `/v1`), flushed at once, so
+//! a script can start the sandbox in the background and read where it listens.
 
-use crate::exit::{CmdResult, Exit};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
+use crate::duration::parse_duration;
+use crate::exit::{CmdResult, Exit, Failure};
+use crate::rate::Rate;
+use crate::sandbox::{self, Faults, SandboxConfig, World};
+
+const EXAMPLES: &str = "\
+Examples:
+  bulk-reply sandbox                                   http://127.0.0.1:8080/v1, 60/min
+  bulk-reply sandbox --listen 127.0.0.1:0              any free port (read the first line)
+  bulk-reply sandbox --tickets tickets.csv             only these tickets exist
+  bulk-reply sandbox --rate-limit 5/s --token s3cret   a faster key, another token
+  bulk-reply sandbox --rate-limit off                  no limit (benchmarks)
+  bulk-reply sandbox --fail-rate 0.05 --drop-rate 0.01 --garbage-rate 0.01 --latency 20ms --seed 7
+
+  curl -H 'Authorization: Bearer sandbox-token' -H 'Content-Type: application/json' \\
+       -d '{\"message\": \"<p>Fixed!</p>\"}' http://127.0.0.1:8080/v1/tickets/tic_abc123
+  curl http://127.0.0.1:8080/__sandbox/report       what the sandbox saw (no token needed)
+  curl http://127.0.0.1:8080/__sandbox/messages     every message appended, in order
+
+The first line on stdout is the base URL (ending in /v1), for scripts to read.
+Stops cleanly on Ctrl-C or SIGTERM. Nothing leaves this machine.";
+
+/// Run a local simulator of the ticket API, with its rate limit and optional faults
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
 
-pub fn run(_args: Args) -> CmdResult {
-    let _runtime = super::runtime()?;
-    Ok(Exit::Ok)
+    /// The bearer token the sandbox accepts
+    #[arg(long, value_name = "TOKEN", default_value = sandbox::DEFAULT_TOKEN)]
+    token: String,
+
+    /// Name shown as `postedBy` on every message appended
+    #[arg(long, value_name = "NAME", default_value = sandbox::DEFAULT_AGENT_NAME)]
+    agent_name: String,
+
+    /// Tickets that exist (CSV or NDJSON: id,status,source,customerId,title); without it
+    /// every well-formed tic_… id exists as an open portal ticket
+    #[arg(long, value_name = "FILE")]
+    tickets: Option<PathBuf>,
+
+    /// Requests allowed per token in any rolling window: N/s, N/min, N/h, N/<duration>, off
+    #[arg(long, value_name = "RATE", default_value = "60/min")]
+    rate_limit: Rate,
+
+    /// Seed of every fault decision: the same seed gives the same faults on the same rows
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
+
+    /// Fraction of POSTs answered 500/502/503, nothing appended (e.g. 0.05)
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction)]
+    fail_rate: f64,
+
+    /// Fraction of POSTs that append the message, then close the connection unanswered
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction)]
+    drop_rate: f64,
+
+    /// Fraction of POSTs answered 200 with a body that is not JSON (message appended)
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction)]
+    garbage_rate: f64,
+
+    /// Delay before every /v1 request is handled (e.g. 20ms)
+    #[arg(long, value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
+    latency: Duration,
+}
+
+fn fraction(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "{text:?} is not a fraction between 0 and 1 (e.g. 0.05 for 5%)"
+        )),
+    }
+}
+
+pub fn run(args: Args) -> CmdResult {
+    let world = match &args.tickets {
+        Some(path) => sandbox::load_world(path).map_err(Failure::bad_input)?,
+        None => World::Open,
+    };
+    let config = SandboxConfig {
+        listen: args.listen,
+        token: args.token,
+        agent_name: args.agent_name,
+        world,
+        rate_limit: args.rate_limit,
+        faults: Faults {
+            seed: args.seed,
+            fail_rate: args.fail_rate,
+            drop_rate: args.drop_rate,
+            garbage_rate: args.garbage_rate,
+            latency: args.latency,
+        },
+    };
+    let rate_limit = config.rate_limit;
+    let runtime = super::runtime()?;
+    runtime.block_on(async move {
+        let running = sandbox::start(config).await.map_err(Failure::bad_input)?;
+        announce(running.base_url()).map_err(Failure::stopped)?;
+        eprintln!(
+            "bulk-reply sandbox: serving the ticket API at {} (rate limit {rate_limit}); \
+             report at {}/__sandbox/report; Ctrl-C to stop",
+            running.base_url(),
+            running.origin()
+        );
+        wait_for_stop_signal().await.map_err(Failure::stopped)?;
+        let report = running.report();
+        running.shutdown().await;
+        eprintln!(
+            "bulk-reply sandbox: stopped after {} requests; {} messages appended ({} duplicates)",
+            report.requests, report.messages_appended, report.duplicate_messages
+        );
+        Ok(Exit::Ok)
+    })
+}
+
+/// The first stdout line, flushed now: scripts block on it to learn the port.
+fn announce(base_url: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{base_url}")?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result?,
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
 }

@@ -1,1 +1,156 @@
-//! The embedded API simulator: placeholder until the sandbox issue lands.
+//! The embedded API simulator: a faithful, local stand-in for the MijnKlantportaal ticket API,
+//! with its rate limit and with faults on purpose, for rehearsals, tests and benchmarks.
+//!
+//! Use it in-process: [`start`] binds (port 0 picks a free one), serves in the background and
+//! returns a [`RunningSandbox`] with the base URL, the inspection views and a shutdown.
+//!
+//! - `world`: which tickets exist (`--tickets` file or the open world)
+//! - `store`: tickets and appended messages
+//! - `rate_limit`: the rolling window, and the peak meter behind the report
+//! - `faults`: reproducible failures, drops and garbage
+//! - `routes`: the HTTP surface; `server`: the accept loop and per-connection hang-up
+//! - `report`: the counters behind `/__sandbox/report`
+
+mod faults;
+mod rate_limit;
+mod report;
+mod routes;
+mod server;
+mod store;
+mod world;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+pub use faults::Faults;
+pub use report::Report;
+pub use store::AppendedMessage;
+pub use world::{Source, Status, TicketSeed, World, load_world};
+
+use crate::rate::Rate;
+use routes::Sandbox;
+use server::Server;
+
+/// How to run a sandbox.
+#[derive(Clone)]
+pub struct SandboxConfig {
+    /// Where to listen; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The one bearer token `/v1` accepts.
+    pub token: String,
+    /// `postedBy` of every message appended.
+    pub agent_name: String,
+    pub world: World,
+    /// The server-side limit per token; `Rate::Unlimited` turns it off.
+    pub rate_limit: Rate,
+    pub faults: Faults,
+}
+
+/// Written by hand so that the token never reaches a log line.
+impl fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("listen", &self.listen)
+            .field("token", &"<redacted>")
+            .field("agent_name", &self.agent_name)
+            .field("world", &self.world)
+            .field("rate_limit", &self.rate_limit)
+            .field("faults", &self.faults)
+            .finish()
+    }
+}
+
+pub const DEFAULT_TOKEN: &str = "sandbox-token";
+pub const DEFAULT_AGENT_NAME: &str = "Sandbox Agent";
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            token: DEFAULT_TOKEN.to_owned(),
+            agent_name: DEFAULT_AGENT_NAME.to_owned(),
+            world: World::Open,
+            rate_limit: Rate::API_DEFAULT,
+            faults: Faults::none(),
+        }
+    }
+}
+
+/// A sandbox serving in the background of the current tokio runtime. Dropping it stops it
+/// too; [`RunningSandbox::shutdown`] also waits for requests in flight to finish.
+pub struct RunningSandbox {
+    base_url: String,
+    origin: String,
+    sandbox: Arc<Sandbox>,
+    server: Server,
+}
+
+/// Binds and starts serving. Fails if a fault rate is not a fraction (or they add up past 1),
+/// a fixed world repeats an id or has a malformed one, or the address cannot be bound.
+pub async fn start(config: SandboxConfig) -> anyhow::Result<RunningSandbox> {
+    config.faults.validate()?;
+    config.world.validate()?;
+    let listener = TcpListener::bind(config.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {}; choose another address with --listen (port 0 picks a free one)",
+            config.listen
+        )
+    })?;
+    let bound = listener
+        .local_addr()
+        .context("cannot read the sandbox's own address")?;
+    let origin = format!("http://{}", reachable(bound));
+    let sandbox = Arc::new(Sandbox::new(config, origin.clone()));
+    let server = Server::spawn(listener, routes::router(sandbox.clone()));
+    Ok(RunningSandbox {
+        base_url: format!("{origin}/v1"),
+        origin,
+        sandbox,
+        server,
+    })
+}
+
+/// The address a client on this machine should use: a wildcard bind (`0.0.0.0`, `::`) is
+/// reached through loopback.
+fn reachable(bound: SocketAddr) -> SocketAddr {
+    match bound.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, bound.port()))
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv6Addr::LOCALHOST, bound.port()))
+        }
+        _ => bound,
+    }
+}
+
+impl RunningSandbox {
+    /// `http://127.0.0.1:PORT/v1`: what a client uses as its API base.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// `http://127.0.0.1:PORT`: where `/__sandbox/report` and `/__sandbox/messages` live.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The same figures as `GET /__sandbox/report`.
+    pub fn report(&self) -> Report {
+        self.sandbox.report()
+    }
+
+    /// The same list as `GET /__sandbox/messages`: every appended message, in arrival order.
+    pub fn messages(&self) -> Vec<AppendedMessage> {
+        self.sandbox.store().appended()
+    }
+
+    /// Stops accepting, lets requests in flight finish, and returns when all is closed.
+    pub async fn shutdown(self) {
+        self.server.stop().await;
+    }
+}

@@ -1,0 +1,187 @@
+//! Faults on purpose: failed, dropped and garbled answers to `POST /v1/tickets/{id}`.
+//!
+//! Reproducible under concurrency: a decision is not drawn from one shared random generator
+//! in arrival order (which would change with every interleaving) but derived from a hash of
+//! `(seed, ticketId, message, attempt)`, where `attempt` counts the POSTs of that same
+//! ticket and message. The same job run twice with the same seed meets the same faults on the
+//! same rows, however its workers interleave; a retry of a failed row is a new attempt and
+//! gets a fresh decision.
+
+use std::time::Duration;
+
+use anyhow::bail;
+
+/// How often the sandbox misbehaves, and how slowly it answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Faults {
+    /// Seed of every fault decision.
+    pub seed: u64,
+    /// Fraction of POSTs answered 500, 502 or 503, nothing appended.
+    pub fail_rate: f64,
+    /// Fraction of POSTs whose message is appended, then the connection closed unanswered.
+    pub drop_rate: f64,
+    /// Fraction of POSTs answered 200 with a body that is not JSON, message appended.
+    pub garbage_rate: f64,
+    /// Waited before every `/v1` request is handled.
+    pub latency: Duration,
+}
+
+/// What happens to one POST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// Answer with this 5xx status; append nothing.
+    Fail(u16),
+    /// Append, then close the connection without an answer.
+    Drop,
+    /// Append, then answer 200 with a body that is not JSON.
+    Garbage,
+}
+
+const FAIL_STATUSES: [u16; 3] = [500, 502, 503];
+
+impl Faults {
+    /// A sandbox that behaves perfectly.
+    pub fn none() -> Self {
+        Faults {
+            seed: 0,
+            fail_rate: 0.0,
+            drop_rate: 0.0,
+            garbage_rate: 0.0,
+            latency: Duration::ZERO,
+        }
+    }
+
+    /// Each rate is a probability and together they cannot exceed 1.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (flag, rate) in [
+            ("--fail-rate", self.fail_rate),
+            ("--drop-rate", self.drop_rate),
+            ("--garbage-rate", self.garbage_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                bail!("{flag} {rate} is not a fraction between 0 and 1");
+            }
+        }
+        let total = self.fail_rate + self.drop_rate + self.garbage_rate;
+        if total > 1.0 + 1e-9 {
+            bail!(
+                "--fail-rate, --drop-rate and --garbage-rate add up to {total}; together they must be at most 1"
+            );
+        }
+        Ok(())
+    }
+
+    pub fn any_rate(&self) -> bool {
+        self.fail_rate > 0.0 || self.drop_rate > 0.0 || self.garbage_rate > 0.0
+    }
+
+    /// The fault for the `attempt`-th POST (counting from 0) of `message` to `ticket_id`.
+    pub fn decide(&self, ticket_id: &str, message: &str, attempt: u64) -> Fault {
+        if !self.any_rate() {
+            return Fault::None;
+        }
+        let hash =
+            mix(pair_hash(ticket_id, message) ^ mix(self.seed) ^ mix(attempt.wrapping_add(1)));
+        // The top 53 bits give a uniform fraction in [0, 1); the low bits pick the status.
+        let roll = (hash >> 11) as f64 / (1u64 << 53) as f64;
+        let mut threshold = self.fail_rate;
+        if roll < threshold {
+            return Fault::Fail(FAIL_STATUSES[(hash % 3) as usize]);
+        }
+        threshold += self.drop_rate;
+        if roll < threshold {
+            return Fault::Drop;
+        }
+        threshold += self.garbage_rate;
+        if roll < threshold {
+            return Fault::Garbage;
+        }
+        Fault::None
+    }
+}
+
+/// A stable hash of one (ticket, message) pair: FNV-1a, chosen over `std`'s hasher because
+/// its output is fixed forever, so a seed reproduces the same faults across Rust releases.
+pub fn pair_hash(ticket_id: &str, message: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &byte in bytes {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    feed(ticket_id.as_bytes());
+    feed(&[0xff]); // not valid UTF-8, so ("ab","c") and ("a","bc") differ
+    feed(message.as_bytes());
+    hash
+}
+
+/// SplitMix64's finalizer: spreads every input bit over the whole output.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn faults(fail: f64, drop: f64, garbage: f64) -> Faults {
+        Faults {
+            seed: 42,
+            fail_rate: fail,
+            drop_rate: drop,
+            garbage_rate: garbage,
+            latency: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn rates_are_honoured_over_many_rows() {
+        let f = faults(0.1, 0.05, 0.2);
+        let (mut fail, mut drop, mut garbage) = (0, 0, 0);
+        for row in 0..20_000 {
+            match f.decide(&format!("tic_{row}"), "Our apologies", 0) {
+                Fault::Fail(status) => {
+                    assert!(FAIL_STATUSES.contains(&status));
+                    fail += 1
+                }
+                Fault::Drop => drop += 1,
+                Fault::Garbage => garbage += 1,
+                Fault::None => {}
+            }
+        }
+        assert!((1_800..2_200).contains(&fail), "{fail}");
+        assert!((850..1_150).contains(&drop), "{drop}");
+        assert!((3_700..4_300).contains(&garbage), "{garbage}");
+    }
+
+    #[test]
+    fn same_seed_same_decisions_other_seed_other_decisions() {
+        let a = faults(0.5, 0.0, 0.0);
+        let b = Faults {
+            seed: 43,
+            ..a.clone()
+        };
+        let decisions = |f: &Faults| -> Vec<Fault> {
+            (0..200).map(|n| f.decide("tic_1", "hello", n)).collect()
+        };
+        assert_eq!(decisions(&a), decisions(&a.clone()));
+        assert_ne!(decisions(&a), decisions(&b));
+        // Retries are fresh draws: with p = 0.5, some attempts of one pair pass, some fail.
+        assert!(decisions(&a).contains(&Fault::None));
+        assert!(decisions(&a).iter().any(|d| matches!(d, Fault::Fail(_))));
+    }
+
+    #[test]
+    fn rejects_rates_outside_zero_to_one_or_adding_up_past_one() {
+        assert!(faults(1.5, 0.0, 0.0).validate().is_err());
+        assert!(faults(-0.1, 0.0, 0.0).validate().is_err());
+        assert!(faults(0.5, 0.4, 0.2).validate().is_err());
+        assert!(faults(0.5, 0.3, 0.2).validate().is_ok());
+        assert!(faults(f64::NAN, 0.0, 0.0).validate().is_err());
+    }
+}

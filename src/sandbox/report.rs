@@ -1,0 +1,95 @@
+//! What the sandbox saw: request counters kept on the hot path, and the report built from
+//! them for `GET /__sandbox/report` and `RunningSandbox::report`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use axum::http::Method;
+use serde::{Deserialize, Serialize};
+
+/// Everything the sandbox counted since it started. Only `/v1` requests count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Every `/v1` request, whatever its answer (401 and 429 included).
+    pub requests: u64,
+    pub posts: u64,
+    pub gets: u64,
+    /// Answers per HTTP status, e.g. `{"200": 12, "429": 3}`.
+    pub status_counts: BTreeMap<String, u64>,
+    /// POSTs left unanswered on purpose (`--drop-rate`): they have no status.
+    pub dropped: u64,
+    pub messages_appended: u64,
+    /// Messages whose exact text was already on the same ticket when appended.
+    pub duplicate_messages: u64,
+    /// The most requests the token made within one rate-limit window (1 s when off).
+    pub peak_requests_per_window: u64,
+}
+
+/// Lock-free counters, bumped once or twice per request.
+pub struct Counters {
+    requests: AtomicU64,
+    posts: AtomicU64,
+    gets: AtomicU64,
+    dropped: AtomicU64,
+    /// Indexed by status code; HTTP statuses are three digits.
+    by_status: Box<[AtomicU64]>,
+}
+
+const STATUS_SLOTS: usize = 1000;
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            requests: AtomicU64::new(0),
+            posts: AtomicU64::new(0),
+            gets: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl Counters {
+    pub fn request(&self, method: &Method) {
+        self.requests.fetch_add(1, Relaxed);
+        if method == Method::POST {
+            self.posts.fetch_add(1, Relaxed);
+        } else if method == Method::GET {
+            self.gets.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn answered(&self, status: u16) {
+        if let Some(slot) = self.by_status.get(usize::from(status)) {
+            slot.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn dropped(&self) {
+        self.dropped.fetch_add(1, Relaxed);
+    }
+
+    /// The report, given the figures kept elsewhere (store and rate limiter).
+    pub fn report(&self, messages_appended: u64, duplicate_messages: u64, peak: u64) -> Report {
+        let status_counts = self
+            .by_status
+            .iter()
+            .enumerate()
+            .filter_map(|(status, count)| {
+                let count = count.load(Relaxed);
+                (count > 0).then(|| (status.to_string(), count))
+            })
+            .collect();
+        Report {
+            requests: self.requests.load(Relaxed),
+            posts: self.posts.load(Relaxed),
+            gets: self.gets.load(Relaxed),
+            status_counts,
+            dropped: self.dropped.load(Relaxed),
+            messages_appended,
+            duplicate_messages,
+            peak_requests_per_window: peak,
+        }
+    }
+}
