@@ -1,10 +1,62 @@
-//! `bulk-reply validate`: placeholder until the input issue lands.
+//! `bulk-reply validate`: read every row of an input file, report each problem with its
+//! line, estimate the sending time. Sends nothing.
 
-use crate::exit::{CmdResult, Exit};
+use std::io::{self, Write};
 
+use crate::exit::{CmdResult, Exit, Failure};
+use crate::input::{self, InputArgs};
+use crate::rate::Rate;
+
+const EXAMPLES: &str = "\
+Examples:
+  bulk-reply validate notices.csv                   check a file, send nothing
+  bulk-reply validate export.csv --delimiter ';'    an Excel export with semicolons
+  bulk-reply validate notices.csv --rate 600/min    estimate for a raised rate limit
+  some-script | bulk-reply validate - --json        check standard input, report as JSON
+
+Exit codes:
+  0  valid: no errors (warnings allowed)
+  2  not valid, or the input cannot be read";
+
+/// Check an input file line by line; sends nothing.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: InputArgs,
 
-pub fn run(_args: Args) -> CmdResult {
-    Ok(Exit::Ok)
+    /// The sending rate to estimate the duration with: N/s, N/min or N/h
+    #[arg(long, value_name = "RATE", default_value_t = Rate::API_DEFAULT)]
+    pub rate: Rate,
+
+    /// Print the report as one JSON object on standard output instead
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> CmdResult {
+    let source = args.input.source();
+    let report = input::validate(&source, &args.input.rules()).map_err(Failure::bad_input)?;
+    let mut out = io::stdout().lock();
+    let written = if args.json {
+        writeln!(out, "{}", report.to_json(args.rate))
+    } else {
+        report
+            .write_human(&mut out, &source.name(), args.rate)
+            .and_then(|()| match report.is_valid() {
+                true => writeln!(out, "Valid. Nothing was sent."),
+                false => writeln!(
+                    out,
+                    "Not valid: fix the errors above and validate again. Nothing was sent."
+                ),
+            })
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::bad_input(anyhow::anyhow!("cannot write the report: {e}")))?;
+    Ok(if report.is_valid() {
+        Exit::Ok
+    } else {
+        Exit::BadInput
+    })
 }

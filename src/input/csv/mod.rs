@@ -1,0 +1,404 @@
+//! The CSV reader: a header row, then one record at a time out of a reused buffer, each
+//! checked for the right number of fields, NUL bytes and UTF-8 before anyone sees it.
+
+mod delimiter;
+mod scan;
+
+use std::io::{self, Read};
+
+use memchr::{memchr, memchr_iter};
+
+use self::scan::{QuoteFault, RecordBuf, Scan, scan_record};
+use super::columns::{self, Positions};
+use super::records::Step;
+use super::row::{InputError, Row, RowError, RowView};
+
+/// The buffer's starting size; it grows only for a record longer than this.
+const INITIAL_BUFFER: usize = 256 * 1024;
+
+/// No record may be longer: past this, a quote is almost surely unclosed, and holding more
+/// would break the promise of bounded memory.
+pub(crate) const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+pub(crate) struct CsvRecords {
+    input: Box<dyn Read>,
+    source: String,
+    delimiter: u8,
+    names: Vec<String>,
+    positions: Positions,
+    buf: Vec<u8>,
+    /// `buf[start..end]` holds the bytes not yet used.
+    start: usize,
+    end: usize,
+    at_eof: bool,
+    /// The physical line of `buf[start]`.
+    line: u64,
+    /// After a record too long to hold, the rest of its line is thrown away.
+    skipping_line: bool,
+    record: RecordBuf,
+    record_line: u64,
+}
+
+/// What the scanning loop found, before any borrowing of the record for the caller.
+enum Found {
+    Record,
+    Bad(RowError),
+    End,
+}
+
+impl CsvRecords {
+    /// Reads the header. `delimiter` overrides detection.
+    pub(crate) fn open(
+        input: Box<dyn Read>,
+        source: String,
+        delimiter: Option<u8>,
+    ) -> Result<Self, InputError> {
+        let mut records = CsvRecords {
+            input,
+            source,
+            delimiter: b',',
+            names: Vec::new(),
+            positions: Positions {
+                ticket_id: 0,
+                message: 0,
+            },
+            buf: vec![0; INITIAL_BUFFER],
+            start: 0,
+            end: 0,
+            at_eof: false,
+            line: 1,
+            skipping_line: false,
+            record: RecordBuf::default(),
+            record_line: 1,
+        };
+        records.read_header(delimiter)?;
+        Ok(records)
+    }
+
+    pub(crate) fn source(&self) -> &str {
+        &self.source
+    }
+
+    fn read_header(&mut self, delimiter: Option<u8>) -> Result<(), InputError> {
+        // Enough bytes to see the whole first line (or the whole file).
+        while !self.at_eof && memchr(b'\n', &self.buf[..self.end]).is_none() {
+            if self.end == self.buf.len() {
+                break;
+            }
+            self.fill()?;
+        }
+        let head = &self.buf[..self.end];
+        if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+            return Err(self.header_error(
+                "the file is UTF-16 (Excel's \"Unicode text\"); save it as \"CSV UTF-8\" instead",
+            ));
+        }
+        if head.starts_with(UTF8_BOM) {
+            self.start = UTF8_BOM.len();
+        }
+        let first_line = &self.buf[self.start..self.end];
+        let first_line = memchr(b'\n', first_line).map_or(first_line, |at| &first_line[..at]);
+        self.delimiter = delimiter.unwrap_or_else(|| delimiter::detect(first_line));
+
+        loop {
+            match self.next_record()? {
+                Found::End => {
+                    return Err(InputError::content(
+                        &self.source,
+                        None,
+                        "the file is empty: the first line must be a header naming the \
+                         ticketId and message columns",
+                    ));
+                }
+                Found::Bad(error) => {
+                    return Err(InputError::content(
+                        &self.source,
+                        Some(error.line),
+                        format!("in the header: {}", error.message),
+                    ));
+                }
+                Found::Record if self.record_is_blank() => continue,
+                Found::Record => break,
+            }
+        }
+        if memchr(0, self.record.data()).is_some() {
+            return Err(self.header_error(
+                "the header contains NUL bytes: this is not a text CSV file (UTF-16 perhaps); \
+                 save it as \"CSV UTF-8\"",
+            ));
+        }
+        let Ok(header) = std::str::from_utf8(self.record.data()) else {
+            return Err(
+                self.header_error("the header is not UTF-8 text; save the file as \"CSV UTF-8\"")
+            );
+        };
+        self.names = (0..self.record.len())
+            .map(|index| header[self.record.range(index)].trim().to_owned())
+            .collect();
+        self.positions = columns::locate(self.names.iter().map(String::as_str), "column").map_err(
+            |message| {
+                let shown = match self.delimiter {
+                    b'\t' => "tab".to_owned(),
+                    other => format!("'{}'", other as char),
+                };
+                InputError::content(
+                    &self.source,
+                    Some(self.record_line),
+                    format!("{message} (fields separated by {shown}; --delimiter changes that)"),
+                )
+            },
+        )?;
+        Ok(())
+    }
+
+    fn header_error(&self, message: &str) -> InputError {
+        InputError::content(&self.source, Some(self.record_line), message)
+    }
+
+    /// Moves to the next data record and checks it; empty rows are skipped.
+    pub(crate) fn advance(&mut self) -> Result<Step<'_>, InputError> {
+        loop {
+            match self.next_record()? {
+                Found::End => return Ok(Step::End),
+                Found::Bad(error) => return Ok(Step::Bad(error)),
+                // Spreadsheets often end with rows of bare delimiters (`;;`): nothing to send.
+                Found::Record if self.record_is_blank() => continue,
+                Found::Record => break,
+            }
+        }
+        Ok(match self.checked_view() {
+            Ok(view) => Step::Row(view),
+            Err(error) => Step::Bad(error),
+        })
+    }
+
+    /// The current record as an owned row; call after `advance` returned a row.
+    pub(crate) fn current_row(&self) -> Row {
+        let field = |index| String::from_utf8_lossy(self.record.field(index)).into_owned();
+        let Positions { ticket_id, message } = self.positions;
+        Row {
+            line: self.record_line,
+            ticket_id: field(ticket_id).trim().to_owned(),
+            message: field(message),
+            extra: (0..self.record.len())
+                .filter(|&index| index != ticket_id && index != message)
+                .map(|index| (self.names[index].clone(), field(index)))
+                .collect(),
+        }
+    }
+
+    fn record_is_blank(&self) -> bool {
+        self.record.data().iter().all(u8::is_ascii_whitespace)
+    }
+
+    /// The checks every record passes before it is a row: field count, NUL, UTF-8.
+    fn checked_view(&self) -> Result<RowView<'_>, RowError> {
+        let line = self.record_line;
+        let fields = self.record.len();
+        if fields != self.names.len() {
+            let expected = self.names.len();
+            let hint = if fields > expected {
+                let delimiter = match self.delimiter {
+                    b'\t' => "a tab".to_owned(),
+                    other => format!("'{}'", other as char),
+                };
+                format!("a value that contains {delimiter} must be put in double quotes")
+            } else {
+                "a value or a delimiter is missing".to_owned()
+            };
+            return Err(RowError::new(
+                line,
+                format!("this row has {fields} fields, but the header has {expected}: {hint}"),
+            ));
+        }
+        let data = self.record.data();
+        if let Some(at) = memchr(0, data) {
+            return Err(RowError::new(
+                self.line_of(at),
+                format!(
+                    "column {:?} contains a NUL byte (character code 0): this is not plain text; \
+                     save the file as \"CSV UTF-8\"",
+                    self.names[self.record.field_at(at)]
+                ),
+            ));
+        }
+        let text = std::str::from_utf8(data).map_err(|error| {
+            let at = error.valid_up_to();
+            RowError::new(
+                self.line_of(at),
+                format!(
+                    "column {:?} contains byte 0x{:02X}, which is not UTF-8 text; the file was \
+                     probably saved as Windows-1252 (\"ANSI\", Excel's plain CSV): save it as \
+                     \"CSV UTF-8\" and try again",
+                    self.names[self.record.field_at(at)],
+                    data[at]
+                ),
+            )
+        })?;
+        Ok(RowView {
+            line,
+            ticket_id: &text[self.record.range(self.positions.ticket_id)],
+            message: &text[self.record.range(self.positions.message)],
+        })
+    }
+
+    /// The physical line of byte `at` of the record's data: line breaks inside quoted fields
+    /// are kept in the data, so counting them finds it.
+    fn line_of(&self, at: usize) -> u64 {
+        self.record_line + memchr_iter(b'\n', &self.record.data()[..at]).count() as u64
+    }
+
+    fn next_record(&mut self) -> Result<Found, InputError> {
+        loop {
+            if self.skipping_line {
+                self.skip_rest_of_line()?;
+                continue;
+            }
+            let scan = scan_record(
+                &self.buf[self.start..self.end],
+                self.at_eof,
+                self.delimiter,
+                &mut self.record,
+            );
+            match scan {
+                Scan::Record { len, newlines } => {
+                    self.record_line = self.line;
+                    self.start += len;
+                    self.line += newlines;
+                    return Ok(Found::Record);
+                }
+                Scan::Blank { len } => {
+                    self.start += len;
+                    self.line += 1;
+                }
+                Scan::End => return Ok(Found::End),
+                Scan::NeedMore if self.end - self.start >= MAX_RECORD_BYTES => {
+                    let line = self.line;
+                    self.resync_after(0);
+                    return Ok(Found::Bad(RowError::new(
+                        line,
+                        format!(
+                            "the row that starts here is longer than {} MiB; most likely a \
+                             double quote (\") is not closed",
+                            MAX_RECORD_BYTES / (1024 * 1024)
+                        ),
+                    )));
+                }
+                Scan::NeedMore => self.fill()?,
+                Scan::BadQuote {
+                    quote_at,
+                    quote_newlines,
+                    fault,
+                } => {
+                    let line = self.line + quote_newlines;
+                    let column = self
+                        .names
+                        .get(self.record.len())
+                        .map(|name| format!(" (column {name:?})"))
+                        .unwrap_or_default();
+                    let message = match fault {
+                        QuoteFault::Unclosed => format!(
+                            "the double quote (\") that opens a value here{column} is never \
+                             closed, so the rest of the file would become part of this value; \
+                             add the closing quote (a quote inside a quoted value is written \
+                             twice: \"\")"
+                        ),
+                        QuoteFault::TextAfterClose {
+                            newlines_after_open,
+                            found,
+                        } => {
+                            let closes = match newlines_after_open {
+                                0 => "on this line".to_owned(),
+                                n => format!("on line {}", line + n),
+                            };
+                            format!(
+                                "the double quote (\") that opens a value here{column} closes \
+                                 {closes}, but is followed by {} instead of a delimiter or the \
+                                 end of the line; most likely a closing quote is missing, or a \
+                                 quote inside the value is not written twice (\"\")",
+                                describe_byte(found)
+                            )
+                        }
+                    };
+                    self.resync_after(quote_at);
+                    return Ok(Found::Bad(RowError::new(line, message)));
+                }
+            }
+        }
+    }
+
+    /// Continues at the line after the one holding `buf[start + offset]`: after a broken
+    /// quote, the next line is the best guess at where the next row starts.
+    fn resync_after(&mut self, offset: usize) {
+        let from = self.start + offset;
+        match memchr(b'\n', &self.buf[from..self.end]) {
+            Some(at) => {
+                let next = from + at + 1;
+                self.line += memchr_iter(b'\n', &self.buf[self.start..next]).count() as u64;
+                self.start = next;
+            }
+            None => {
+                self.line += memchr_iter(b'\n', &self.buf[self.start..self.end]).count() as u64;
+                self.start = self.end;
+                self.skipping_line = true;
+            }
+        }
+    }
+
+    fn skip_rest_of_line(&mut self) -> Result<(), InputError> {
+        match memchr(b'\n', &self.buf[self.start..self.end]) {
+            Some(at) => {
+                self.start += at + 1;
+                self.line += 1;
+                self.skipping_line = false;
+            }
+            None if self.at_eof => {
+                self.start = self.end;
+                self.skipping_line = false;
+            }
+            None => {
+                self.start = self.end;
+                self.fill()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the unused bytes to the front, grows the buffer if a record fills it, and reads.
+    fn fill(&mut self) -> Result<(), InputError> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let grown = (self.buf.len() * 2).min(MAX_RECORD_BYTES + INITIAL_BUFFER);
+            self.buf.resize(grown, 0);
+        }
+        loop {
+            match self.input.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.at_eof = true,
+                Ok(read) => self.end += read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    let mut error = InputError::io(&self.source, "cannot read", &error);
+                    error.line = Some(self.line);
+                    return Err(error);
+                }
+            }
+            return Ok(());
+        }
+    }
+}
+
+fn describe_byte(byte: u8) -> String {
+    match byte {
+        b' ' => "a space".to_owned(),
+        b'\t' => "a tab".to_owned(),
+        b'\r' => "a lone carriage return".to_owned(),
+        byte if byte.is_ascii_graphic() => format!("'{}'", byte as char),
+        byte => format!("byte 0x{byte:02X}"),
+    }
+}

@@ -1,0 +1,365 @@
+//! The NDJSON reader: one JSON object per line with string fields `ticketId` and `message`.
+//! Blank lines are skipped, CRLF is accepted, other fields are kept in file order.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read};
+
+use memchr::memchr;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::Value;
+
+use super::columns::{self, Positions};
+use super::csv::MAX_RECORD_BYTES;
+use super::records::Step;
+use super::row::{InputError, Row, RowError, RowView, quote_value};
+
+pub(crate) struct NdjsonRecords {
+    input: BufReader<Box<dyn Read>>,
+    source: String,
+    line_buf: Vec<u8>,
+    line: u64,
+    ticket_id: String,
+    message: String,
+    /// The other fields, in file order.
+    extra: Vec<(String, Value)>,
+}
+
+impl NdjsonRecords {
+    pub(crate) fn new(input: Box<dyn Read>, source: String) -> Self {
+        NdjsonRecords {
+            input: BufReader::with_capacity(256 * 1024, input),
+            source,
+            line_buf: Vec::new(),
+            line: 0,
+            ticket_id: String::new(),
+            message: String::new(),
+            extra: Vec::new(),
+        }
+    }
+
+    pub(crate) fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub(crate) fn advance(&mut self) -> Result<Step<'_>, InputError> {
+        loop {
+            self.line_buf.clear();
+            let read = read_line_capped(&mut self.input, &mut self.line_buf, MAX_RECORD_BYTES)
+                .map_err(|error| {
+                    let mut error = InputError::io(&self.source, "cannot read", &error);
+                    error.line = Some(self.line + 1);
+                    error
+                })?;
+            match read {
+                LineRead::End => return Ok(Step::End),
+                LineRead::TooLong => {
+                    self.line += 1;
+                    return Ok(Step::Bad(RowError::new(
+                        self.line,
+                        format!(
+                            "this line is longer than {} MiB",
+                            MAX_RECORD_BYTES / (1024 * 1024)
+                        ),
+                    )));
+                }
+                LineRead::Line => self.line += 1,
+            }
+            if self.line_buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            if let Err(message) = self.parse_line() {
+                return Ok(Step::Bad(RowError::new(self.line, message)));
+            }
+            break;
+        }
+        Ok(Step::Row(RowView {
+            line: self.line,
+            ticket_id: &self.ticket_id,
+            message: &self.message,
+        }))
+    }
+
+    /// Parses `line_buf`: the two required string fields, and the others kept aside.
+    fn parse_line(&mut self) -> Result<(), String> {
+        let bytes = self.line_buf.as_slice();
+        if memchr(0, bytes).is_some() {
+            return Err(
+                "this line contains a NUL byte (character code 0): this is not plain \
+                 text; save the file as UTF-8"
+                    .to_owned(),
+            );
+        }
+        let text = std::str::from_utf8(bytes).map_err(|error| {
+            format!(
+                "byte 0x{:02X} at column {} is not UTF-8 text; save the file as UTF-8",
+                bytes[error.valid_up_to()],
+                error.valid_up_to() + 1
+            )
+        })?;
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let mut fields = JsonObject::read(&mut deserializer)
+            .and_then(|fields| deserializer.end().map(|()| fields))
+            .map_err(describe_json_error)?;
+        let Positions { ticket_id, message } =
+            columns::locate(fields.iter().map(|(name, _)| name.as_str()), "field")?;
+        // Take the later one out first so the earlier index stays right.
+        let (later, earlier) = if ticket_id > message {
+            (fields.remove(ticket_id), fields.remove(message))
+        } else {
+            (fields.remove(message), fields.remove(ticket_id))
+        };
+        let (ticket_id, message) = if ticket_id > message {
+            (later, earlier)
+        } else {
+            (earlier, later)
+        };
+        self.ticket_id = required_string(ticket_id)?;
+        self.message = required_string(message)?;
+        self.extra = fields;
+        Ok(())
+    }
+
+    pub(crate) fn current_row(&self) -> Row {
+        Row {
+            line: self.line,
+            ticket_id: self.ticket_id.trim().to_owned(),
+            message: self.message.clone(),
+            extra: self
+                .extra
+                .iter()
+                .map(|(name, value)| {
+                    let text = match value {
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    (name.clone(), text)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The value of `ticketId` or `message`: a string without NUL characters.
+fn required_string((name, value): (String, Value)) -> Result<String, String> {
+    match value {
+        Value::String(text) if text.contains('\0') => Err(format!(
+            "{name} contains a NUL character (\\u0000), which cannot be sent"
+        )),
+        Value::String(text) => Ok(text),
+        other => Err(format!(
+            "{name} must be a JSON string, but is {} ({}); put the value in double quotes",
+            json_type(&other),
+            quote_value(&other.to_string())
+        )),
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "true/false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// serde_json says "… at line 1 column 7"; every NDJSON line is line 1 to it, so only the
+/// column is worth keeping.
+fn describe_json_error(error: serde_json::Error) -> String {
+    let full = error.to_string();
+    let what = full
+        .rsplit_once(" at line ")
+        .map_or(full.as_str(), |(what, _)| what);
+    format!(
+        "not a valid JSON object: {what} (at column {})",
+        error.column()
+    )
+}
+
+/// A JSON object's members in file order (serde_json's `Map` would sort them).
+struct JsonObject;
+
+impl JsonObject {
+    fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String, Value)>, D::Error> {
+        deserializer.deserialize_any(JsonObject)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonObject {
+    type Value = Vec<(String, Value)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("one JSON object per line, like {\"ticketId\": \"tic_…\", \"message\": \"…\"}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(2));
+        while let Some(entry) = map.next_entry::<String, Value>()? {
+            fields.push(entry);
+        }
+        Ok(fields)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(
+            "found a JSON list; NDJSON needs one object per line (a JSON array file can be \
+             converted with: jq -c '.[]' file.json)",
+        ))
+    }
+}
+
+enum LineRead {
+    Line,
+    TooLong,
+    End,
+}
+
+/// Reads one line, with its `\n`, into `line`, holding at most `cap` bytes: a file without
+/// line breaks must not fill memory.
+fn read_line_capped(
+    input: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    cap: usize,
+) -> io::Result<LineRead> {
+    let mut read_any = false;
+    let mut too_long = false;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(available) => available,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if available.is_empty() {
+            return Ok(match (read_any, too_long) {
+                (false, _) => LineRead::End,
+                (true, true) => LineRead::TooLong,
+                (true, false) => LineRead::Line,
+            });
+        }
+        read_any = true;
+        let (used, complete) = match memchr(b'\n', available) {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        if !too_long {
+            if line.len() + used > cap {
+                too_long = true;
+                line.clear();
+            } else {
+                line.extend_from_slice(&available[..used]);
+            }
+        }
+        input.consume(used);
+        if complete {
+            return Ok(if too_long {
+                LineRead::TooLong
+            } else {
+                LineRead::Line
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steps(text: &'static str) -> Vec<Result<Row, RowError>> {
+        let mut records = NdjsonRecords::new(Box::new(text.as_bytes()), "t.ndjson".into());
+        let mut out = Vec::new();
+        loop {
+            match records.advance().unwrap() {
+                Step::Row(_) => out.push(Ok(records.current_row())),
+                Step::Bad(error) => out.push(Err(error)),
+                Step::End => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn reads_objects_keeping_other_fields_in_order() {
+        let rows = steps(
+            "{\"ticketId\":\" tic_a1 \",\"z\":1,\"message\":\"<p>Hi</p>\",\"a\":\"x\"}\r\n\n  \n\
+             {\"message\":\"m\",\"ticket_id\":\"tic_b2\"}",
+        );
+        assert_eq!(
+            rows,
+            vec![
+                Ok(Row {
+                    line: 1,
+                    ticket_id: "tic_a1".into(),
+                    message: "<p>Hi</p>".into(),
+                    extra: vec![("z".into(), "1".into()), ("a".into(), "x".into())],
+                }),
+                Ok(Row {
+                    line: 4,
+                    ticket_id: "tic_b2".into(),
+                    message: "m".into(),
+                    extra: vec![],
+                }),
+            ]
+        );
+    }
+
+    fn error_of(text: &'static str) -> RowError {
+        match steps(text).remove(0) {
+            Err(error) => error,
+            Ok(row) => panic!("expected an error, got {row:?}"),
+        }
+    }
+
+    #[test]
+    fn wrong_types_and_missing_fields_are_explained() {
+        let error = error_of("\n{\"ticketId\":12345,\"message\":\"m\"}\n");
+        assert_eq!(error.line, 2);
+        assert!(
+            error
+                .message
+                .contains("must be a JSON string, but is a number")
+        );
+        let error = error_of("{\"ticketId\":\"tic_a\",\"message\":null}");
+        assert!(error.message.contains("is null"), "{}", error.message);
+        let error = error_of("{\"ticketId\":\"tic_a\",\"text\":\"m\"}");
+        assert!(
+            error.message.contains("no message field"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn malformed_json_arrays_nul_and_bad_utf8_are_errors() {
+        let error = error_of("{\"ticketId\":\"tic_a\",\"message\":\"m\"");
+        assert!(
+            error.message.starts_with("not a valid JSON object"),
+            "{}",
+            error.message
+        );
+        let error = error_of("[{\"ticketId\":\"tic_a\"}]");
+        assert!(error.message.contains("jq -c"), "{}", error.message);
+        let error = error_of("{\"ticketId\":\"tic_a\",\"message\":\"a\\u0000\"}");
+        assert!(error.message.contains("NUL"), "{}", error.message);
+        let error = error_of("{\"ticketId\":\"tic_a\",\"message\":\"caf\u{e9}\"} \0");
+        assert!(error.message.contains("NUL"), "{}", error.message);
+        let error = error_of("{\"a\":1} {\"b\":2}");
+        assert!(error.message.contains("trailing"), "{}", error.message);
+    }
+
+    #[test]
+    fn an_endless_line_is_cut_off() {
+        let mut line = Vec::new();
+        let mut input = BufReader::with_capacity(4, &b"abcdefghij\nxy"[..]);
+        assert!(matches!(
+            read_line_capped(&mut input, &mut line, 5).unwrap(),
+            LineRead::TooLong
+        ));
+        line.clear();
+        assert!(matches!(
+            read_line_capped(&mut input, &mut line, 5).unwrap(),
+            LineRead::Line
+        ));
+        assert_eq!(line, b"xy");
+    }
+}

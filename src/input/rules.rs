@@ -1,0 +1,219 @@
+//! The checks on each row's content. Reading problems (quotes, encoding, field counts) are
+//! the readers' business; repeats across rows are `duplicates`'.
+
+use super::report::ReportBuilder;
+use super::row::{RowView, quote_value};
+
+/// The API takes messages of any size, but a message this long is almost surely a mistake
+/// (a whole file swallowed, a pasted attachment).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// What the user allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// Several rows with the same ticketId and message are sent, each of them.
+    pub allow_duplicates: bool,
+    /// A longer message is an error.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            allow_duplicates: false,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// Checks one row, reporting each problem with its line. Returns whether the row can be sent
+/// at all (usable ticket id and message), which is what duplicate detection looks at.
+pub(crate) fn check_row(row: &RowView, rules: &Rules, report: &mut ReportBuilder) -> bool {
+    let line = Some(row.line);
+    let ticket_id = row.ticket_id.trim();
+    let mut usable = true;
+    if ticket_id.is_empty() {
+        report.error(line, "ticketId is empty".to_owned());
+        usable = false;
+    } else if !is_ticket_id(ticket_id) {
+        report.error(
+            line,
+            format!(
+                "ticketId {} is not a ticket id: ticket ids are tic_ followed by letters and \
+                 digits, like tic_abc12345def678",
+                quote_value(ticket_id)
+            ),
+        );
+        usable = false;
+    } else if ticket_id.len() != row.ticket_id.len() {
+        report.warning(
+            line,
+            format!(
+                "ticketId {} has spaces around it; they are ignored",
+                quote_value(row.ticket_id)
+            ),
+        );
+    }
+
+    let message = row.message;
+    if message.trim().is_empty() {
+        report.error(line, "message is empty".to_owned());
+        usable = false;
+    } else if message.len() > rules.max_message_bytes {
+        report.error(
+            line,
+            format!(
+                "message is {} bytes long, more than the limit of {} (--max-message-bytes \
+                 raises it)",
+                message.len(),
+                rules.max_message_bytes
+            ),
+        );
+        usable = false;
+    } else if message.contains('\n') {
+        if !has_html_tag(message) {
+            report.warning(
+                line,
+                "message has line breaks but no HTML tags: the portal shows messages as HTML, \
+                 so the breaks will not show; use <p>…</p> or <br>"
+                    .to_owned(),
+            );
+        }
+        if let Some((offset, text)) = line_that_looks_like_a_row(message) {
+            report.warning(
+                line,
+                format!(
+                    "line {} inside this message looks like a row of its own ({}); if it is \
+                     one, a closing double quote is missing before it",
+                    row.line + offset,
+                    quote_value(text)
+                ),
+            );
+        }
+    }
+    usable
+}
+
+/// `tic_` followed by one or more ASCII letters and digits.
+fn is_ticket_id(text: &str) -> bool {
+    text.strip_prefix("tic_")
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// A tag is `<` followed by a letter or `/` (`<p>`, `</p>`, `<br/>`), as opposed to a lone
+/// `<` in text such as "a < b".
+fn has_html_tag(text: &str) -> bool {
+    text.as_bytes()
+        .windows(2)
+        .any(|pair| pair[0] == b'<' && (pair[1].is_ascii_alphabetic() || pair[1] == b'/'))
+}
+
+/// A line after the first that starts like a CSV row (`tic_…` and a delimiter): the sign of
+/// a quoted message that swallowed the rows after it. Returns its offset in lines.
+fn line_that_looks_like_a_row(message: &str) -> Option<(u64, &str)> {
+    message
+        .split('\n')
+        .enumerate()
+        .skip(1)
+        .find_map(|(offset, text)| {
+            let cut = text.find([',', ';', '\t'])?;
+            is_ticket_id(text[..cut].trim()).then_some((offset as u64, text.trim_end()))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::report::Report;
+
+    fn check(ticket_id: &str, message: &str, rules: Rules) -> (bool, Report) {
+        let mut report = ReportBuilder::default();
+        let row = RowView {
+            line: 7,
+            ticket_id,
+            message,
+        };
+        let usable = check_row(&row, &rules, &mut report);
+        (usable, report.finish())
+    }
+
+    fn messages(problems: &[crate::input::Problem]) -> Vec<&str> {
+        problems.iter().map(|p| p.message.as_str()).collect()
+    }
+
+    #[test]
+    fn a_good_row_has_no_problems() {
+        let (usable, report) = check(
+            "tic_abc123",
+            "<p>Dear customer,</p>\n<p>…</p>",
+            Rules::default(),
+        );
+        assert!(usable);
+        assert_eq!(report.error_count + report.warning_count, 0, "{report:?}");
+    }
+
+    #[test]
+    fn ticket_id_must_be_present_and_well_formed() {
+        let (usable, report) = check("  ", "<p>x</p>", Rules::default());
+        assert!(!usable);
+        assert_eq!(messages(&report.errors), ["ticketId is empty"]);
+        for bad in ["12345", "tic_", "TIC_abc", "tic_ab-c", "tic_ab c", "ticabc"] {
+            let (usable, report) = check(bad, "<p>x</p>", Rules::default());
+            assert!(!usable, "{bad}");
+            assert!(
+                report.errors[0].message.contains("is not a ticket id"),
+                "{bad}"
+            );
+            assert_eq!(report.errors[0].line, Some(7));
+        }
+    }
+
+    #[test]
+    fn whitespace_around_a_ticket_id_is_a_warning() {
+        let (usable, report) = check(" tic_a1\t", "<p>x</p>", Rules::default());
+        assert!(usable);
+        assert_eq!(report.error_count, 0);
+        assert!(report.warnings[0].message.contains("spaces around it"));
+    }
+
+    #[test]
+    fn message_must_not_be_empty_or_too_long() {
+        let (usable, report) = check("tic_a", " \r\n ", Rules::default());
+        assert!(!usable);
+        assert_eq!(messages(&report.errors), ["message is empty"]);
+        let rules = Rules {
+            max_message_bytes: 5,
+            ..Rules::default()
+        };
+        let (usable, report) = check("tic_a", "<p>x</p>", rules);
+        assert!(!usable);
+        assert!(
+            report.errors[0]
+                .message
+                .contains("8 bytes long, more than the limit of 5")
+        );
+        assert!(check("tic_a", "12345", rules).0);
+    }
+
+    #[test]
+    fn line_breaks_without_html_are_a_warning() {
+        let (_, report) = check("tic_a", "Hello,\nthe outage is over.", Rules::default());
+        assert!(report.warnings[0].message.contains("no HTML tags"));
+        let (_, report) = check("tic_a", "Hello,<br>\nthe outage is over.", Rules::default());
+        assert_eq!(report.warning_count, 0);
+        let (_, report) = check("tic_a", "1 < 2\n3 > 2", Rules::default());
+        assert_eq!(report.warning_count, 1);
+    }
+
+    #[test]
+    fn a_swallowed_row_inside_a_message_is_a_warning() {
+        let (_, report) = check("tic_a", "<p>Hello\ntic_b2,<p>World</p>", Rules::default());
+        assert_eq!(
+            messages(&report.warnings),
+            [
+                "line 8 inside this message looks like a row of its own (\"tic_b2,<p>World</p>\"); \
+              if it is one, a closing double quote is missing before it"
+            ]
+        );
+    }
+}
