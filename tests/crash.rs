@@ -32,13 +32,21 @@ impl SandboxProcess {
             .spawn()
             .expect("sandbox starts");
         let mut first_line = String::new();
-        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut first_line).expect("base URL");
-        SandboxProcess { child, base_url: first_line.trim().to_string() }
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut first_line)
+            .expect("base URL");
+        SandboxProcess {
+            child,
+            base_url: first_line.trim().to_string(),
+        }
     }
 
     fn get(&self, path: &str) -> serde_json::Value {
         let url = format!("{}{path}", self.base_url.trim_end_matches("/v1"));
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
 }
@@ -67,7 +75,14 @@ fn send(sandbox: &SandboxProcess, input: &std::path::Path) -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"));
     cmd.arg("send")
         .arg(input)
-        .args(["--base-url", &sandbox.base_url, "--rate", "unlimited", "--concurrency", "8"])
+        .args([
+            "--base-url",
+            &sandbox.base_url,
+            "--rate",
+            "unlimited",
+            "--concurrency",
+            "8",
+        ])
         .args(["--retry-delay", "5ms", "--timeout", "2s"])
         .env("MKP_API_TOKEN", "sandbox-token");
     cmd
@@ -80,12 +95,22 @@ fn quiet(mut cmd: Command) -> Command {
 
 #[test]
 fn kill_nine_at_random_moments_never_loses_or_doubles_a_message() {
-    let seed: u64 = std::env::var("BULK_REPLY_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20_261_124);
+    let seed: u64 = std::env::var("BULK_REPLY_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_261_124);
     println!("crash harness seed: {seed} (set BULK_REPLY_CRASH_SEED to replay)");
     let mut random = SplitMix64(seed);
     let seed_arg = seed.to_string();
     let sandbox = SandboxProcess::start(&[
-        "--seed", &seed_arg, "--drop-rate", "0.05", "--fail-rate", "0.05", "--latency", "5ms",
+        "--seed",
+        &seed_arg,
+        "--drop-rate",
+        "0.05",
+        "--fail-rate",
+        "0.05",
+        "--latency",
+        "5ms",
     ]);
     let dir = tempfile::tempdir().unwrap();
     let input_rows = rows(2000);
@@ -103,29 +128,52 @@ fn kill_nine_at_random_moments_never_loses_or_doubles_a_message() {
         child.wait().unwrap();
         kills += 1;
     }
-    assert!(kills >= 10, "only {kills} kills landed before the job finished (seed {seed})");
+    assert!(
+        kills >= 10,
+        "only {kills} kills landed before the job finished (seed {seed})"
+    );
 
     let status = quiet(send(&sandbox, &input)).status().unwrap();
-    assert_eq!(status.code(), Some(0), "the final run completes the job (seed {seed})");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the final run completes the job (seed {seed})"
+    );
 
     let mut arrivals: HashMap<(String, String), usize> = HashMap::new();
     for m in sandbox.get("/__sandbox/messages").as_array().unwrap() {
-        let pair = (m["ticketId"].as_str().unwrap().to_string(), m["message"].as_str().unwrap().to_string());
+        let pair = (
+            m["ticketId"].as_str().unwrap().to_string(),
+            m["message"].as_str().unwrap().to_string(),
+        );
         *arrivals.entry(pair).or_insert(0) += 1;
     }
     for row in &input_rows {
-        assert_eq!(arrivals.get(row).copied().unwrap_or(0), 1, "{row:?} must arrive exactly once (seed {seed})");
+        assert_eq!(
+            arrivals.get(row).copied().unwrap_or(0),
+            1,
+            "{row:?} must arrive exactly once (seed {seed})"
+        );
     }
     assert_eq!(arrivals.len(), input_rows.len());
 
     let mut sent_per_line: HashMap<u64, usize> = HashMap::new();
     for record in results(&with_suffix(&input, ".results.ndjson")) {
         if record["status"] == "sent" {
-            *sent_per_line.entry(record["line"].as_u64().unwrap()).or_insert(0) += 1;
+            *sent_per_line
+                .entry(record["line"].as_u64().unwrap())
+                .or_insert(0) += 1;
         }
     }
-    assert_eq!(sent_per_line.len(), input_rows.len(), "every row has a sent record (seed {seed})");
-    assert!(sent_per_line.values().all(|n| *n == 1), "no row has two sent records (seed {seed})");
+    assert_eq!(
+        sent_per_line.len(),
+        input_rows.len(),
+        "every row has a sent record (seed {seed})"
+    );
+    assert!(
+        sent_per_line.values().all(|n| *n == 1),
+        "no row has two sent records (seed {seed})"
+    );
 }
 
 #[test]
@@ -136,7 +184,7 @@ fn sigterm_and_sighup_stop_resumably_like_ctrl_c() {
         let input_rows = rows(60);
         let input = write_csv(dir.path(), "n.csv", &input_rows);
         let results_path = with_suffix(&input, ".results.ndjson");
-        let mut child = send(&sandbox, &input)
+        let child = send(&sandbox, &input)
             .args(["--rate", "30/s"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -147,13 +195,28 @@ fn sigterm_and_sighup_stop_resumably_like_ctrl_c() {
             assert!(std::time::Instant::now() < deadline, "no progress");
             std::thread::sleep(Duration::from_millis(10));
         }
-        Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
         let output = child.wait_with_output().unwrap();
-        assert_eq!(output.status.code(), Some(3), "{signal}: {}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{signal}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
 
-        assert_eq!(quiet(send(&sandbox, &input)).status().unwrap().code(), Some(0));
+        assert_eq!(
+            quiet(send(&sandbox, &input)).status().unwrap().code(),
+            Some(0)
+        );
         let messages = sandbox.get("/__sandbox/messages");
-        assert_eq!(messages.as_array().unwrap().len(), input_rows.len(), "{signal}: each row once");
+        assert_eq!(
+            messages.as_array().unwrap().len(),
+            input_rows.len(),
+            "{signal}: each row once"
+        );
     }
 }
 
@@ -168,7 +231,10 @@ fn a_journal_that_is_not_ours_is_refused_and_left_alone() {
         .assert()
         .code(2)
         .stderr(contains("not a bulk-reply journal"));
-    assert_eq!(std::fs::read_to_string(&journal).unwrap(), "my shopping list\n");
+    assert_eq!(
+        std::fs::read_to_string(&journal).unwrap(),
+        "my shopping list\n"
+    );
 }
 
 #[test]
@@ -182,5 +248,8 @@ fn a_results_file_of_another_input_is_never_overwritten() {
         .assert()
         .code(2)
         .stderr(contains("may belong to another input"));
-    assert_eq!(std::fs::read_to_string(&results_path).unwrap(), "{\"line\":2}\n");
+    assert_eq!(
+        std::fs::read_to_string(&results_path).unwrap(),
+        "{\"line\":2}\n"
+    );
 }

@@ -10,7 +10,13 @@ use predicates::str::contains;
 use support::{Sandbox, assert_exactly_once, results, rows, with_suffix, write_csv};
 
 fn seed(id: &str, status: Status, source: Source) -> TicketSeed {
-    TicketSeed { id: id.into(), status, source, customer_id: None, title: "Factuur".into() }
+    TicketSeed {
+        id: id.into(),
+        status,
+        source,
+        customer_id: None,
+        title: "Factuur".into(),
+    }
 }
 
 #[test]
@@ -20,7 +26,12 @@ fn delivers_every_row_once_and_records_each_outcome() {
     let input_rows = rows(25);
     let input = write_csv(dir.path(), "notices.csv", &input_rows);
 
-    sandbox.send(&input).args(["--rate", "unlimited"]).assert().code(0).stderr(contains("25 sent"));
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(0)
+        .stderr(contains("25 sent"));
 
     assert_exactly_once(&sandbox, &input_rows);
     let records = results(&with_suffix(&input, ".results.ndjson"));
@@ -38,76 +49,141 @@ fn delivers_every_row_once_and_records_each_outcome() {
         assert_eq!(record["messageId"], created.message_id.as_str());
         assert_eq!(&created.message, message);
         let in_ticket = record["ticket"]["messages"].as_array().unwrap();
-        assert!(in_ticket.iter().any(|m| m["id"] == created.message_id.as_str()));
+        assert!(
+            in_ticket
+                .iter()
+                .any(|m| m["id"] == created.message_id.as_str())
+        );
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(with_suffix(&input, ".results.ndjson")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(with_suffix(&input, ".results.ndjson"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "results hold customer data");
     }
 }
 
 #[test]
 fn paces_to_the_rate_without_tripping_the_limit() {
-    let sandbox = Sandbox::start(SandboxConfig { rate_limit: "10/500ms".parse().unwrap(), ..SandboxConfig::default() });
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: "10/500ms".parse().unwrap(),
+        ..SandboxConfig::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let input_rows = rows(15);
     let input = write_csv(dir.path(), "paced.csv", &input_rows);
 
-    sandbox.send(&input).args(["--rate", "10/500ms", "--concurrency", "4"]).assert().code(0);
+    sandbox
+        .send(&input)
+        .args(["--rate", "10/500ms", "--concurrency", "4"])
+        .assert()
+        .code(0);
 
     assert_exactly_once(&sandbox, &input_rows);
     let report = sandbox.report();
-    assert_eq!(report.status_counts.get("429"), None, "a client at the server's rate never sees a 429");
-    assert!(report.peak_requests_per_window <= 10, "peak {}", report.peak_requests_per_window);
+    assert_eq!(
+        report.status_counts.get("429"),
+        None,
+        "a client at the server's rate never sees a 429"
+    );
+    assert!(
+        report.peak_requests_per_window <= 10,
+        "peak {}",
+        report.peak_requests_per_window
+    );
 }
 
 #[test]
 fn a_client_faster_than_the_server_still_delivers_everything_once() {
-    let sandbox = Sandbox::start(SandboxConfig { rate_limit: "5/250ms".parse().unwrap(), ..SandboxConfig::default() });
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: "5/250ms".parse().unwrap(),
+        ..SandboxConfig::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let input_rows = rows(30);
     let input = write_csv(dir.path(), "pressure.csv", &input_rows);
 
     // The server says its limit is 5; the client assumes its own 250 ms window for it.
-    sandbox.send(&input).args(["--rate", "40/250ms", "--concurrency", "8"]).assert().code(0);
+    sandbox
+        .send(&input)
+        .args(["--rate", "40/250ms", "--concurrency", "8"])
+        .assert()
+        .code(0);
 
     assert_exactly_once(&sandbox, &input_rows);
 }
 
 #[test]
 fn server_errors_are_retried() {
-    let faults = Faults { seed: 7, fail_rate: 0.3, ..Faults::none() };
-    let sandbox = Sandbox::start(SandboxConfig { rate_limit: Rate::Unlimited, faults, ..SandboxConfig::default() });
+    let faults = Faults {
+        seed: 7,
+        fail_rate: 0.3,
+        ..Faults::none()
+    };
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        faults,
+        ..SandboxConfig::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let input_rows = rows(40);
     let input = write_csv(dir.path(), "flaky.csv", &input_rows);
 
-    sandbox.send(&input).args(["--rate", "unlimited"]).assert().code(0);
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(0);
 
     assert_exactly_once(&sandbox, &input_rows);
     let records = results(&with_suffix(&input, ".results.ndjson"));
-    assert!(records.iter().any(|r| r["attempts"].as_u64().unwrap() > 1), "some rows needed a retry");
+    assert!(
+        records.iter().any(|r| r["attempts"].as_u64().unwrap() > 1),
+        "some rows needed a retry"
+    );
     assert!(records.iter().all(|r| r["status"] == "sent"));
 }
 
 #[test]
 fn lost_answers_are_settled_by_reading_the_ticket_never_by_posting_twice() {
-    let faults = Faults { seed: 11, drop_rate: 0.3, garbage_rate: 0.1, ..Faults::none() };
-    let sandbox = Sandbox::start(SandboxConfig { rate_limit: Rate::Unlimited, faults, ..SandboxConfig::default() });
+    let faults = Faults {
+        seed: 11,
+        drop_rate: 0.3,
+        garbage_rate: 0.1,
+        ..Faults::none()
+    };
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        faults,
+        ..SandboxConfig::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let input_rows = rows(40);
     let input = write_csv(dir.path(), "lossy.csv", &input_rows);
 
-    sandbox.send(&input).args(["--rate", "unlimited", "--timeout", "2s"]).assert().code(0);
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited", "--timeout", "2s"])
+        .assert()
+        .code(0);
 
     assert_exactly_once(&sandbox, &input_rows);
     assert_eq!(sandbox.report().duplicate_messages, 0);
-    assert!(sandbox.report().gets > 0, "in-doubt rows were checked with a GET");
+    assert!(
+        sandbox.report().gets > 0,
+        "in-doubt rows were checked with a GET"
+    );
     let records = results(&with_suffix(&input, ".results.ndjson"));
     assert_eq!(records.len(), 40);
-    assert!(records.iter().all(|r| r["status"] == "sent" && r["messageId"].as_str().is_some_and(|m| m.starts_with("tim_"))));
+    assert!(records.iter().all(|r| {
+        r["status"] == "sent"
+            && r["messageId"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("tim_"))
+    }));
 }
 
 #[test]
@@ -116,7 +192,11 @@ fn missing_and_chat_tickets_fail_without_retry_and_land_in_the_failed_file() {
         seed("tic_open1", Status::Open, Source::Portal),
         seed("tic_chat1", Status::Open, Source::Chat),
     ]);
-    let sandbox = Sandbox::start(SandboxConfig { rate_limit: Rate::Unlimited, world, ..SandboxConfig::default() });
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        world,
+        ..SandboxConfig::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let input_rows = vec![
         ("tic_open1".to_string(), "<p>Hello</p>".to_string()),
@@ -125,15 +205,30 @@ fn missing_and_chat_tickets_fail_without_retry_and_land_in_the_failed_file() {
     ];
     let input = write_csv(dir.path(), "mixed.csv", &input_rows);
 
-    sandbox.send(&input).args(["--rate", "unlimited"]).assert().code(1).stderr(contains("1 sent, 2 failed"));
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(1)
+        .stderr(contains("1 sent, 2 failed"));
 
     let records = results(&with_suffix(&input, ".results.ndjson"));
-    let by_ticket = |id: &str| records.iter().find(|r| r["ticketId"] == id).unwrap().clone();
+    let by_ticket = |id: &str| {
+        records
+            .iter()
+            .find(|r| r["ticketId"] == id)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(by_ticket("tic_chat1")["error"]["kind"], "rejected");
     assert_eq!(by_ticket("tic_chat1")["attempts"], 1);
     assert_eq!(by_ticket("tic_missing1")["error"]["kind"], "not_found");
     assert_eq!(by_ticket("tic_missing1")["httpStatus"], 404);
-    assert_eq!(sandbox.report().posts, 3, "permanent errors are not retried");
+    assert_eq!(
+        sandbox.report().posts,
+        3,
+        "permanent errors are not retried"
+    );
 
     let failed = std::fs::read_to_string(with_suffix(&input, ".failed.csv")).unwrap();
     let mut lines = failed.lines();
@@ -144,24 +239,51 @@ fn missing_and_chat_tickets_fail_without_retry_and_land_in_the_failed_file() {
 
 #[test]
 fn a_fixed_failed_rows_file_fed_back_sends_exactly_those() {
-    let world = World::Fixed(vec![seed("tic_good1", Status::Open, Source::Portal), seed("tic_good2", Status::Open, Source::Portal)]);
-    let sandbox = Sandbox::start(SandboxConfig { rate_limit: Rate::Unlimited, world, ..SandboxConfig::default() });
+    let world = World::Fixed(vec![
+        seed("tic_good1", Status::Open, Source::Portal),
+        seed("tic_good2", Status::Open, Source::Portal),
+    ]);
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        world,
+        ..SandboxConfig::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let input = write_csv(
         dir.path(),
         "batch.csv",
-        &[("tic_good1".into(), "Update".into()), ("tic_typo2".into(), "Update".into())],
+        &[
+            ("tic_good1".into(), "Update".into()),
+            ("tic_typo2".into(), "Update".into()),
+        ],
     );
-    sandbox.send(&input).args(["--rate", "unlimited"]).assert().code(1);
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(1);
 
     // The user fixes the typo in the failed-rows file and sends that file.
     let failed_path = with_suffix(&input, ".failed.csv");
-    let fixed = std::fs::read_to_string(&failed_path).unwrap().replace("tic_typo2", "tic_good2");
+    let fixed = std::fs::read_to_string(&failed_path)
+        .unwrap()
+        .replace("tic_typo2", "tic_good2");
     let fixed_path = dir.path().join("fixed.csv");
     std::fs::write(&fixed_path, fixed).unwrap();
-    sandbox.send(&fixed_path).args(["--rate", "unlimited"]).assert().code(0).stderr(contains("1 sent"));
+    sandbox
+        .send(&fixed_path)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(0)
+        .stderr(contains("1 sent"));
 
-    assert_exactly_once(&sandbox, &[("tic_good1".into(), "Update".into()), ("tic_good2".into(), "Update".into())]);
+    assert_exactly_once(
+        &sandbox,
+        &[
+            ("tic_good1".into(), "Update".into()),
+            ("tic_good2".into(), "Update".into()),
+        ],
+    );
 }
 
 #[test]
@@ -179,8 +301,16 @@ fn a_bad_token_stops_the_run_at_once_without_failing_rows() {
         .stderr(contains("401"))
         .stderr(contains("run the same command again"));
 
-    assert!(sandbox.report().requests <= 8, "stops after the first refusals, saw {}", sandbox.report().requests);
-    assert!(results(&with_suffix(&input, ".results.ndjson")).iter().all(|r| r["status"] != "failed"));
+    assert!(
+        sandbox.report().requests <= 8,
+        "stops after the first refusals, saw {}",
+        sandbox.report().requests
+    );
+    assert!(
+        results(&with_suffix(&input, ".results.ndjson"))
+            .iter()
+            .all(|r| r["status"] != "failed")
+    );
     assert!(sandbox.messages().is_empty());
 }
 
@@ -190,7 +320,11 @@ fn a_rerun_sends_only_what_is_left() {
     let dir = tempfile::tempdir().unwrap();
     let first = rows(10);
     let input = write_csv(dir.path(), "notices.csv", &first);
-    sandbox.send(&input).args(["--rate", "unlimited"]).assert().code(0);
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(0);
 
     // The same file plus five more rows: only the five go out.
     let all = rows(15);
@@ -214,7 +348,7 @@ fn an_interrupted_run_resumes_where_it_stopped() {
     let input = write_csv(dir.path(), "slow.csv", &input_rows);
     let results_path = with_suffix(&input, ".results.ndjson");
 
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"))
         .arg("send")
         .arg(&input)
         .args(["--base-url", &sandbox.base_url(), "--rate", "20/s"])
@@ -229,7 +363,10 @@ fn an_interrupted_run_resumes_where_it_stopped() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let pid = child.id().to_string();
-    std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
@@ -237,7 +374,11 @@ fn an_interrupted_run_resumes_where_it_stopped() {
     let sent_first = results(&results_path).len();
     assert!(sent_first < 40, "the interrupt came before the end");
 
-    sandbox.send(&input).args(["--rate", "unlimited"]).assert().code(0);
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(0);
     assert_exactly_once(&sandbox, &input_rows);
     assert_eq!(results(&results_path).len(), 40);
 }
@@ -254,16 +395,27 @@ fn ndjson_from_standard_input() {
         .collect();
 
     let mut cmd = sandbox.send(std::path::Path::new("-"));
-    cmd.args(["--input-format", "ndjson", "--rate", "unlimited", "--results"])
-        .arg(&results_path)
-        .write_stdin(ndjson)
-        .assert()
-        .code(0);
+    cmd.args([
+        "--input-format",
+        "ndjson",
+        "--rate",
+        "unlimited",
+        "--results",
+    ])
+    .arg(&results_path)
+    .write_stdin(ndjson)
+    .assert()
+    .code(0);
     assert_exactly_once(&sandbox, &input_rows);
     assert_eq!(results(&results_path).len(), 5);
 
     // Without --results there is no job name to resume by.
-    sandbox.send(std::path::Path::new("-")).write_stdin("").assert().code(2).stderr(contains("--results"));
+    sandbox
+        .send(std::path::Path::new("-"))
+        .write_stdin("")
+        .assert()
+        .code(2)
+        .stderr(contains("--results"));
 }
 
 #[test]
@@ -271,8 +423,16 @@ fn invalid_input_sends_nothing() {
     let sandbox = Sandbox::open_world();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("bad.csv");
-    std::fs::write(&input, "ticketId,message\ntic_1,Hello\nnot-a-ticket,Hello\n").unwrap();
-    sandbox.send(&input).assert().code(2).stderr(contains("line 3"));
+    std::fs::write(
+        &input,
+        "ticketId,message\ntic_1,Hello\nnot-a-ticket,Hello\n",
+    )
+    .unwrap();
+    sandbox
+        .send(&input)
+        .assert()
+        .code(2)
+        .stderr(contains("line 3"));
     assert_eq!(sandbox.report().requests, 0);
 }
 
@@ -297,7 +457,12 @@ fn a_second_run_on_the_same_job_is_refused() {
     let input = write_csv(dir.path(), "n.csv", &rows(1));
     let _held = bulk_reply::journal::JobLock::acquire(&with_suffix(&input, ".journal")).unwrap();
     let sandbox = Sandbox::open_world();
-    sandbox.send(&input).assert().code(3).stderr(contains("another bulk-reply run")).stderr(contains(std::process::id().to_string()));
+    sandbox
+        .send(&input)
+        .assert()
+        .code(3)
+        .stderr(contains("another bulk-reply run"))
+        .stderr(contains(std::process::id().to_string()));
     assert_eq!(sandbox.report().requests, 0);
 }
 
@@ -305,7 +470,11 @@ fn a_second_run_on_the_same_job_is_refused() {
 fn rehearses_the_sample_against_the_built_in_sandbox() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("notices.csv");
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/notices.csv"), &input).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/samples/notices.csv"),
+        &input,
+    )
+    .unwrap();
     assert_cmd::Command::cargo_bin("bulk-reply")
         .unwrap()
         .args(["send", "--sandbox", "--rate", "unlimited"])
@@ -315,5 +484,9 @@ fn rehearses_the_sample_against_the_built_in_sandbox() {
         .code(0)
         .stderr(contains("sandbox report"))
         .stderr(contains("\"duplicateMessages\": 0"));
-    assert!(results(&with_suffix(&input, ".results.ndjson")).iter().all(|r| r["status"] == "sent"));
+    assert!(
+        results(&with_suffix(&input, ".results.ndjson"))
+            .iter()
+            .all(|r| r["status"] == "sent")
+    );
 }

@@ -16,7 +16,9 @@ use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::{self, InputArgs, InputFormat, InputSource};
 use crate::journal::{Durability, JobFiles, JournalError, OpenJob, RowKey};
-use crate::pipeline::{self, JobSource, RateGate, RetryPolicy, RunReport, Settings, Tally, format_duration};
+use crate::pipeline::{
+    self, JobSource, Jobs, RateGate, RetryPolicy, RunReport, Settings, Tally, format_duration,
+};
 use crate::rate::Rate;
 use crate::sandbox::{self, SandboxConfig};
 
@@ -123,16 +125,23 @@ pub fn run(args: Args) -> CmdResult {
         },
         None => source,
     };
-    let source_name = spooled.as_ref().map_or_else(|| source.name(), |_| "standard input".to_string());
+    let source_name = spooled
+        .as_ref()
+        .map_or_else(|| source.name(), |_| "standard input".to_string());
 
     let rules = args.input.rules();
-    let report = input::validate(&source, &rules).map_err(|e| Failure::bad_input(anyhow!("{e}")))?;
+    let report =
+        input::validate(&source, &rules).map_err(|e| Failure::bad_input(anyhow!("{e}")))?;
     if args.dry_run {
         report
             .write_human(&mut std::io::stdout().lock(), &source_name, args.rate)
             .context("cannot write the report")
             .map_err(Failure::stopped)?;
-        return Ok(if report.is_valid() { Exit::Ok } else { Exit::BadInput });
+        return Ok(if report.is_valid() {
+            Exit::Ok
+        } else {
+            Exit::BadInput
+        });
     }
     if !report.is_valid() || report.warning_count > 0 {
         let _ = report.write_human(&mut std::io::stderr().lock(), &source_name, args.rate);
@@ -144,15 +153,23 @@ pub fn run(args: Args) -> CmdResult {
     }
 
     let gate = RateGate::new(args.rate, args.burst).map_err(|e| Failure::bad_input(anyhow!(e)))?;
-    let target = if args.sandbox { Target::Sandbox } else { Target::Api(read_token(args.token_file.as_deref())?) };
+    let target = if args.sandbox {
+        Target::Sandbox
+    } else {
+        Target::Api(read_token(args.token_file.as_deref())?)
+    };
     let job = OpenJob::open(&files).map_err(journal_failure)?;
-    let jobs = job_source(&source, args.input.allow_duplicates)?;
+    let jobs = job_source(source.clone(), args.input.allow_duplicates);
 
     let settings = Settings {
         rate: args.rate,
         gate: Arc::new(gate),
         concurrency: usize::from(args.concurrency),
-        retry: RetryPolicy { max_attempts: args.max_attempts, initial_delay: args.retry_delay, max_delay: Duration::from_secs(60) },
+        retry: RetryPolicy {
+            max_attempts: args.max_attempts,
+            initial_delay: args.retry_delay,
+            max_delay: Duration::from_secs(60),
+        },
         durability: durability(),
     };
     let runtime = super::runtime()?;
@@ -175,7 +192,11 @@ pub fn run(args: Args) -> CmdResult {
 
         let report = pipeline::run(settings, client, job, jobs, report.rows)
             .await
-            .map_err(|e| Failure::stopped(anyhow!("{e}; the journal is consistent: run the same command again once this is fixed")))?;
+            .map_err(|e| {
+                Failure::stopped(anyhow!(
+                    "{e}; the journal is consistent: run the same command again once this is fixed"
+                ))
+            })?;
         print_summary(&report, &files);
         if let Some(sandbox) = sandbox {
             let json = serde_json::to_string_pretty(&sandbox.report()).unwrap_or_default();
@@ -206,9 +227,18 @@ fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, Failure> {
         }
     };
     Ok(JobFiles {
-        results: args.results.clone().unwrap_or_else(|| with_suffix(&base, ".results.ndjson")),
-        failed: args.failed.clone().unwrap_or_else(|| with_suffix(&base, ".failed.csv")),
-        journal: args.journal.clone().unwrap_or_else(|| with_suffix(&base, ".journal")),
+        results: args
+            .results
+            .clone()
+            .unwrap_or_else(|| with_suffix(&base, ".results.ndjson")),
+        failed: args
+            .failed
+            .clone()
+            .unwrap_or_else(|| with_suffix(&base, ".failed.csv")),
+        journal: args
+            .journal
+            .clone()
+            .unwrap_or_else(|| with_suffix(&base, ".journal")),
     })
 }
 
@@ -222,8 +252,12 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 /// would end up in shell history and `ps` output.
 fn read_token(token_file: Option<&Path>) -> Result<Secret, Failure> {
     let token = match token_file {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Failure::bad_input(anyhow!("cannot read the token file {}: {e}", path.display())))?,
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            Failure::bad_input(anyhow!(
+                "cannot read the token file {}: {e}",
+                path.display()
+            ))
+        })?,
         None => std::env::var("MKP_API_TOKEN").unwrap_or_default(),
     };
     let token = token.trim();
@@ -247,21 +281,35 @@ fn durability() -> Durability {
 async fn start_sandbox(rate: Rate) -> Result<sandbox::RunningSandbox, Failure> {
     // The simulator enforces the rate the user declared, so the rehearsal paces like the
     // real job will.
-    let config = SandboxConfig { rate_limit: rate, ..SandboxConfig::default() };
+    let config = SandboxConfig {
+        rate_limit: rate,
+        ..SandboxConfig::default()
+    };
     let sandbox = sandbox::start(config)
         .await
         .map_err(|e| Failure::stopped(anyhow!("cannot start the sandbox: {e:#}")))?;
-    eprintln!("bulk-reply: rehearsing against the sandbox at {}", sandbox.base_url());
+    eprintln!(
+        "bulk-reply: rehearsing against the sandbox at {}",
+        sandbox.base_url()
+    );
     Ok(sandbox)
 }
 
 /// The input's rows as jobs, read a second time now that they are known to be valid.
-fn job_source(source: &InputSource, allow_duplicates: bool) -> Result<JobSource, Failure> {
-    let rows = input::read_rows(source).map_err(|e| Failure::bad_input(anyhow!("{e}")))?;
+fn job_source(source: InputSource, allow_duplicates: bool) -> JobSource {
+    Box::new(move || match input::read_rows(&source) {
+        Ok(rows) => jobs_from(rows, allow_duplicates),
+        Err(e) => Box::new(std::iter::once(Err(format!(
+            "cannot read the input again: {e}"
+        )))),
+    })
+}
+
+fn jobs_from(rows: input::RowReader, allow_duplicates: bool) -> Jobs {
     // Copies of the same row, when allowed, are separate deliveries; counting them needs
     // memory per row, so it is done only when duplicates were allowed.
     let mut copies: Option<HashMap<RowKey, u32>> = allow_duplicates.then(HashMap::new);
-    Ok(Box::new(rows.map(move |row| {
+    Box::new(rows.map(move |row| {
         let row = row.map_err(|e| format!("the input changed since it was validated: {e}"))?;
         let mut key = RowKey::of(&row.ticket_id, &row.message);
         if let Some(copies) = copies.as_mut() {
@@ -279,7 +327,7 @@ fn job_source(source: &InputSource, allow_duplicates: bool) -> Result<JobSource,
             key,
             in_doubt_since: None,
         })
-    })))
+    }))
 }
 
 fn journal_failure(error: JournalError) -> Failure {
@@ -307,7 +355,11 @@ fn print_summary(report: &RunReport, files: &JobFiles) {
     let _ = writeln!(
         err,
         "{} in {}: {} sent, {} failed, {} skipped, {} already delivered earlier; {} retries, {} rate-limited (429); {:.2} rows/s",
-        if report.stopped.is_some() { "stopped" } else { "done" },
+        if report.stopped.is_some() {
+            "stopped"
+        } else {
+            "done"
+        },
         format_duration(report.elapsed),
         Tally::get(&t.sent),
         Tally::get(&t.failed),
@@ -319,7 +371,11 @@ fn print_summary(report: &RunReport, files: &JobFiles) {
     );
     let _ = writeln!(err, "results: {}", files.results.display());
     if let Some(failed) = &report.failed_rows_file {
-        let _ = writeln!(err, "failed rows: {} (fix them and send that file, or run again to retry)", failed.display());
+        let _ = writeln!(
+            err,
+            "failed rows: {} (fix them and send that file, or run again to retry)",
+            failed.display()
+        );
     }
     if let Some(reason) = &report.stopped {
         let _ = writeln!(
@@ -345,15 +401,29 @@ impl Spool {
         options.create(true).write(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file =
-            options.open(&path).map_err(|e| Failure::bad_input(anyhow!("cannot create {}: {e}", path.display())))?;
+        let mut file = options
+            .open(&path)
+            .map_err(|e| Failure::bad_input(anyhow!("cannot create {}: {e}", path.display())))?;
         // From here on the file exists; the guard removes it whatever happens next.
-        let mut spool = Spool { path, format: InputFormat::Csv };
-        std::io::copy(&mut std::io::stdin().lock(), &mut file)
-            .map_err(|e| Failure::bad_input(anyhow!("cannot read standard input into {}: {e}", spool.path.display())))?;
+        let mut spool = Spool {
+            path,
+            format: InputFormat::Csv,
+        };
+        std::io::copy(&mut std::io::stdin().lock(), &mut file).map_err(|e| {
+            Failure::bad_input(anyhow!(
+                "cannot read standard input into {}: {e}",
+                spool.path.display()
+            ))
+        })?;
         let mut head = [0u8; 64];
-        let read = std::fs::File::open(&spool.path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
-        if head[..read].iter().find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF) == Some(&b'{') {
+        let read = std::fs::File::open(&spool.path)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .unwrap_or(0);
+        if head[..read]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF)
+            == Some(&b'{')
+        {
             spool.format = InputFormat::Ndjson;
         }
         Ok(spool)

@@ -15,7 +15,10 @@ use crate::journal::{ResumeState, RowState};
 
 /// The rows of the input, in order, as jobs. An `Err` is a row that can no longer be read
 /// (the file changed since it was validated); it stops the run.
-pub type JobSource = Box<dyn Iterator<Item = Result<Job, String>> + Send>;
+pub type Jobs = Box<dyn Iterator<Item = Result<Job, String>>>;
+
+/// Opens the input on the feeder's own thread (readers need not be `Send`).
+pub type JobSource = Box<dyn FnOnce() -> Jobs + Send>;
 
 /// How far the reader got.
 #[derive(Debug, Default)]
@@ -32,7 +35,7 @@ pub fn spawn_feeder(
     tally: Arc<Tally>,
 ) -> JoinHandle<FeedReport> {
     std::thread::spawn(move || {
-        for item in jobs {
+        for item in jobs() {
             if stop.is_stopping() {
                 return FeedReport::default();
             }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-pub use feed::JobSource;
+pub use feed::{JobSource, Jobs};
 pub use progress::{Tally, format_duration};
 pub use rate_gate::RateGate;
 pub use retry::RetryPolicy;

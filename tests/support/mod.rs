@@ -24,12 +24,20 @@ impl Sandbox {
             .enable_all()
             .build()
             .expect("test runtime");
-        let running = runtime.block_on(sandbox::start(config)).expect("sandbox starts");
-        Sandbox { runtime, running: Some(running) }
+        let running = runtime
+            .block_on(sandbox::start(config))
+            .expect("sandbox starts");
+        Sandbox {
+            runtime,
+            running: Some(running),
+        }
     }
 
     pub fn open_world() -> Sandbox {
-        Sandbox::start(SandboxConfig { rate_limit: bulk_reply::rate::Rate::Unlimited, ..SandboxConfig::default() })
+        Sandbox::start(SandboxConfig {
+            rate_limit: bulk_reply::rate::Rate::Unlimited,
+            ..SandboxConfig::default()
+        })
     }
 
     fn running(&self) -> &RunningSandbox {
@@ -81,7 +89,9 @@ impl Drop for Sandbox {
 pub fn write_csv(dir: &Path, name: &str, rows: &[(String, String)]) -> PathBuf {
     let path = dir.join(name);
     let mut writer = csv::Writer::from_path(&path).expect("create csv");
-    writer.write_record(["ticketId", "message"]).expect("header");
+    writer
+        .write_record(["ticketId", "message"])
+        .expect("header");
     for (ticket, message) in rows {
         writer.write_record([ticket, message]).expect("row");
     }
@@ -91,12 +101,21 @@ pub fn write_csv(dir: &Path, name: &str, rows: &[(String, String)]) -> PathBuf {
 
 /// `n` distinct rows: ticket `tic_t{i}`, a message naming it.
 pub fn rows(n: usize) -> Vec<(String, String)> {
-    (0..n).map(|i| (format!("tic_t{i}"), format!("<p>Notice {i}: service restored.</p>"))).collect()
+    (0..n)
+        .map(|i| {
+            (
+                format!("tic_t{i}"),
+                format!("<p>Notice {i}: service restored.</p>"),
+            )
+        })
+        .collect()
 }
 
 pub fn results(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines().map(|l| serde_json::from_str(l).expect("each results line is JSON")).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("each results line is JSON"))
+        .collect()
 }
 
 pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -107,7 +126,15 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 pub fn assert_exactly_once(sandbox: &Sandbox, rows: &[(String, String)]) {
     let arrivals = sandbox.arrivals();
     for row in rows {
-        assert_eq!(arrivals.get(row).copied().unwrap_or(0), 1, "row {row:?} must arrive exactly once");
+        assert_eq!(
+            arrivals.get(row).copied().unwrap_or(0),
+            1,
+            "row {row:?} must arrive exactly once"
+        );
     }
-    assert_eq!(arrivals.len(), rows.len(), "nothing but the input's rows arrives");
+    assert_eq!(
+        arrivals.len(),
+        rows.len(),
+        "nothing but the input's rows arrives"
+    );
 }
