@@ -490,3 +490,65 @@ fn rehearses_the_sample_against_the_built_in_sandbox() {
             .all(|r| r["status"] == "sent")
     );
 }
+
+#[test]
+fn a_canary_sends_the_first_rows_then_the_same_command_sends_the_rest() {
+    let sandbox = Sandbox::open_world();
+    let dir = tempfile::tempdir().unwrap();
+    let input_rows = rows(10);
+    let input = write_csv(dir.path(), "notice.csv", &input_rows);
+    let canary = || {
+        let mut cmd = sandbox.send(&input);
+        cmd.args(["--rate", "unlimited", "--canary", "3"]);
+        cmd
+    };
+
+    canary()
+        .assert()
+        .code(0)
+        .stderr(contains("3 sent"))
+        .stderr(contains("planned stop (canary): 7 rows remain"));
+    let first: Vec<_> = sandbox
+        .messages()
+        .into_iter()
+        .map(|m| m.ticket_id)
+        .collect();
+    assert_eq!(first.len(), 3);
+    assert!(
+        first
+            .iter()
+            .all(|t| ["tic_t0", "tic_t1", "tic_t2"].contains(&t.as_str())),
+        "{first:?}"
+    );
+
+    canary()
+        .assert()
+        .code(0)
+        .stderr(contains("7 sent"))
+        .stderr(contains("3 already delivered earlier"));
+    assert_exactly_once(&sandbox, &input_rows);
+}
+
+#[test]
+fn max_rows_spreads_a_job_over_several_runs() {
+    let sandbox = Sandbox::open_world();
+    let dir = tempfile::tempdir().unwrap();
+    let input_rows = rows(10);
+    let input = write_csv(dir.path(), "nightly.csv", &input_rows);
+    for (sent, remaining) in [(4, 6), (4, 2)] {
+        sandbox
+            .send(&input)
+            .args(["--rate", "unlimited", "--max-rows", "4"])
+            .assert()
+            .code(0)
+            .stderr(contains(format!("{sent} sent")))
+            .stderr(contains(format!("{remaining} rows remain")));
+    }
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited", "--max-rows", "4"])
+        .assert()
+        .code(0)
+        .stderr(contains("2 sent"));
+    assert_exactly_once(&sandbox, &input_rows);
+}

@@ -17,7 +17,8 @@ use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::{self, InputArgs, InputFormat, InputSource};
 use crate::journal::{Durability, JobFiles, JournalError, OpenJob, RowKey};
 use crate::pipeline::{
-    self, JobSource, Jobs, RateGate, RetryPolicy, RunReport, Settings, Tally, format_duration,
+    self, FeedEnd, JobSource, Jobs, RateGate, RetryPolicy, RunReport, Settings, Tally,
+    format_duration,
 };
 use crate::rate::Rate;
 use crate::sandbox::{self, SandboxConfig};
@@ -95,6 +96,16 @@ pub struct Args {
     #[arg(long, default_value = "500ms", value_parser = parse_duration, value_name = "DURATION")]
     pub retry_delay: Duration,
 
+    /// Send at most N rows in this run, then stop (exit 0); the next run continues. Spreads a
+    /// big job over several scheduled runs
+    #[arg(long, value_name = "N")]
+    pub max_rows: Option<u64>,
+
+    /// Try the message on the first N rows only, then stop (exit 0) so you can check them;
+    /// once any row of the job is delivered, the same command sends the rest
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub canary: Option<u64>,
+
     /// Where each row's outcome is written, as NDJSON [default: INPUT.results.ndjson;
     /// required when INPUT is -]
     #[arg(long, value_name = "PATH")]
@@ -159,6 +170,13 @@ pub fn run(args: Args) -> CmdResult {
         Target::Api(read_token(args.token_file.as_deref())?)
     };
     let job = OpenJob::open(&files).map_err(journal_failure)?;
+    // A canary is the first run of a job; once a row is delivered, the same command goes on
+    // with the rest.
+    let canary = args.canary.filter(|_| !job.resume.has_settled_rows());
+    let max_rows = match (canary, args.max_rows) {
+        (Some(canary), Some(max)) => Some(canary.min(max)),
+        (canary, max) => canary.or(max),
+    };
     let jobs = job_source(source.clone(), args.input.allow_duplicates);
 
     let settings = Settings {
@@ -171,6 +189,8 @@ pub fn run(args: Args) -> CmdResult {
             max_delay: Duration::from_secs(60),
         },
         durability: durability(),
+        max_rows,
+        deadline: None,
     };
     let runtime = super::runtime()?;
     runtime.block_on(async {
@@ -197,7 +217,7 @@ pub fn run(args: Args) -> CmdResult {
                     "{e}; the journal is consistent: run the same command again once this is fixed"
                 ))
             })?;
-        print_summary(&report, &files);
+        print_summary(&report, &files, canary.is_some());
         if let Some(sandbox) = sandbox {
             let json = serde_json::to_string_pretty(&sandbox.report()).unwrap_or_default();
             eprintln!("sandbox report: {json}");
@@ -338,7 +358,7 @@ fn journal_failure(error: JournalError) -> Failure {
 }
 
 fn exit_code(report: &RunReport) -> Exit {
-    if report.stopped.is_some() {
+    if report.stopped.as_ref().is_some_and(|cause| !cause.planned) {
         Exit::Stopped
     } else if Tally::get(&report.tally.failed) > 0 {
         Exit::RowsFailed
@@ -347,7 +367,7 @@ fn exit_code(report: &RunReport) -> Exit {
     }
 }
 
-fn print_summary(report: &RunReport, files: &JobFiles) {
+fn print_summary(report: &RunReport, files: &JobFiles, canary: bool) {
     let t = &report.tally;
     let finished = Tally::get(&t.sent) + Tally::get(&t.failed) + Tally::get(&t.skipped);
     let per_second = finished as f64 / report.elapsed.as_secs_f64().max(0.001);
@@ -377,12 +397,36 @@ fn print_summary(report: &RunReport, files: &JobFiles) {
             failed.display()
         );
     }
-    if let Some(reason) = &report.stopped {
-        let _ = writeln!(
-            err,
-            "stopped: {reason}. {} rows not yet delivered; run the same command again to resume",
-            report.remaining()
-        );
+    let remaining = report.remaining();
+    let next = if canary {
+        "check them, then run the same command again to send the rest"
+    } else {
+        "the next run of the same command continues"
+    };
+    match &report.stopped {
+        Some(cause) if !cause.planned => {
+            let _ = writeln!(
+                err,
+                "stopped: {}. {remaining} rows not yet delivered; run the same command again to resume",
+                cause.reason
+            );
+        }
+        Some(cause) => {
+            let _ = writeln!(
+                err,
+                "planned stop ({}): {remaining} rows remain; {next}",
+                cause.reason
+            );
+        }
+        None if report.feed == FeedEnd::BudgetSpent => {
+            let why = if canary {
+                "canary"
+            } else {
+                "--max-rows reached"
+            };
+            let _ = writeln!(err, "planned stop ({why}): {remaining} rows remain; {next}");
+        }
+        None => {}
     }
 }
 

@@ -40,6 +40,13 @@ impl ResumeState {
         self.rows.is_empty()
     }
 
+    /// Whether an earlier run settled any row (delivered or skipped it).
+    pub fn has_settled_rows(&self) -> bool {
+        self.rows
+            .values()
+            .any(|s| matches!(s, RowState::Delivered | RowState::Skipped))
+    }
+
     fn apply(&mut self, record: &Record) {
         let state = match record {
             Record::Intent { at_ms, .. } => RowState::InDoubt { since_ms: *at_ms },

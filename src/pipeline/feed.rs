@@ -21,29 +21,36 @@ pub type Jobs = Box<dyn Iterator<Item = Result<Job, String>>>;
 pub type JobSource = Box<dyn FnOnce() -> Jobs + Send>;
 
 /// How far the reader got.
-#[derive(Debug, Default)]
-pub struct FeedReport {
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum FeedEnd {
     /// Every row of the input was looked at.
-    pub read_all: bool,
+    ReadAll,
+    /// The run's row budget (`--max-rows`, `--canary`) was handed out.
+    BudgetSpent,
+    /// Stopped early (interrupt, fatal error, unreadable input).
+    #[default]
+    Stopped,
 }
 
 pub fn spawn_feeder(
     jobs: JobSource,
     resume: ResumeState,
     workers: mpsc::Sender<Job>,
+    max_rows: Option<u64>,
     stop: StopSignal,
     tally: Arc<Tally>,
-) -> JoinHandle<FeedReport> {
+) -> JoinHandle<FeedEnd> {
     std::thread::spawn(move || {
+        let mut handed_out = 0u64;
         for item in jobs() {
             if stop.is_stopping() {
-                return FeedReport::default();
+                return FeedEnd::Stopped;
             }
             let mut job = match item {
                 Ok(job) => job,
                 Err(message) => {
                     stop.request(StopLevel::Graceful, message);
-                    return FeedReport::default();
+                    return FeedEnd::Stopped;
                 }
             };
             match resume.get(&job.key) {
@@ -56,10 +63,16 @@ pub fn spawn_feeder(
                 }
                 Some(RowState::Failed) | None => {}
             }
-            if workers.blocking_send(job).is_err() {
-                return FeedReport::default();
+            // Only rows that will really be sent count against the budget; rows an earlier
+            // run settled were skipped above.
+            if max_rows.is_some_and(|max| handed_out >= max) {
+                return FeedEnd::BudgetSpent;
             }
+            if workers.blocking_send(job).is_err() {
+                return FeedEnd::Stopped;
+            }
+            handed_out += 1;
         }
-        FeedReport { read_all: true }
+        FeedEnd::ReadAll
     })
 }

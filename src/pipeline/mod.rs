@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-pub use feed::{JobSource, Jobs};
+pub use feed::{FeedEnd, JobSource, Jobs};
 pub use progress::{Tally, format_duration};
 pub use rate_gate::RateGate;
 pub use retry::RetryPolicy;
-pub use stop::{StopLevel, StopSignal};
+pub use stop::{StopCause, StopLevel, StopSignal};
 
 use crate::api::ApiClient;
 use crate::delivery::OutcomeResult;
@@ -38,6 +38,10 @@ pub struct Settings {
     pub concurrency: usize,
     pub retry: RetryPolicy,
     pub durability: Durability,
+    /// Send at most this many rows in this run (`--max-rows`, `--canary`).
+    pub max_rows: Option<u64>,
+    /// Start no new request after this moment (`--deadline`).
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// What a run did, for the summary and the exit code.
@@ -45,8 +49,10 @@ pub struct RunReport {
     pub tally: Arc<Tally>,
     pub total_rows: u64,
     pub elapsed: Duration,
-    /// Why the run stopped before the end, if it did.
-    pub stopped: Option<String>,
+    /// Why the run stopped before the end of the input, if it did.
+    pub stopped: Option<StopCause>,
+    /// How far the reader got.
+    pub feed: FeedEnd,
     pub failed_rows_file: Option<PathBuf>,
 }
 
@@ -72,6 +78,13 @@ pub async fn run(
     let tally = Arc::new(Tally::default());
     let stop = StopSignal::default();
     stop.listen_for_signals();
+    if let Some(deadline) = settings.deadline {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(deadline).await;
+            stop.plan("the deadline has passed");
+        });
+    }
 
     let resume = std::mem::take(&mut job.resume);
     let counted = tally.clone();
@@ -85,7 +98,14 @@ pub async fn run(
     });
 
     let (to_workers, mut from_feeder) = mpsc::channel(settings.concurrency * 2);
-    let feeder = feed::spawn_feeder(jobs, resume, to_workers, stop.clone(), tally.clone());
+    let feeder = feed::spawn_feeder(
+        jobs,
+        resume,
+        to_workers,
+        settings.max_rows,
+        stop.clone(),
+        tally.clone(),
+    );
     let progress = Progress::start(tally.clone(), total_rows, settings.rate);
 
     let courier = Arc::new(Courier {
@@ -133,14 +153,18 @@ pub async fn run(
             source: std::io::Error::other("the writer thread panicked"),
         })??;
 
-    let stopped = stop
-        .reason()
-        .or_else(|| (!feed.read_all).then(|| "stopped before the end of the input".to_string()));
+    let stopped = stop.cause().or_else(|| {
+        (feed == FeedEnd::Stopped).then(|| StopCause {
+            reason: "stopped before the end of the input".into(),
+            planned: false,
+        })
+    });
     Ok(RunReport {
         tally,
         total_rows,
         elapsed: started.elapsed(),
         stopped,
+        feed,
         failed_rows_file: written.failed_rows_file,
     })
 }

@@ -17,17 +17,26 @@ pub enum StopLevel {
     Immediate,
 }
 
+/// Why a run ended before the end of its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopCause {
+    pub reason: String,
+    /// Asked for in advance (`--deadline`): the run ends as if finished, and the next run
+    /// continues.
+    pub planned: bool,
+}
+
 #[derive(Clone)]
 pub struct StopSignal {
     level: Arc<watch::Sender<StopLevel>>,
-    reason: Arc<Mutex<Option<String>>>,
+    cause: Arc<Mutex<Option<StopCause>>>,
 }
 
 impl Default for StopSignal {
     fn default() -> Self {
         StopSignal {
             level: Arc::new(watch::Sender::new(StopLevel::Running)),
-            reason: Arc::default(),
+            cause: Arc::default(),
         }
     }
 }
@@ -35,8 +44,29 @@ impl Default for StopSignal {
 impl StopSignal {
     /// Raises the stop level (never lowers it). The first reason given is the one reported.
     pub fn request(&self, level: StopLevel, reason: impl Into<String>) {
-        if let Ok(mut slot) = self.reason.lock() {
-            slot.get_or_insert_with(|| reason.into());
+        self.raise(
+            level,
+            StopCause {
+                reason: reason.into(),
+                planned: false,
+            },
+        );
+    }
+
+    /// A stop the user planned (a deadline): graceful, and not a failure.
+    pub fn plan(&self, reason: impl Into<String>) {
+        self.raise(
+            StopLevel::Graceful,
+            StopCause {
+                reason: reason.into(),
+                planned: true,
+            },
+        );
+    }
+
+    fn raise(&self, level: StopLevel, cause: StopCause) {
+        if let Ok(mut slot) = self.cause.lock() {
+            slot.get_or_insert(cause);
         }
         self.level.send_if_modified(|current| {
             let raise = level > *current;
@@ -55,8 +85,8 @@ impl StopSignal {
         self.level() >= StopLevel::Graceful
     }
 
-    pub fn reason(&self) -> Option<String> {
-        self.reason.lock().ok().and_then(|r| r.clone())
+    pub fn cause(&self) -> Option<StopCause> {
+        self.cause.lock().ok().and_then(|c| c.clone())
     }
 
     /// Resolves once the level reaches `level`.
@@ -139,7 +169,13 @@ mod tests {
         stop.request(StopLevel::Immediate, "interrupted");
         stop.request(StopLevel::Graceful, "later");
         assert_eq!(stop.level(), StopLevel::Immediate);
-        assert_eq!(stop.reason().as_deref(), Some("fatal: 401"));
+        assert_eq!(
+            stop.cause(),
+            Some(StopCause {
+                reason: "fatal: 401".into(),
+                planned: false
+            })
+        );
         stop.reached(StopLevel::Immediate).await;
     }
 }
