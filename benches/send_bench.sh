@@ -19,7 +19,7 @@ trap cleanup EXIT
 # start_sandbox RATE_LIMIT: starts a sandbox process, sets URL and ORIGIN.
 start_sandbox() {
   [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null && wait "$SANDBOX_PID" 2>/dev/null || true
-  coproc SANDBOX { exec "$BIN" sandbox --listen 127.0.0.1:0 --rate-limit "$1"; }
+  coproc SANDBOX { exec "$BIN" sandbox --listen 127.0.0.1:0 --rate-limit "$1" 2>/dev/null; }
   SANDBOX_PID=$SANDBOX_PID
   read -r URL <&"${SANDBOX[0]}"
   ORIGIN=${URL%/v1}
@@ -80,10 +80,12 @@ import csv, json, sys
 src, url, out = sys.argv[1], sys.argv[2], sys.argv[3]
 with open(src) as f, open(out, "w") as o:
     r = csv.reader(f); next(r)
-    for ticket, message in r:
+    for i, (ticket, message) in enumerate(r):
+        if i:
+            o.write("next\n")
         o.write(f'url = "{url}/tickets/{ticket}"\nrequest = "POST"\n')
         o.write('header = "Authorization: Bearer sandbox-token"\nheader = "Content-Type: application/json"\n')
-        o.write("data = " + json.dumps(json.dumps({"message": message})) + '\noutput = "/dev/null"\nnext\n')
+        o.write("data = " + json.dumps(json.dumps({"message": message})) + '\noutput = "/dev/null"\n')
 PY
 }
 
@@ -96,7 +98,7 @@ throughput() {
     start_sandbox off
     curl_config "$WORK/tp.csv" "$WORK/tp.curl"
     local t0 t1; t0=$(now)
-    curl -s --parallel --parallel-max 32 -K "$WORK/tp.curl" >/dev/null
+    curl -s --no-progress-meter --parallel --parallel-max 32 -K "$WORK/tp.curl" >/dev/null 2>&1
     t1=$(now); theirs+=("$(python3 -c "print(round($t1 - $t0, 3))")")
   done
   local a b; a=$(median "${ours[@]}"); b=$(median "${theirs[@]}")

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 pub use key::RowKey;
 pub use lock::JobLock;
 pub use resume::{ResumeState, RowState};
-pub use writer::{Durability, JournalHandle, WriterGone, WriterReport, spawn_writer};
+pub use writer::{
+    Durability, JournalHandle, PendingIntents, WriterGone, WriterReport, spawn_writer,
+};
 
 use record::{HEADER, VERSION};
 

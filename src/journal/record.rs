@@ -6,6 +6,8 @@
 //! S <key> <unix-ms> <results-end> <message-id>         sent
 //! F <key> <unix-ms> <results-end> <kind> <doubt-ms|->  failed (doubt: may have been posted)
 //! K <key> <unix-ms> <results-end>                      skipped
+//! R <key> <intent-ms>                                  released: the intent of that moment
+//!                                                      was withdrawn, nothing was sent
 //! ```
 //!
 //! Plain text so that a support engineer can read it with `less`. Every line ends in `\n`;
@@ -44,6 +46,10 @@ pub enum Record {
         at_ms: u64,
         results_end: u64,
     },
+    Released {
+        key: RowKey,
+        intent_ms: u64,
+    },
 }
 
 impl Record {
@@ -52,13 +58,14 @@ impl Record {
             Record::Intent { key, .. }
             | Record::Sent { key, .. }
             | Record::Failed { key, .. }
-            | Record::Skipped { key, .. } => *key,
+            | Record::Skipped { key, .. }
+            | Record::Released { key, .. } => *key,
         }
     }
 
     pub fn results_end(&self) -> Option<u64> {
         match self {
-            Record::Intent { .. } => None,
+            Record::Intent { .. } | Record::Released { .. } => None,
             Record::Sent { results_end, .. }
             | Record::Failed { results_end, .. }
             | Record::Skipped { results_end, .. } => Some(*results_end),
@@ -69,6 +76,7 @@ impl Record {
         // Writing into a Vec cannot fail.
         let _ = match self {
             Record::Intent { key, at_ms } => writeln!(out, "I {key} {at_ms}"),
+            Record::Released { key, intent_ms } => writeln!(out, "R {key} {intent_ms}"),
             Record::Sent {
                 key,
                 at_ms,
@@ -103,6 +111,10 @@ impl Record {
         let at_ms = fields.next()?.parse().ok()?;
         let record = match tag {
             "I" => Record::Intent { key, at_ms },
+            "R" => Record::Released {
+                key,
+                intent_ms: at_ms,
+            },
             "S" => Record::Sent {
                 key,
                 at_ms,

@@ -48,8 +48,26 @@ impl ResumeState {
     }
 
     fn apply(&mut self, record: &Record) {
+        let key = record.key();
         let state = match record {
-            Record::Intent { at_ms, .. } => RowState::InDoubt { since_ms: *at_ms },
+            // An intent on a row already in doubt keeps the earlier moment: the message may
+            // have been posted any time since then.
+            Record::Intent { at_ms, .. } => match self.rows.get(&key) {
+                Some(RowState::InDoubt { since_ms }) => RowState::InDoubt {
+                    since_ms: (*since_ms).min(*at_ms),
+                },
+                _ => RowState::InDoubt { since_ms: *at_ms },
+            },
+            // Withdrawn before any request left: the row is simply pending again, unless an
+            // older doubt is still unsettled.
+            Record::Released { intent_ms, .. } => match self.rows.get(&key) {
+                Some(RowState::InDoubt { since_ms }) if since_ms == intent_ms => {
+                    self.rows.remove(&key);
+                    return;
+                }
+                Some(state) => *state,
+                None => return,
+            },
             Record::Sent { .. } => RowState::Delivered,
             Record::Skipped { .. } => RowState::Skipped,
             Record::Failed {
@@ -63,7 +81,7 @@ impl ResumeState {
                 ..
             } => RowState::Failed,
         };
-        self.rows.insert(record.key(), state);
+        self.rows.insert(key, state);
         if let Some(end) = record.results_end() {
             self.results_end = self.results_end.max(end);
         }
@@ -206,6 +224,43 @@ mod tests {
         assert_eq!(
             loaded.valid_len,
             std::fs::metadata(file.path()).unwrap().len()
+        );
+    }
+
+    #[test]
+    fn doubt_keeps_its_earliest_moment_and_a_release_undoes_only_its_own_intent() {
+        let fresh = RowKey::of("tic_a", "m");
+        let doubted = RowKey::of("tic_b", "m");
+        let file = journal_with(
+            &[
+                Record::Intent {
+                    key: fresh,
+                    at_ms: 20,
+                },
+                Record::Released {
+                    key: fresh,
+                    intent_ms: 20,
+                },
+                Record::Intent {
+                    key: doubted,
+                    at_ms: 10,
+                },
+                Record::Intent {
+                    key: doubted,
+                    at_ms: 30,
+                },
+                Record::Released {
+                    key: doubted,
+                    intent_ms: 30,
+                },
+            ],
+            "",
+        );
+        let loaded = load(file.path()).unwrap().unwrap();
+        assert_eq!(loaded.state.get(&fresh), None, "released: pending again");
+        assert_eq!(
+            loaded.state.get(&doubted),
+            Some(RowState::InDoubt { since_ms: 10 })
         );
     }
 

@@ -32,10 +32,14 @@ pub enum Durability {
 const MAX_GROUP: usize = 1024;
 
 enum Entry {
-    Intent {
-        key: RowKey,
+    Intents {
+        keys: Vec<RowKey>,
         at: SystemTime,
         ack: oneshot::Sender<()>,
+    },
+    Release {
+        key: RowKey,
+        intent_at: SystemTime,
     },
     Outcome(Box<Outcome>),
 }
@@ -52,17 +56,26 @@ pub struct JournalHandle {
 }
 
 impl JournalHandle {
-    /// Records durably that the row is about to be sent; returns the moment recorded. Only
-    /// once this returns may the request leave.
-    pub async fn intent(&self, key: RowKey) -> Result<SystemTime, WriterGone> {
+    /// Queues intents for these rows: they may be sent once the returned [`PendingIntents`]
+    /// resolves, that is once the intents are durable. Queuing the next batch before this one
+    /// is durable keeps the disk busy and the requests flowing.
+    pub async fn intents(&self, keys: Vec<RowKey>) -> Result<PendingIntents, WriterGone> {
         let at = SystemTime::now();
         let (ack, acked) = oneshot::channel();
         self.tx
-            .send(Entry::Intent { key, at, ack })
+            .send(Entry::Intents { keys, at, ack })
             .await
             .map_err(|_| WriterGone)?;
-        acked.await.map_err(|_| WriterGone)?;
-        Ok(at)
+        Ok(PendingIntents { at, acked })
+    }
+
+    /// Withdraws an intent whose row never had a request leave (the run is stopping), so
+    /// the next run sends it without first reading its ticket.
+    pub async fn release(&self, key: RowKey, intent_at: SystemTime) -> Result<(), WriterGone> {
+        self.tx
+            .send(Entry::Release { key, intent_at })
+            .await
+            .map_err(|_| WriterGone)
     }
 
     /// Hands over a row's outcome. It counts once the writer has made it durable.
@@ -71,6 +84,20 @@ impl JournalHandle {
             .send(Entry::Outcome(Box::new(outcome)))
             .await
             .map_err(|_| WriterGone)
+    }
+}
+
+/// Intents on their way to disk.
+pub struct PendingIntents {
+    at: SystemTime,
+    acked: oneshot::Receiver<()>,
+}
+
+impl PendingIntents {
+    /// Resolves once the intents are durable, with the moment they record.
+    pub async fn durable(self) -> Result<SystemTime, WriterGone> {
+        self.acked.await.map_err(|_| WriterGone)?;
+        Ok(self.at)
     }
 }
 
@@ -107,9 +134,10 @@ pub fn spawn_writer(
                 files.commit(&group)?;
                 for entry in group.drain(..) {
                     match entry {
-                        Entry::Intent { ack, .. } => {
+                        Entry::Intents { ack, .. } => {
                             let _ = ack.send(());
                         }
+                        Entry::Release { .. } => {}
                         Entry::Outcome(outcome) => on_durable(&outcome),
                     }
                 }
@@ -156,10 +184,17 @@ impl GroupWriter {
         self.results_buf.clear();
         for entry in group {
             match entry {
-                Entry::Intent { key, at, .. } => {
-                    Record::Intent {
+                Entry::Intents { keys, at, .. } => {
+                    let at_ms = unix_ms(*at);
+                    for key in keys {
+                        Record::Intent { key: *key, at_ms }.encode(&mut self.journal_buf);
+                    }
+                }
+                Entry::Release { key, intent_at } => {
+                    let intent_ms = unix_ms(*intent_at);
+                    Record::Released {
                         key: *key,
-                        at_ms: unix_ms(*at),
+                        intent_ms,
                     }
                     .encode(&mut self.journal_buf);
                 }

@@ -1,6 +1,6 @@
-//! Delivering one row: record the intent, wait for the gate, post, and act on the class of
-//! whatever went wrong. A row whose answer was lost is settled by reading the ticket before
-//! it is ever sent again — the POST is not idempotent.
+//! Delivering one row: wait for the gate, post, and act on the class of whatever went
+//! wrong. A row whose answer was lost is settled by reading the ticket before it is ever
+//! sent again — the POST is not idempotent.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -11,23 +11,53 @@ use super::retry::RetryPolicy;
 use super::stop::{StopLevel, StopSignal};
 use crate::api::{ApiClient, ApiError, ErrorClass, ErrorKind, find_delivered};
 use crate::delivery::{Job, Outcome, OutcomeResult};
-use crate::journal::JournalHandle;
+use crate::journal::RowKey;
 
 /// Everything a delivery needs, shared by all in-flight rows.
 pub struct Courier {
     pub client: ApiClient,
     pub gate: Arc<RateGate>,
     pub retry: RetryPolicy,
-    pub journal: JournalHandle,
     pub stop: StopSignal,
     pub tally: Arc<Tally>,
 }
 
+/// A row left for the next run because this one is stopping.
+pub struct Abandoned {
+    pub key: RowKey,
+    /// The intent to withdraw, when no request for this row can have been acted on; `None`
+    /// leaves the row in doubt, to be settled by reading its ticket.
+    pub release: Option<SystemTime>,
+}
+
 impl Courier {
-    /// Delivers one row. `None` means the run is stopping and the row was left for the next
-    /// run (if an intent was recorded, that run settles it by reading the ticket).
-    pub async fn deliver(&self, mut job: Job) -> Option<Outcome> {
+    /// Delivers one row whose intent was recorded at `intent_at`.
+    pub async fn deliver(&self, mut job: Job, intent_at: SystemTime) -> Result<Outcome, Abandoned> {
         let mut attempts = 0;
+        match self
+            .try_until_settled(&mut job, intent_at, &mut attempts)
+            .await
+        {
+            Some(result) => Ok(Outcome {
+                job,
+                attempts,
+                result,
+            }),
+            None => Err(Abandoned {
+                key: job.key,
+                release: job.in_doubt_since.is_none().then_some(intent_at),
+            }),
+        }
+    }
+
+    /// The retry loop. `None` means the run is stopping; `job.in_doubt_since` then tells
+    /// whether a request of this row may have been acted on.
+    async fn try_until_settled(
+        &self,
+        job: &mut Job,
+        intent_at: SystemTime,
+        attempts: &mut u32,
+    ) -> Option<OutcomeResult> {
         let mut tries = 0;
         let mut schedule = self.retry.schedule();
         loop {
@@ -35,14 +65,8 @@ impl Courier {
                 return None;
             }
             let error = match job.in_doubt_since {
-                Some(since) => match self.settle(&job, since).await? {
-                    Ok(Some(sent)) => {
-                        return Some(Outcome {
-                            job,
-                            attempts,
-                            result: sent,
-                        });
-                    }
+                Some(since) => match self.settle(job, since).await? {
+                    Ok(Some(sent)) => return Some(sent),
                     Ok(None) => {
                         // Not there: the earlier attempt never landed, so sending is safe.
                         job.in_doubt_since = None;
@@ -51,15 +75,12 @@ impl Courier {
                     Err(error) => error,
                 },
                 None => {
-                    let Ok(intent_at) = self.journal.intent(job.key).await else {
-                        self.stop
-                            .request(StopLevel::Immediate, "the journal can no longer be written");
-                        return None;
-                    };
                     if !self.gate.acquire(&self.stop).await {
                         return None;
                     }
-                    attempts += 1;
+                    *attempts += 1;
+                    // From here until an answer proves otherwise, the message may be posted.
+                    job.in_doubt_since = Some(intent_at);
                     let answer = tokio::select! {
                         answer = self.client.post_message(&job.ticket_id, &job.message) => answer,
                         _ = self.stop.reached(StopLevel::Immediate) => return None,
@@ -67,20 +88,15 @@ impl Courier {
                     match answer {
                         Ok(reply) => {
                             self.gate.observe(&reply.limits);
-                            let result = OutcomeResult::Sent {
+                            return Some(OutcomeResult::Sent {
                                 http_status: reply.http_status,
                                 message_id: reply.value.message_id,
                                 ticket: reply.value.ticket,
-                            };
-                            return Some(Outcome {
-                                job,
-                                attempts,
-                                result,
                             });
                         }
                         Err(error) => {
-                            if error.in_doubt {
-                                job.in_doubt_since = Some(intent_at);
+                            if !error.in_doubt {
+                                job.in_doubt_since = None;
                             }
                             error
                         }
@@ -94,14 +110,9 @@ impl Courier {
                     return None;
                 }
                 ErrorClass::Permanent => {
-                    let result = OutcomeResult::Failed {
+                    return Some(OutcomeResult::Failed {
                         error,
                         in_doubt_since: None,
-                    };
-                    return Some(Outcome {
-                        job,
-                        attempts,
-                        result,
                     });
                 }
                 ErrorClass::Retryable => {
@@ -112,15 +123,9 @@ impl Courier {
                     if tries >= self.retry.max_attempts {
                         // Still in doubt? The journal keeps that, and the next run reads the
                         // ticket before trying again.
-                        let in_doubt_since = job.in_doubt_since;
-                        let result = OutcomeResult::Failed {
+                        return Some(OutcomeResult::Failed {
                             error,
-                            in_doubt_since,
-                        };
-                        return Some(Outcome {
-                            job,
-                            attempts,
-                            result,
+                            in_doubt_since: job.in_doubt_since,
                         });
                     }
                     Tally::bump(&self.tally.retries);
