@@ -51,6 +51,13 @@ send_timed() {
   t0=$(now)
   MKP_API_TOKEN=sandbox-token "$BIN" -q send "$file" --base-url "$URL" "$@" >/dev/null 2>&1 || true
   t1=$(now)
+  # A run that did not deliver every row is not a measurement.
+  local expected delivered
+  expected=$(($(wc -l < "$file") - 1))
+  delivered=$(grep -c '"status":"sent"' "$file".results.ndjson 2>/dev/null || true)
+  if [ "${MAX_ROWS_EXPECTED:-$expected}" != "$delivered" ]; then
+    echo "INCOMPLETE: $delivered of $expected rows sent" >&2
+  fi
   python3 -c "print(round($t1 - $t0, 3))"
 }
 

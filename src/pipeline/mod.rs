@@ -99,7 +99,8 @@ pub async fn run(
         Tally::bump(counter);
     });
 
-    let (to_intents, from_feeder) = mpsc::channel(settings.concurrency);
+    let batch = intent_batch(settings.rate, settings.concurrency);
+    let (to_intents, from_feeder) = mpsc::channel(batch);
     let feeder = feed::spawn_feeder(
         jobs,
         resume,
@@ -114,7 +115,7 @@ pub async fn run(
         to_workers,
         journal.clone(),
         stop.clone(),
-        settings.concurrency,
+        batch,
     ));
     let progress = Progress::start(tally.clone(), total_rows, settings.rate);
 
@@ -184,6 +185,17 @@ pub async fn run(
         feed,
         failed_rows_file: written.failed_rows_file,
     })
+}
+
+/// How many rows one batch of intents covers. A paced run needs few rows ahead of its
+/// requests; an unlimited one needs enough that one fsync covers many requests, or the disk
+/// would set the pace. The cost of a larger batch: after a crash, the next run reads the
+/// tickets of up to that many rows (times the batches in flight) before sending them.
+fn intent_batch(rate: Rate, concurrency: usize) -> usize {
+    match rate {
+        Rate::Unlimited => concurrency.max(256),
+        Rate::Limited { .. } => concurrency,
+    }
 }
 
 /// How many batches of intents may be on their way to disk at once.
