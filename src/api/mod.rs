@@ -7,6 +7,7 @@ mod limits;
 mod matching;
 mod secret;
 mod ticket;
+mod transport;
 
 pub use client::{ApiClient, ClientOptions, Fetched, Posted, Reply};
 pub use error::{ApiError, ErrorClass, ErrorKind};
@@ -14,3 +15,4 @@ pub use limits::RateLimitInfo;
 pub use matching::find_delivered;
 pub use secret::Secret;
 pub use ticket::{Message, Ticket, TicketStatus};
+pub use transport::check_base_url;

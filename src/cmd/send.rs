@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
-use crate::api::{ApiClient, ClientOptions, Secret};
+use crate::api::{ApiClient, ClientOptions, Secret, check_base_url};
 use crate::delivery::Job;
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
@@ -67,6 +67,11 @@ pub struct Args {
     /// The API's base URL
     #[arg(long, env = "MKP_BASE_URL", default_value = DEFAULT_BASE_URL, value_name = "URL")]
     pub base_url: String,
+
+    /// Allow a plain http:// base URL to another machine: the token then travels
+    /// unencrypted. Only for a trusted network; https is the rule
+    #[arg(long)]
+    pub allow_insecure_http: bool,
 
     /// Read the API token from this file (alternatively set MKP_API_TOKEN)
     #[arg(long, value_name = "PATH")]
@@ -164,6 +169,16 @@ pub fn run(args: Args) -> CmdResult {
     }
 
     let gate = RateGate::new(args.rate, args.burst).map_err(|e| Failure::bad_input(anyhow!(e)))?;
+    if !args.sandbox {
+        check_base_url(&args.base_url, args.allow_insecure_http)
+            .map_err(|e| Failure::bad_input(anyhow!(e)))?;
+        if args.allow_insecure_http && !args.base_url.starts_with("https://") {
+            eprintln!(
+                "bulk-reply: WARNING: --allow-insecure-http: the API token travels unencrypted to {}",
+                args.base_url
+            );
+        }
+    }
     let target = if args.sandbox {
         Target::Sandbox
     } else {

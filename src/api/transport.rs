@@ -1,0 +1,59 @@
+//! Where the token may travel. A bearer token sent over plain HTTP can be read by anyone on
+//! the path, so a base URL must be https, except to this machine (the sandbox, a local
+//! proxy), unless the user overrides that knowingly.
+
+use std::net::IpAddr;
+
+use reqwest::Url;
+
+/// Checks a base URL before any connection is made. `Err` is the message for the user.
+pub fn check_base_url(base_url: &str, allow_insecure_http: bool) -> Result<Url, String> {
+    let url = Url::parse(base_url).map_err(|e| {
+        format!("--base-url {base_url:?} is not a URL ({e}); it looks like https://api.mijnklantportaal.nl/v1")
+    })?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) || allow_insecure_http => Ok(url),
+        "http" => Err(format!(
+            "refusing to send the API token unencrypted to {base_url}: use an https:// base URL \
+             (plain http is allowed only to this machine; --allow-insecure-http overrides, at your own risk)"
+        )),
+        other => Err(format!(
+            "--base-url must be an https:// URL, not {other}://"
+        )),
+    }
+}
+
+/// Whether the URL's host is this machine.
+pub fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_anywhere_http_only_to_this_machine() {
+        assert!(check_base_url("https://api.mijnklantportaal.nl/v1", false).is_ok());
+        for local in [
+            "http://127.0.0.1:8080/v1",
+            "http://127.9.9.9/v1",
+            "http://localhost:1/v1",
+            "http://[::1]:80/v1",
+        ] {
+            assert!(check_base_url(local, false).is_ok(), "{local}");
+        }
+        let refused = check_base_url("http://api.mijnklantportaal.nl/v1", false).unwrap_err();
+        assert!(refused.contains("https://"), "{refused}");
+        assert!(check_base_url("http://10.0.0.5/v1", false).is_err());
+        assert!(check_base_url("http://api.mijnklantportaal.nl/v1", true).is_ok());
+        assert!(check_base_url("ftp://example.org/v1", true).is_err());
+        assert!(check_base_url("not a url", false).is_err());
+    }
+}

@@ -1,0 +1,268 @@
+//! `send` against a server that misbehaves in every way a real network or proxy can: each
+//! case ends as a classified row error (or a success), never a panic, never a hang past
+//! `--timeout`.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+use support::{results, with_suffix, write_csv};
+
+/// A deliberately broken HTTP/1.1 server: the ticket id in the path picks the misbehaviour.
+/// Reads of a ticket (`GET`) answer with an empty ticket, so in-doubt rows are retried.
+struct HostileServer {
+    base_url: String,
+    saw_redirect_target: Arc<AtomicBool>,
+}
+
+impl HostileServer {
+    fn start() -> HostileServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let saw_redirect_target = Arc::new(AtomicBool::new(false));
+        let saw = saw_redirect_target.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let saw = saw.clone();
+                std::thread::spawn(move || serve(stream, &saw));
+            }
+        });
+        HostileServer {
+            base_url,
+            saw_redirect_target,
+        }
+    }
+}
+
+fn serve(stream: TcpStream, saw_redirect_target: &AtomicBool) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut stream = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut content_length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header == "\r\n" {
+                break;
+            }
+            if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                content_length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; content_length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let mut parts = request_line.split_whitespace();
+        let method = parts.next().unwrap_or("");
+        let path = parts.next().unwrap_or("");
+        let ticket = path.rsplit('/').next().unwrap_or("");
+        if path.contains("elsewhere") {
+            saw_redirect_target.store(true, Ordering::SeqCst);
+        }
+        let empty_ticket =
+            format!(r#"{{"id":"{ticket}","status":"open","source":"portal","messages":[]}}"#);
+        if method == "GET" {
+            respond(
+                &mut stream,
+                "200 OK",
+                "application/json",
+                empty_ticket.as_bytes(),
+            );
+            continue;
+        }
+        let message = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let good_ticket = serde_json::json!({"id": ticket, "status": "open", "source": "portal", "messages": [
+            {"id": "tim_1", "message": message, "isPostedByCustomer": false, "postedAt": "2026-11-24T10:00:00+00:00", "attachments": []}
+        ]})
+        .to_string();
+        match ticket {
+            "tic_notjson" => respond(
+                &mut stream,
+                "200 OK",
+                "application/json",
+                b"<html>Welcome!</html>",
+            ),
+            "tic_notaticket" => {
+                respond(&mut stream, "200 OK", "application/json", br#"{"ok":true}"#)
+            }
+            "tic_withoutmessage" => respond(
+                &mut stream,
+                "200 OK",
+                "application/json",
+                empty_ticket.as_bytes(),
+            ),
+            "tic_huge" => respond(
+                &mut stream,
+                "200 OK",
+                "application/json",
+                &vec![b' '; 11 << 20],
+            ),
+            "tic_wrongtype" => respond(&mut stream, "200 OK", "text/plain", good_ticket.as_bytes()),
+            "tic_redirect" => {
+                let head = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\n\r\n";
+                let _ = stream.write_all(head.as_bytes());
+            }
+            "tic_cutoff" => {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"id\":");
+                return; // closes mid-body
+            }
+            "tic_trickle" => {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n");
+                for byte in good_ticket.bytes() {
+                    if stream.write_all(&[byte]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                return;
+            }
+            _ => respond(
+                &mut stream,
+                "200 OK",
+                "application/json",
+                good_ticket.as_bytes(),
+            ),
+        }
+    }
+}
+
+fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8]) {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+}
+
+#[test]
+fn every_misbehaviour_becomes_a_classified_row_outcome() {
+    let server = HostileServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        "tic_notjson",
+        "tic_notaticket",
+        "tic_withoutmessage",
+        "tic_huge",
+        "tic_wrongtype",
+        "tic_redirect",
+        "tic_cutoff",
+        "tic_trickle",
+    ];
+    let rows: Vec<_> = cases
+        .iter()
+        .map(|t| (t.to_string(), "<p>Update</p>".to_string()))
+        .collect();
+    let input = write_csv(dir.path(), "hostile.csv", &rows);
+
+    let started = std::time::Instant::now();
+    assert_cmd::Command::cargo_bin("bulk-reply")
+        .unwrap()
+        .arg("send")
+        .arg(&input)
+        .args([
+            "--base-url",
+            &server.base_url,
+            "--rate",
+            "unlimited",
+            "--concurrency",
+            "8",
+        ])
+        .args([
+            "--timeout",
+            "1s",
+            "--max-attempts",
+            "2",
+            "--retry-delay",
+            "10ms",
+        ])
+        .env("MKP_API_TOKEN", "tok_secret_hostile")
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(1)
+        .stderr(contains("panicked").not());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "no hang past the timeouts"
+    );
+
+    let records = results(&with_suffix(&input, ".results.ndjson"));
+    let outcome = |ticket: &str| {
+        records
+            .iter()
+            .find(|r| r["ticketId"] == ticket)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        outcome("tic_wrongtype")["status"],
+        "sent",
+        "a ticket is a ticket whatever its Content-Type"
+    );
+    for case in [
+        "tic_notjson",
+        "tic_notaticket",
+        "tic_withoutmessage",
+        "tic_huge",
+    ] {
+        let record = outcome(case);
+        assert_eq!(record["status"], "failed", "{case}");
+        assert_eq!(record["error"]["kind"], "invalid_response", "{case}");
+    }
+    assert!(
+        outcome("tic_huge")["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 10 MiB")
+    );
+    assert_eq!(outcome("tic_cutoff")["error"]["kind"], "network");
+    assert_eq!(outcome("tic_trickle")["error"]["kind"], "timeout");
+    let redirect = outcome("tic_redirect");
+    assert_eq!(redirect["error"]["kind"], "rejected");
+    assert_eq!(redirect["attempts"], 1, "a redirect is permanent");
+    assert!(
+        redirect["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("http://127.0.0.1:9/elsewhere")
+    );
+    assert!(
+        !server.saw_redirect_target.load(Ordering::SeqCst),
+        "redirects are never followed"
+    );
+}
+
+#[test]
+fn plain_http_to_another_host_is_refused_before_any_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), "n.csv", &[("tic_1".into(), "Hi".into())]);
+    assert_cmd::Command::cargo_bin("bulk-reply")
+        .unwrap()
+        .arg("send")
+        .arg(&input)
+        .args(["--base-url", "http://api.mijnklantportaal.nl/v1"])
+        .env("MKP_API_TOKEN", "tok")
+        .assert()
+        .code(2)
+        .stderr(contains("https://"));
+    assert!(
+        !with_suffix(&input, ".journal").exists(),
+        "refused before the job was even opened"
+    );
+}
