@@ -94,8 +94,8 @@ pub fn validate(source: &InputSource, rules: &Rules) -> Result<Report, InputErro
         match records.advance()? {
             Step::Row(row) => {
                 report.rows += 1;
-                if rules::check_row(&row, rules, &mut report) {
-                    duplicates.record(&row);
+                if let Some(ticket_id) = rules::check_row(&row, rules, &mut report) {
+                    duplicates.record(ticket_id, &row);
                 }
             }
             Step::Bad(error) => {

@@ -8,7 +8,7 @@
 //! physical lines exactly. It writes what the `csv` writer reads back identically (a property
 //! test holds it to that).
 
-use memchr::{memchr, memchr_iter, memchr2};
+use memchr::memchr2;
 
 /// The fields of one record, unescaped, in one reused allocation (like `csv::ByteRecord`).
 #[derive(Debug, Default)]
@@ -101,9 +101,10 @@ pub(crate) fn scan_record(input: &[u8], at_eof: bool, delimiter: u8, out: &mut R
             let quote_at = at;
             let quote_newlines = newlines;
             at += 1;
-            // Inside quotes: copy up to each quote, then decide what that quote was.
+            // Inside quotes: copy up to each quote, counting line breaks on the way, then
+            // decide what that quote was.
             loop {
-                let Some(offset) = memchr(b'"', &input[at..]) else {
+                let Some(offset) = memchr2(b'"', b'\n', &input[at..]) else {
                     return if at_eof {
                         Scan::BadQuote {
                             quote_at,
@@ -114,10 +115,13 @@ pub(crate) fn scan_record(input: &[u8], at_eof: bool, delimiter: u8, out: &mut R
                         Scan::NeedMore
                     };
                 };
-                let chunk = &input[at..at + offset];
-                newlines += memchr_iter(b'\n', chunk).count() as u64;
-                out.data.extend_from_slice(chunk);
+                out.data.extend_from_slice(&input[at..=at + offset]);
                 at += offset + 1;
+                if input[at - 1] == b'\n' {
+                    newlines += 1;
+                    continue;
+                }
+                out.data.pop(); // the quote itself
                 let after = input.get(at).copied();
                 match after {
                     Some(b'"') => {
