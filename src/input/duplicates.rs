@@ -68,7 +68,9 @@ impl Duplicates {
             let other = scope.spawn(|| report_buckets(second_half, allow_duplicates));
             let mine = report_buckets(first_half, allow_duplicates);
             // A panic in the other thread is a bug here, not bad input: pass it on.
-            let other = other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let other = other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             report.absorb(mine);
             other
         });

@@ -38,6 +38,8 @@ pub(crate) struct CsvRecords {
     /// After a record too long to hold, the rest of its line is thrown away.
     skipping_line: bool,
     record: RecordBuf,
+    /// Where the current record's bytes are in `buf`; valid until the next read.
+    record_bytes: std::ops::Range<usize>,
     record_line: u64,
 }
 
@@ -71,6 +73,7 @@ impl CsvRecords {
             line: 1,
             skipping_line: false,
             record: RecordBuf::default(),
+            record_bytes: 0..0,
             record_line: 1,
         };
         records.read_header(delimiter)?;
@@ -123,19 +126,19 @@ impl CsvRecords {
                 Found::Record => break,
             }
         }
-        if memchr(0, self.record.data()).is_some() {
+        if memchr(0, self.raw_record()).is_some() {
             return Err(self.header_error(
                 "the header contains NUL bytes: this is not a text CSV file (UTF-16 perhaps); \
                  save it as \"CSV UTF-8\"",
             ));
         }
-        let Ok(header) = std::str::from_utf8(self.record.data()) else {
+        let Ok(header) = std::str::from_utf8(self.raw_record()) else {
             return Err(
                 self.header_error("the header is not UTF-8 text; save the file as \"CSV UTF-8\"")
             );
         };
         self.names = (0..self.record.len())
-            .map(|index| header[self.record.range(index)].trim().to_owned())
+            .map(|index| self.record.text(header, index).trim().to_owned())
             .collect();
         self.positions = columns::locate(self.names.iter().map(String::as_str), "column").map_err(
             |message| {
@@ -176,7 +179,8 @@ impl CsvRecords {
 
     /// The current record as an owned row; call after `advance` returned a row.
     pub(crate) fn current_row(&self) -> Row {
-        let field = |index| String::from_utf8_lossy(self.record.field(index)).into_owned();
+        let raw = self.raw_record();
+        let field = |index| String::from_utf8_lossy(self.record.field(raw, index)).into_owned();
         let Positions { ticket_id, message } = self.positions;
         Row {
             line: self.record_line,
@@ -189,8 +193,18 @@ impl CsvRecords {
         }
     }
 
+    fn raw_record(&self) -> &[u8] {
+        &self.buf[self.record_bytes.clone()]
+    }
+
     fn record_is_blank(&self) -> bool {
-        self.record.data().iter().all(u8::is_ascii_whitespace)
+        let raw = self.raw_record();
+        (0..self.record.len()).all(|index| {
+            self.record
+                .field(raw, index)
+                .iter()
+                .all(u8::is_ascii_whitespace)
+        })
     }
 
     /// The checks every record passes before it is a row: field count, NUL, UTF-8.
@@ -213,7 +227,9 @@ impl CsvRecords {
                 format!("this row has {fields} fields, but the header has {expected}: {hint}"),
             ));
         }
-        let data = self.record.data();
+        // Delimiters and quotes are ASCII: the raw record is UTF-8 if and only if its fields
+        // are, and one check covers them all.
+        let data = self.raw_record();
         if let Some(at) = memchr(0, data) {
             return Err(RowError::new(
                 self.line_of(at),
@@ -239,15 +255,14 @@ impl CsvRecords {
         })?;
         Ok(RowView {
             line,
-            ticket_id: &text[self.record.range(self.positions.ticket_id)],
-            message: &text[self.record.range(self.positions.message)],
+            ticket_id: self.record.text(text, self.positions.ticket_id),
+            message: self.record.text(text, self.positions.message),
         })
     }
 
-    /// The physical line of byte `at` of the record's data: line breaks inside quoted fields
-    /// are kept in the data, so counting them finds it.
+    /// The physical line of byte `at` of the record.
     fn line_of(&self, at: usize) -> u64 {
-        self.record_line + memchr_iter(b'\n', &self.record.data()[..at]).count() as u64
+        self.record_line + memchr_iter(b'\n', &self.raw_record()[..at]).count() as u64
     }
 
     fn next_record(&mut self) -> Result<Found, InputError> {
@@ -264,6 +279,7 @@ impl CsvRecords {
             );
             match scan {
                 Scan::Record { len, newlines } => {
+                    self.record_bytes = self.start..self.start + len;
                     self.record_line = self.line;
                     self.start += len;
                     self.line += newlines;
