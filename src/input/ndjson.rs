@@ -14,7 +14,7 @@ use super::records::Step;
 use super::row::{InputError, Row, RowError, RowView, quote_value};
 
 pub(crate) struct NdjsonRecords {
-    input: BufReader<Box<dyn Read>>,
+    input: BufReader<Box<dyn Read + Send>>,
     source: String,
     line_buf: Vec<u8>,
     line: u64,
@@ -25,7 +25,7 @@ pub(crate) struct NdjsonRecords {
 }
 
 impl NdjsonRecords {
-    pub(crate) fn new(input: Box<dyn Read>, source: String) -> Self {
+    pub(crate) fn new(input: Box<dyn Read + Send>, source: String) -> Self {
         NdjsonRecords {
             input: BufReader::with_capacity(256 * 1024, input),
             source,

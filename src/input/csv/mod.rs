@@ -23,7 +23,7 @@ pub(crate) const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 pub(crate) struct CsvRecords {
-    input: Box<dyn Read>,
+    input: Box<dyn Read + Send>,
     source: String,
     delimiter: u8,
     names: Vec<String>,
@@ -53,7 +53,7 @@ enum Found {
 impl CsvRecords {
     /// Reads the header. `delimiter` overrides detection.
     pub(crate) fn open(
-        input: Box<dyn Read>,
+        input: Box<dyn Read + Send>,
         source: String,
         delimiter: Option<u8>,
     ) -> Result<Self, InputError> {
