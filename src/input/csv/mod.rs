@@ -418,3 +418,68 @@ fn describe_byte(byte: u8) -> String {
         byte => format!("byte 0x{byte:02X}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every step as `Ok((line, ticket_id, message))` or `Err(line)`.
+    fn steps(bytes: Vec<u8>) -> Vec<Result<(u64, String, String), u64>> {
+        let mut records =
+            CsvRecords::open(Box::new(io::Cursor::new(bytes)), "t.csv".into(), None).unwrap();
+        let mut out = Vec::new();
+        loop {
+            match records.advance().unwrap() {
+                Step::Row(row) => out.push(Ok((
+                    row.line,
+                    row.ticket_id.to_owned(),
+                    row.message.to_owned(),
+                ))),
+                Step::Bad(error) => out.push(Err(error.line)),
+                Step::End => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn lines_count_physical_lines_across_quoted_breaks_and_blank_lines() {
+        let got = steps(
+            b"\xEF\xBB\xBFticketId;message\r\n\r\ntic_a;\"one\r\ntwo\"\r\n;\r\ntic_b;three"
+                .to_vec(),
+        );
+        assert_eq!(
+            got,
+            [
+                Ok((3, "tic_a".into(), "one\r\ntwo".into())),
+                Ok((6, "tic_b".into(), "three".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_endless_row_is_cut_off_and_reading_goes_on() {
+        let mut bytes = b"ticketId,message\ntic_a,\"".to_vec();
+        bytes.resize(bytes.len() + MAX_RECORD_BYTES + 10, b'x');
+        bytes.extend(b"\ntic_b,fine\n");
+        assert_eq!(
+            steps(bytes),
+            [Err(2), Ok((3, "tic_b".into(), "fine".into()))]
+        );
+    }
+
+    #[test]
+    fn a_header_that_is_not_utf8_or_empty_is_refused() {
+        let open = |bytes: &'static [u8]| {
+            CsvRecords::open(Box::new(bytes), "t.csv".into(), None)
+                .err()
+                .map(|e| e.message)
+        };
+        assert!(
+            open(b"ticketId,m\xe9ssage\n")
+                .unwrap()
+                .contains("not UTF-8")
+        );
+        assert!(open(b"\n\n").unwrap().contains("the file is empty"));
+        assert!(open(b"ticketId,message").is_none());
+    }
+}
