@@ -101,8 +101,13 @@ impl CsvRecords {
         if head.starts_with(UTF8_BOM) {
             self.start = UTF8_BOM.len();
         }
-        let first_line = &self.buf[self.start..self.end];
-        let first_line = memchr(b'\n', first_line).map_or(first_line, |at| &first_line[..at]);
+        // The header is the first line that is not blank.
+        let head = &self.buf[self.start..self.end];
+        let head = &head[head
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count()..];
+        let first_line = memchr(b'\n', head).map_or(head, |at| &head[..at]);
         self.delimiter = delimiter.unwrap_or_else(|| delimiter::detect(first_line));
 
         loop {
@@ -444,14 +449,14 @@ mod tests {
     #[test]
     fn lines_count_physical_lines_across_quoted_breaks_and_blank_lines() {
         let got = steps(
-            b"\xEF\xBB\xBFticketId;message\r\n\r\ntic_a;\"one\r\ntwo\"\r\n;\r\ntic_b;three"
+            b"\xEF\xBB\xBF\r\nticketId;message\r\n\r\ntic_a;\"one\r\ntwo\"\r\n;\r\ntic_b;three"
                 .to_vec(),
         );
         assert_eq!(
             got,
             [
-                Ok((3, "tic_a".into(), "one\r\ntwo".into())),
-                Ok((6, "tic_b".into(), "three".into())),
+                Ok((4, "tic_a".into(), "one\r\ntwo".into())),
+                Ok((7, "tic_b".into(), "three".into())),
             ]
         );
     }
