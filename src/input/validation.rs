@@ -15,8 +15,8 @@ use super::rules::{self, Rules};
 
 /// A batch is sent when it holds this many rows or this much text (a single row can exceed
 /// the latter; the reader caps a record at 16 MiB).
-const BATCH_ROWS: usize = 2048;
-const BATCH_TEXT: usize = 256 * 1024;
+const BATCH_ROWS: usize = 8192;
+const BATCH_TEXT: usize = 1024 * 1024;
 /// Batches waiting between the threads: enough to keep both busy, few enough to keep
 /// memory small.
 const BATCHES_IN_FLIGHT: usize = 2;
