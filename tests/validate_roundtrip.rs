@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use bulk_reply::input::{InputSource, Row, read_rows};
+use bulk_reply::input::{InputFormat, InputSource, Row, Rules, read_rows, validate};
 use proptest::prelude::*;
 
 /// Text that stresses the quoting rules, or any text at all. NUL is left out: the reader
@@ -119,5 +119,40 @@ proptest! {
         };
         let rows: Result<Vec<Row>, _> = read_rows(&source).unwrap().collect();
         prop_assert_eq!(rows.unwrap(), expected);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever bytes arrive, as CSV or as NDJSON, validation answers with a report (or an
+    /// error value), never a panic.
+    #[test]
+    fn any_bytes_are_reported_on_never_a_panic(
+        header in prop::sample::select(vec!["ticketId,message\n", "ticketId;message\r\n", ""]),
+        body in prop::collection::vec(
+            prop::sample::select(b"tic_a1,;\t\"\r\n {}:x\0\xe9\xff".to_vec()),
+            0..200,
+        ),
+        ndjson in any::<bool>(),
+    ) {
+        let mut bytes = header.as_bytes().to_vec();
+        bytes.extend(&body);
+        let mut file = tempfile::Builder::new().tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        let source = InputSource {
+            path: Some(file.path().to_owned()),
+            format: Some(if ndjson { InputFormat::Ndjson } else { InputFormat::Csv }),
+            delimiter: None,
+        };
+        let report = validate(&source, &Rules::default()).unwrap();
+        // Every problem that has a line points inside the file.
+        let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        for problem in report.errors.iter().chain(&report.warnings) {
+            prop_assert!(problem.line.is_none_or(|line| (1..=lines).contains(&line)), "{problem:?}");
+        }
+        if let Ok(rows) = read_rows(&source) {
+            prop_assert_eq!(rows.count() as u64, report.rows);
+        }
     }
 }

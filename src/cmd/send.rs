@@ -14,7 +14,7 @@ use crate::api::{ApiClient, ClientOptions, Secret, check_base_url};
 use crate::delivery::Job;
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::input::{self, InputArgs, InputFormat, InputSource};
+use crate::input::{self, InputArgs, InputSource};
 use crate::journal::{Durability, JobFiles, JournalError, OpenJob, RowKey};
 use crate::pipeline::{
     self, FeedEnd, JobSource, Jobs, RateGate, RetryPolicy, RunReport, Settings, Tally,
@@ -134,9 +134,10 @@ pub fn run(args: Args) -> CmdResult {
         None => Some(Spool::from_stdin(&files.results)?),
     };
     let source = match &spooled {
+        // The spool's name has no known extension, so its format is guessed from its first
+        // bytes, as for standard input read directly.
         Some(spool) => InputSource {
             path: Some(spool.path.clone()),
-            format: source.format.or(Some(spool.format)),
             ..source
         },
         None => source,
@@ -449,8 +450,6 @@ fn print_summary(report: &RunReport, files: &JobFiles, canary: bool) {
 /// is sent before every row has been checked. Removed when the run ends.
 struct Spool {
     path: PathBuf,
-    /// Guessed from the first bytes, as for standard input read directly.
-    format: InputFormat,
 }
 
 impl Spool {
@@ -464,27 +463,13 @@ impl Spool {
             .open(&path)
             .map_err(|e| Failure::bad_input(anyhow!("cannot create {}: {e}", path.display())))?;
         // From here on the file exists; the guard removes it whatever happens next.
-        let mut spool = Spool {
-            path,
-            format: InputFormat::Csv,
-        };
+        let spool = Spool { path };
         std::io::copy(&mut std::io::stdin().lock(), &mut file).map_err(|e| {
             Failure::bad_input(anyhow!(
                 "cannot read standard input into {}: {e}",
                 spool.path.display()
             ))
         })?;
-        let mut head = [0u8; 64];
-        let read = std::fs::File::open(&spool.path)
-            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-            .unwrap_or(0);
-        if head[..read]
-            .iter()
-            .find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF)
-            == Some(&b'{')
-        {
-            spool.format = InputFormat::Ndjson;
-        }
         Ok(spool)
     }
 }

@@ -17,15 +17,15 @@ mod records;
 mod report;
 mod row;
 mod rules;
+mod validation;
 
 pub use args::{InputArgs, InputFormat, InputSource};
 pub use report::{KEPT_PROBLEMS, Problem, Report};
 pub use row::{InputError, Row, RowError};
 pub use rules::{DEFAULT_MAX_MESSAGE_BYTES, Rules};
+pub use validation::validate;
 
-use duplicates::Duplicates;
 use records::{Records, Step};
-use report::ReportBuilder;
 
 /// Opens `source` and reads its header. Fails when the input cannot be opened or its header
 /// is unusable (empty file, missing column, unreadable encoding).
@@ -74,45 +74,4 @@ impl Iterator for RowReader {
             }
         }
     }
-}
-
-/// Reads all of `source` once and checks every row against `rules`. A problem in the file,
-/// even in its header, is part of the report; only an input that cannot be read at all
-/// (missing file, I/O failure) is an `Err`.
-pub fn validate(source: &InputSource, rules: &Rules) -> Result<Report, InputError> {
-    let mut report = ReportBuilder::default();
-    let mut records = match Records::open(source) {
-        Ok(records) => records,
-        Err(error) if error.unreadable => return Err(error),
-        Err(error) => {
-            report.error(error.line, error.message);
-            return Ok(report.finish());
-        }
-    };
-    let mut duplicates = Duplicates::default();
-    loop {
-        match records.advance()? {
-            Step::Row(row) => {
-                report.rows += 1;
-                if rules::check_row(&row, rules, &mut report) {
-                    duplicates.record(&row);
-                }
-            }
-            Step::Bad(error) => {
-                report.rows += 1;
-                report.error(Some(error.line), error.message);
-            }
-            Step::End => break,
-        }
-    }
-    duplicates.report(rules.allow_duplicates, &mut report);
-    if report.rows == 0 {
-        report.warning(
-            None,
-            "there are no rows, only a header: nothing to send (fine for a scheduled job \
-             with nothing to do)"
-                .to_owned(),
-        );
-    }
-    Ok(report.finish())
 }

@@ -14,7 +14,7 @@ use super::records::Step;
 use super::row::{InputError, Row, RowError, RowView, quote_value};
 
 pub(crate) struct NdjsonRecords {
-    input: BufReader<Box<dyn Read>>,
+    input: BufReader<Box<dyn Read + Send>>,
     source: String,
     line_buf: Vec<u8>,
     line: u64,
@@ -25,7 +25,7 @@ pub(crate) struct NdjsonRecords {
 }
 
 impl NdjsonRecords {
-    pub(crate) fn new(input: Box<dyn Read>, source: String) -> Self {
+    pub(crate) fn new(input: Box<dyn Read + Send>, source: String) -> Self {
         NdjsonRecords {
             input: BufReader::with_capacity(256 * 1024, input),
             source,
@@ -81,7 +81,10 @@ impl NdjsonRecords {
 
     /// Parses `line_buf`: the two required string fields, and the others kept aside.
     fn parse_line(&mut self) -> Result<(), String> {
-        let bytes = self.line_buf.as_slice();
+        let mut bytes = self.line_buf.as_slice();
+        if self.line == 1 {
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        }
         if memchr(0, bytes).is_some() {
             return Err(
                 "this line contains a NUL byte (character code 0): this is not plain \
@@ -281,7 +284,7 @@ mod tests {
     #[test]
     fn reads_objects_keeping_other_fields_in_order() {
         let rows = steps(
-            "{\"ticketId\":\" tic_a1 \",\"z\":1,\"message\":\"<p>Hi</p>\",\"a\":\"x\"}\r\n\n  \n\
+            "\u{feff}{\"ticketId\":\" tic_a1 \",\"z\":1,\"message\":\"<p>Hi</p>\",\"a\":\"x\"}\r\n\n  \n\
              {\"message\":\"m\",\"ticket_id\":\"tic_b2\"}",
         );
         assert_eq!(

@@ -27,13 +27,13 @@ pub(crate) enum Records {
 impl Records {
     pub(crate) fn open(source: &InputSource) -> Result<Records, InputError> {
         let name = source.name();
-        let (input, guessed): (Box<dyn Read>, _) = match &source.path {
+        let (input, guessed): (Box<dyn Read + Send>, _) = match &source.path {
             Some(path) => {
                 let file =
                     File::open(path).map_err(|e| InputError::io(&name, "cannot open it", &e))?;
                 (Box::new(file), format_from_extension(path))
             }
-            None => (Box::new(io::stdin().lock()), None),
+            None => (Box::new(io::stdin()), None),
         };
         let (input, format) = match source.format.or(guessed) {
             Some(format) => (input, format),
@@ -86,7 +86,7 @@ fn format_from_extension(path: &Path) -> Option<InputFormat> {
 /// Guesses the format from the first bytes: JSON starts with `{` (or `[`, which the NDJSON
 /// reader then explains is not NDJSON); anything else is taken for CSV. The bytes read are
 /// put back in front of the rest.
-fn sniff(mut input: Box<dyn Read>) -> io::Result<(Box<dyn Read>, InputFormat)> {
+fn sniff(mut input: Box<dyn Read + Send>) -> io::Result<(Box<dyn Read + Send>, InputFormat)> {
     const LOOK_AHEAD: u64 = 4096;
     let mut head = Vec::new();
     (&mut input).take(LOOK_AHEAD).read_to_end(&mut head)?;

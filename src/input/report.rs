@@ -155,6 +155,12 @@ impl ReportBuilder {
         self.warnings.push(Problem { line, message });
     }
 
+    /// Takes in the problems another builder collected (its row count is not added).
+    pub(crate) fn absorb(&mut self, other: ReportBuilder) {
+        self.errors.absorb(other.errors);
+        self.warnings.absorb(other.warnings);
+    }
+
     pub(crate) fn finish(self) -> Report {
         Report {
             rows: self.rows,
@@ -211,6 +217,14 @@ impl KeptProblems {
             self.heap.pop();
             self.heap.push(ranked);
         }
+    }
+
+    fn absorb(&mut self, other: KeptProblems) {
+        let dropped = other.total - other.heap.len() as u64;
+        for ranked in other.heap {
+            self.push(ranked.problem);
+        }
+        self.total += dropped;
     }
 
     fn into_sorted(self) -> Vec<Problem> {

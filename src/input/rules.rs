@@ -1,6 +1,8 @@
 //! The checks on each row's content. Reading problems (quotes, encoding, field counts) are
 //! the readers' business; repeats across rows are `duplicates`'.
 
+use memchr::memchr;
+
 use super::report::ReportBuilder;
 use super::row::{RowView, quote_value};
 
@@ -26,11 +28,16 @@ impl Default for Rules {
     }
 }
 
-/// Checks one row, reporting each problem with its line. Returns whether the row can be sent
-/// at all (usable ticket id and message), which is what duplicate detection looks at.
-pub(crate) fn check_row(row: &RowView, rules: &Rules, report: &mut ReportBuilder) -> bool {
+/// Checks one row, reporting each problem with its line. When the row can be sent at all
+/// (usable ticket id and message), returns its ticket id, trimmed: duplicate detection looks
+/// at those rows only.
+pub(crate) fn check_row<'a>(
+    row: &RowView<'a>,
+    rules: &Rules,
+    report: &mut ReportBuilder,
+) -> Option<&'a str> {
     let line = Some(row.line);
-    let ticket_id = row.ticket_id.trim();
+    let ticket_id = trim(row.ticket_id);
     let mut usable = true;
     if ticket_id.is_empty() {
         report.error(line, "ticketId is empty".to_owned());
@@ -56,7 +63,7 @@ pub(crate) fn check_row(row: &RowView, rules: &Rules, report: &mut ReportBuilder
     }
 
     let message = row.message;
-    if message.trim().is_empty() {
+    if trim(message).is_empty() {
         report.error(line, "message is empty".to_owned());
         usable = false;
     } else if message.len() > rules.max_message_bytes {
@@ -70,7 +77,7 @@ pub(crate) fn check_row(row: &RowView, rules: &Rules, report: &mut ReportBuilder
             ),
         );
         usable = false;
-    } else if message.contains('\n') {
+    } else if memchr(b'\n', message.as_bytes()).is_some() {
         if !has_html_tag(message) {
             report.warning(
                 line,
@@ -91,13 +98,35 @@ pub(crate) fn check_row(row: &RowView, rules: &Rules, report: &mut ReportBuilder
             );
         }
     }
-    usable
+    usable.then_some(ticket_id)
+}
+
+/// `str::trim`, with a shortcut for the usual case: no whitespace around the text.
+fn trim(text: &str) -> &str {
+    match text.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
 }
 
 /// `tic_` followed by one or more ASCII letters and digits.
 fn is_ticket_id(text: &str) -> bool {
-    text.strip_prefix("tic_")
-        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+    // A table and no early exit: ids are short, and this runs for every row.
+    const ALPHANUMERIC: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            table[byte] = (byte as u8).is_ascii_alphanumeric();
+            byte += 1;
+        }
+        table
+    };
+    text.strip_prefix("tic_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .fold(true, |all, byte| all & ALPHANUMERIC[usize::from(byte)])
+    })
 }
 
 /// A tag is `<` followed by a letter or `/` (`<p>`, `</p>`, `<br/>`), as opposed to a lone
@@ -134,7 +163,10 @@ mod tests {
             message,
         };
         let usable = check_row(&row, &rules, &mut report);
-        (usable, report.finish())
+        if let Some(trimmed) = usable {
+            assert_eq!(trimmed, ticket_id.trim());
+        }
+        (usable.is_some(), report.finish())
     }
 
     fn messages(problems: &[crate::input::Problem]) -> Vec<&str> {

@@ -23,7 +23,7 @@ pub(crate) const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 pub(crate) struct CsvRecords {
-    input: Box<dyn Read>,
+    input: Box<dyn Read + Send>,
     source: String,
     delimiter: u8,
     names: Vec<String>,
@@ -38,6 +38,8 @@ pub(crate) struct CsvRecords {
     /// After a record too long to hold, the rest of its line is thrown away.
     skipping_line: bool,
     record: RecordBuf,
+    /// Where the current record's bytes are in `buf`; valid until the next read.
+    record_bytes: std::ops::Range<usize>,
     record_line: u64,
 }
 
@@ -51,7 +53,7 @@ enum Found {
 impl CsvRecords {
     /// Reads the header. `delimiter` overrides detection.
     pub(crate) fn open(
-        input: Box<dyn Read>,
+        input: Box<dyn Read + Send>,
         source: String,
         delimiter: Option<u8>,
     ) -> Result<Self, InputError> {
@@ -71,6 +73,7 @@ impl CsvRecords {
             line: 1,
             skipping_line: false,
             record: RecordBuf::default(),
+            record_bytes: 0..0,
             record_line: 1,
         };
         records.read_header(delimiter)?;
@@ -98,8 +101,13 @@ impl CsvRecords {
         if head.starts_with(UTF8_BOM) {
             self.start = UTF8_BOM.len();
         }
-        let first_line = &self.buf[self.start..self.end];
-        let first_line = memchr(b'\n', first_line).map_or(first_line, |at| &first_line[..at]);
+        // The header is the first line that is not blank.
+        let head = &self.buf[self.start..self.end];
+        let head = &head[head
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count()..];
+        let first_line = memchr(b'\n', head).map_or(head, |at| &head[..at]);
         self.delimiter = delimiter.unwrap_or_else(|| delimiter::detect(first_line));
 
         loop {
@@ -123,19 +131,19 @@ impl CsvRecords {
                 Found::Record => break,
             }
         }
-        if memchr(0, self.record.data()).is_some() {
+        if memchr(0, self.raw_record()).is_some() {
             return Err(self.header_error(
                 "the header contains NUL bytes: this is not a text CSV file (UTF-16 perhaps); \
                  save it as \"CSV UTF-8\"",
             ));
         }
-        let Ok(header) = std::str::from_utf8(self.record.data()) else {
+        let Ok(header) = std::str::from_utf8(self.raw_record()) else {
             return Err(
                 self.header_error("the header is not UTF-8 text; save the file as \"CSV UTF-8\"")
             );
         };
         self.names = (0..self.record.len())
-            .map(|index| header[self.record.range(index)].trim().to_owned())
+            .map(|index| self.record.text(header, index).trim().to_owned())
             .collect();
         self.positions = columns::locate(self.names.iter().map(String::as_str), "column").map_err(
             |message| {
@@ -176,7 +184,8 @@ impl CsvRecords {
 
     /// The current record as an owned row; call after `advance` returned a row.
     pub(crate) fn current_row(&self) -> Row {
-        let field = |index| String::from_utf8_lossy(self.record.field(index)).into_owned();
+        let raw = self.raw_record();
+        let field = |index| String::from_utf8_lossy(self.record.field(raw, index)).into_owned();
         let Positions { ticket_id, message } = self.positions;
         Row {
             line: self.record_line,
@@ -189,8 +198,18 @@ impl CsvRecords {
         }
     }
 
+    fn raw_record(&self) -> &[u8] {
+        &self.buf[self.record_bytes.clone()]
+    }
+
     fn record_is_blank(&self) -> bool {
-        self.record.data().iter().all(u8::is_ascii_whitespace)
+        let raw = self.raw_record();
+        (0..self.record.len()).all(|index| {
+            self.record
+                .field(raw, index)
+                .iter()
+                .all(u8::is_ascii_whitespace)
+        })
     }
 
     /// The checks every record passes before it is a row: field count, NUL, UTF-8.
@@ -213,7 +232,9 @@ impl CsvRecords {
                 format!("this row has {fields} fields, but the header has {expected}: {hint}"),
             ));
         }
-        let data = self.record.data();
+        // Delimiters and quotes are ASCII: the raw record is UTF-8 if and only if its fields
+        // are, and one check covers them all.
+        let data = self.raw_record();
         if let Some(at) = memchr(0, data) {
             return Err(RowError::new(
                 self.line_of(at),
@@ -239,15 +260,14 @@ impl CsvRecords {
         })?;
         Ok(RowView {
             line,
-            ticket_id: &text[self.record.range(self.positions.ticket_id)],
-            message: &text[self.record.range(self.positions.message)],
+            ticket_id: self.record.text(text, self.positions.ticket_id),
+            message: self.record.text(text, self.positions.message),
         })
     }
 
-    /// The physical line of byte `at` of the record's data: line breaks inside quoted fields
-    /// are kept in the data, so counting them finds it.
+    /// The physical line of byte `at` of the record.
     fn line_of(&self, at: usize) -> u64 {
-        self.record_line + memchr_iter(b'\n', &self.record.data()[..at]).count() as u64
+        self.record_line + memchr_iter(b'\n', &self.raw_record()[..at]).count() as u64
     }
 
     fn next_record(&mut self) -> Result<Found, InputError> {
@@ -264,6 +284,7 @@ impl CsvRecords {
             );
             match scan {
                 Scan::Record { len, newlines } => {
+                    self.record_bytes = self.start..self.start + len;
                     self.record_line = self.line;
                     self.start += len;
                     self.line += newlines;
@@ -400,5 +421,70 @@ fn describe_byte(byte: u8) -> String {
         b'\r' => "a lone carriage return".to_owned(),
         byte if byte.is_ascii_graphic() => format!("'{}'", byte as char),
         byte => format!("byte 0x{byte:02X}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every step as `Ok((line, ticket_id, message))` or `Err(line)`.
+    fn steps(bytes: Vec<u8>) -> Vec<Result<(u64, String, String), u64>> {
+        let mut records =
+            CsvRecords::open(Box::new(io::Cursor::new(bytes)), "t.csv".into(), None).unwrap();
+        let mut out = Vec::new();
+        loop {
+            match records.advance().unwrap() {
+                Step::Row(row) => out.push(Ok((
+                    row.line,
+                    row.ticket_id.to_owned(),
+                    row.message.to_owned(),
+                ))),
+                Step::Bad(error) => out.push(Err(error.line)),
+                Step::End => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn lines_count_physical_lines_across_quoted_breaks_and_blank_lines() {
+        let got = steps(
+            b"\xEF\xBB\xBF\r\nticketId;message\r\n\r\ntic_a;\"one\r\ntwo\"\r\n;\r\ntic_b;three"
+                .to_vec(),
+        );
+        assert_eq!(
+            got,
+            [
+                Ok((4, "tic_a".into(), "one\r\ntwo".into())),
+                Ok((7, "tic_b".into(), "three".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_endless_row_is_cut_off_and_reading_goes_on() {
+        let mut bytes = b"ticketId,message\ntic_a,\"".to_vec();
+        bytes.resize(bytes.len() + MAX_RECORD_BYTES + 10, b'x');
+        bytes.extend(b"\ntic_b,fine\n");
+        assert_eq!(
+            steps(bytes),
+            [Err(2), Ok((3, "tic_b".into(), "fine".into()))]
+        );
+    }
+
+    #[test]
+    fn a_header_that_is_not_utf8_or_empty_is_refused() {
+        let open = |bytes: &'static [u8]| {
+            CsvRecords::open(Box::new(bytes), "t.csv".into(), None)
+                .err()
+                .map(|e| e.message)
+        };
+        assert!(
+            open(b"ticketId,m\xe9ssage\n")
+                .unwrap()
+                .contains("not UTF-8")
+        );
+        assert!(open(b"\n\n").unwrap().contains("the file is empty"));
+        assert!(open(b"ticketId,message").is_none());
     }
 }

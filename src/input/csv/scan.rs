@@ -8,46 +8,70 @@
 //! physical lines exactly. It writes what the `csv` writer reads back identically (a property
 //! test holds it to that).
 
-use memchr::{memchr, memchr_iter, memchr2};
+use std::ops::Range;
 
-/// The fields of one record, unescaped, in one reused allocation (like `csv::ByteRecord`).
+use memchr::memchr2;
+
+/// Where the fields of one record are. Most fields are read in place, straight from the
+/// input (a quoted field is in place too unless it holds doubled quotes); only those with
+/// doubled quotes are unescaped into a reused buffer. No copy on the hot path.
 #[derive(Debug, Default)]
 pub(crate) struct RecordBuf {
-    data: Vec<u8>,
-    ends: Vec<usize>,
+    fields: Vec<Field>,
+    unescaped: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+struct Field {
+    /// The field's text in the record's input: between the quotes when quoted.
+    raw: Range<usize>,
+    /// Its unescaped copy in `RecordBuf::unescaped`, if it had doubled quotes.
+    unescaped: Option<Range<usize>>,
 }
 
 impl RecordBuf {
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.fields.len()
     }
 
-    pub fn data(&self) -> &[u8] {
-        &self.data
+    /// Field `index`, given the record's input (what [`scan_record`] was given).
+    pub fn field<'a>(&'a self, record: &'a [u8], index: usize) -> &'a [u8] {
+        let field = &self.fields[index];
+        match &field.unescaped {
+            Some(range) => &self.unescaped[range.clone()],
+            None => &record[field.raw.clone()],
+        }
     }
 
-    /// The byte range of field `index` inside [`RecordBuf::data`].
-    pub fn range(&self, index: usize) -> std::ops::Range<usize> {
-        let start = if index == 0 { 0 } else { self.ends[index - 1] };
-        start..self.ends[index]
+    /// Field `index` as text, given the record's input already checked as UTF-8. Fields
+    /// start and end at ASCII delimiters and quotes, so slicing cannot split a character;
+    /// removing one quote of each doubled pair keeps an unescaped copy valid too.
+    pub fn text<'a>(&'a self, record: &'a str, index: usize) -> &'a str {
+        let field = &self.fields[index];
+        match &field.unescaped {
+            Some(range) => std::str::from_utf8(&self.unescaped[range.clone()]).unwrap_or(""),
+            None => &record[field.raw.clone()],
+        }
     }
 
-    pub fn field(&self, index: usize) -> &[u8] {
-        &self.data[self.range(index)]
-    }
-
-    /// The index of the field that holds byte `offset` of the data.
+    /// The index of the field at byte `offset` of the record's input (a delimiter or quote
+    /// counts to the field after it).
     pub fn field_at(&self, offset: usize) -> usize {
-        self.ends.partition_point(|&end| end <= offset)
+        self.fields
+            .partition_point(|field| field.raw.end <= offset)
+            .min(self.fields.len().saturating_sub(1))
     }
 
     fn clear(&mut self) {
-        self.data.clear();
-        self.ends.clear();
+        self.fields.clear();
+        self.unescaped.clear();
     }
 
-    fn end_field(&mut self) {
-        self.ends.push(self.data.len());
+    fn push_raw(&mut self, raw: Range<usize>) {
+        self.fields.push(Field {
+            raw,
+            unescaped: None,
+        });
     }
 }
 
@@ -101,9 +125,13 @@ pub(crate) fn scan_record(input: &[u8], at_eof: bool, delimiter: u8, out: &mut R
             let quote_at = at;
             let quote_newlines = newlines;
             at += 1;
-            // Inside quotes: copy up to each quote, then decide what that quote was.
+            let content = at;
+            // Set at the first doubled quote: from then on the field is copied, unescaped.
+            let mut unescaped_from: Option<usize> = None;
+            let mut copied_to = content;
+            // Inside quotes: jump from quote to quote, counting line breaks on the way.
             loop {
-                let Some(offset) = memchr(b'"', &input[at..]) else {
+                let Some(offset) = memchr2(b'"', b'\n', &input[at..]) else {
                     return if at_eof {
                         Scan::BadQuote {
                             quote_at,
@@ -114,48 +142,28 @@ pub(crate) fn scan_record(input: &[u8], at_eof: bool, delimiter: u8, out: &mut R
                         Scan::NeedMore
                     };
                 };
-                let chunk = &input[at..at + offset];
-                newlines += memchr_iter(b'\n', chunk).count() as u64;
-                out.data.extend_from_slice(chunk);
-                at += offset + 1;
+                let found = at + offset;
+                at = found + 1;
+                if input[found] == b'\n' {
+                    newlines += 1;
+                    continue;
+                }
                 let after = input.get(at).copied();
-                match after {
+                let ends_record = match after {
                     Some(b'"') => {
-                        out.data.push(b'"');
+                        unescaped_from.get_or_insert(out.unescaped.len());
+                        out.unescaped.extend_from_slice(&input[copied_to..at]);
                         at += 1;
+                        copied_to = at;
+                        continue;
                     }
-                    Some(byte) if byte == delimiter => {
-                        out.end_field();
-                        at += 1;
-                        break;
-                    }
-                    Some(b'\n') => {
-                        out.end_field();
-                        return Scan::Record {
-                            len: at + 1,
-                            newlines: newlines + 1,
-                        };
-                    }
-                    Some(b'\r') if input.get(at + 1) == Some(&b'\n') => {
-                        out.end_field();
-                        return Scan::Record {
-                            len: at + 2,
-                            newlines: newlines + 1,
-                        };
-                    }
+                    Some(byte) if byte == delimiter => None,
+                    Some(b'\n') => Some(at + 1),
+                    Some(b'\r') if input.get(at + 1) == Some(&b'\n') => Some(at + 2),
                     Some(b'\r') if at + 1 == input.len() && !at_eof => return Scan::NeedMore,
-                    Some(b'\r') if at + 1 == input.len() => {
-                        out.end_field();
-                        return Scan::Record {
-                            len: at + 1,
-                            newlines,
-                        };
-                    }
+                    Some(b'\r') if at + 1 == input.len() => Some(at + 1),
                     None if !at_eof => return Scan::NeedMore,
-                    None => {
-                        out.end_field();
-                        return Scan::Record { len: at, newlines };
-                    }
+                    None => Some(at),
                     Some(found) => {
                         return Scan::BadQuote {
                             quote_at,
@@ -166,12 +174,30 @@ pub(crate) fn scan_record(input: &[u8], at_eof: bool, delimiter: u8, out: &mut R
                             },
                         };
                     }
+                };
+                let unescaped = unescaped_from.map(|from| {
+                    out.unescaped.extend_from_slice(&input[copied_to..found]);
+                    from..out.unescaped.len()
+                });
+                out.fields.push(Field {
+                    raw: content..found,
+                    unescaped,
+                });
+                match ends_record {
+                    None => {
+                        at += 1;
+                        break;
+                    }
+                    Some(len) => {
+                        let newlines = newlines + u64::from(input[len - 1] == b'\n');
+                        return Scan::Record { len, newlines };
+                    }
                 }
             }
         } else {
             // Unquoted: the field runs to the next delimiter or line break. A quote inside it
             // is an ordinary character (`5" screen`), as Excel and the csv crate agree.
-            match memchr2(delimiter, b'\n', &input[at..]) {
+            match find_field_end(&input[at..], delimiter) {
                 Some(offset) => {
                     let end = at + offset;
                     if input[end] == b'\n' {
@@ -180,23 +206,23 @@ pub(crate) fn scan_record(input: &[u8], at_eof: bool, delimiter: u8, out: &mut R
                         } else {
                             end
                         };
-                        out.data.extend_from_slice(&input[at..field_end]);
-                        out.end_field();
+                        out.push_raw(at..field_end);
                         return Scan::Record {
                             len: end + 1,
                             newlines: newlines + 1,
                         };
                     }
-                    out.data.extend_from_slice(&input[at..end]);
-                    out.end_field();
+                    out.push_raw(at..end);
                     at = end + 1;
                 }
                 None if !at_eof => return Scan::NeedMore,
                 None => {
-                    let rest = &input[at..];
-                    let rest = rest.strip_suffix(b"\r").unwrap_or(rest);
-                    out.data.extend_from_slice(rest);
-                    out.end_field();
+                    let end = if input.ends_with(b"\r") {
+                        input.len() - 1
+                    } else {
+                        input.len()
+                    };
+                    out.push_raw(at..end.max(at));
                     return Scan::Record {
                         len: input.len(),
                         newlines,
@@ -204,6 +230,18 @@ pub(crate) fn scan_record(input: &[u8], at_eof: bool, delimiter: u8, out: &mut R
                 }
             }
         }
+    }
+}
+
+/// The first delimiter or line feed. Most unquoted fields are short ids and names, where a
+/// plain loop over the first bytes beats setting up a vectorised search.
+fn find_field_end(text: &[u8], delimiter: u8) -> Option<usize> {
+    const SHORT: usize = 32;
+    let head = &text[..text.len().min(SHORT)];
+    match head.iter().position(|&b| b == delimiter || b == b'\n') {
+        Some(at) => Some(at),
+        None if text.len() <= SHORT => None,
+        None => memchr2(delimiter, b'\n', &text[SHORT..]).map(|at| at + SHORT),
     }
 }
 
@@ -215,7 +253,7 @@ mod tests {
         let mut out = RecordBuf::default();
         let scan = scan_record(input.as_bytes(), at_eof, b',', &mut out);
         let fields = (0..out.len())
-            .map(|i| String::from_utf8(out.field(i).to_vec()).unwrap())
+            .map(|i| String::from_utf8(out.field(input.as_bytes(), i).to_vec()).unwrap())
             .collect();
         (scan, fields)
     }

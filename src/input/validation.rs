@@ -1,0 +1,158 @@
+//! `validate`: one pass over the whole input, on two threads. One reads and parses (the
+//! CSV or NDJSON reader), the other checks each row and looks for repeats; rows go from one
+//! to the other in batches through a bounded channel, so memory stays flat.
+
+use std::ops::Range;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread;
+
+use super::args::InputSource;
+use super::duplicates::Duplicates;
+use super::records::{Records, Step};
+use super::report::{Report, ReportBuilder};
+use super::row::{InputError, RowError, RowView};
+use super::rules::{self, Rules};
+
+/// A batch is sent when it holds this many rows or this much text (a single row can exceed
+/// the latter; the reader caps a record at 16 MiB).
+const BATCH_ROWS: usize = 8192;
+const BATCH_TEXT: usize = 1024 * 1024;
+/// Batches waiting between the threads: enough to keep both busy, few enough to keep
+/// memory small.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// Reads all of `source` once and checks every row against `rules`. A problem in the file,
+/// even in its header, is part of the report; only an input that cannot be read at all
+/// (missing file, I/O failure) is an `Err`.
+pub fn validate(source: &InputSource, rules: &Rules) -> Result<Report, InputError> {
+    let mut report = ReportBuilder::default();
+    let records = match Records::open(source) {
+        Ok(records) => records,
+        Err(error) if error.unreadable => return Err(error),
+        Err(error) => {
+            report.error(error.line, error.message);
+            return Ok(report.finish());
+        }
+    };
+    let (sender, receiver) = sync_channel(BATCHES_IN_FLIGHT);
+    let mut duplicates = Duplicates::default();
+    thread::scope(|scope| {
+        scope.spawn(move || read_batches(records, sender));
+        check_batches(receiver, rules, &mut report, &mut duplicates)
+    })?;
+    duplicates.report(rules.allow_duplicates, &mut report);
+    if report.rows == 0 {
+        report.warning(
+            None,
+            "there are no rows, only a header: nothing to send (fine for a scheduled job \
+             with nothing to do)"
+                .to_owned(),
+        );
+    }
+    Ok(report.finish())
+}
+
+/// Rows in file order: their ticket ids and messages one after the other in `text`.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    items: Vec<Item>,
+}
+
+enum Item {
+    Row {
+        line: u64,
+        ticket_id: Range<usize>,
+        message: Range<usize>,
+    },
+    Bad(RowError),
+}
+
+impl Batch {
+    fn with_capacity() -> Self {
+        Batch {
+            text: String::with_capacity(BATCH_TEXT),
+            items: Vec::with_capacity(BATCH_ROWS),
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.items.len() >= BATCH_ROWS || self.text.len() >= BATCH_TEXT
+    }
+
+    fn push_row(&mut self, row: &RowView) {
+        let ticket_id = self.append(row.ticket_id);
+        let message = self.append(row.message);
+        self.items.push(Item::Row {
+            line: row.line,
+            ticket_id,
+            message,
+        });
+    }
+
+    fn append(&mut self, text: &str) -> Range<usize> {
+        let start = self.text.len();
+        self.text.push_str(text);
+        start..self.text.len()
+    }
+}
+
+/// The reading thread: parses records and sends them on, ending with the last batch or the
+/// error that stopped reading.
+fn read_batches(mut records: Records, batches: SyncSender<Result<Batch, InputError>>) {
+    let mut batch = Batch::with_capacity();
+    loop {
+        match records.advance() {
+            Ok(Step::Row(row)) => batch.push_row(&row),
+            Ok(Step::Bad(error)) => batch.items.push(Item::Bad(error)),
+            Ok(Step::End) => {
+                // The checking thread only stops early when it panics; nothing to tell it.
+                let _ = batches.send(Ok(batch));
+                return;
+            }
+            Err(error) => {
+                let _ = batches.send(Err(error));
+                return;
+            }
+        }
+        if batch.is_full() {
+            let full = std::mem::replace(&mut batch, Batch::with_capacity());
+            if batches.send(Ok(full)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The checking thread (the caller's): every rule on every row, and repeats remembered.
+fn check_batches(
+    batches: Receiver<Result<Batch, InputError>>,
+    rules: &Rules,
+    report: &mut ReportBuilder,
+    duplicates: &mut Duplicates,
+) -> Result<(), InputError> {
+    for batch in batches {
+        let batch = batch?;
+        for item in batch.items {
+            report.rows += 1;
+            match item {
+                Item::Row {
+                    line,
+                    ticket_id,
+                    message,
+                } => {
+                    let row = RowView {
+                        line,
+                        ticket_id: &batch.text[ticket_id],
+                        message: &batch.text[message],
+                    };
+                    if let Some(ticket_id) = rules::check_row(&row, rules, report) {
+                        duplicates.record(ticket_id, &row);
+                    }
+                }
+                Item::Bad(error) => report.error(Some(error.line), error.message),
+            }
+        }
+    }
+    Ok(())
+}
