@@ -1,6 +1,7 @@
 //! The typed client of the MijnKlantportaal ticket API: what a request returns, how every
 //! failure is classified (once, here), and the rate-limit facts each answer carries.
 
+mod auth;
 mod client;
 mod error;
 mod limits;
@@ -8,6 +9,7 @@ mod matching;
 mod secret;
 mod ticket;
 
+pub use auth::{Credentials, OAuthClient};
 pub use client::{ApiClient, ClientOptions, Fetched, Posted, Reply};
 pub use error::{ApiError, ErrorClass, ErrorKind};
 pub use limits::RateLimitInfo;

@@ -60,6 +60,7 @@ impl Courier {
                         return None;
                     }
                     attempts += 1;
+                    Tally::bump(&self.tally.attempts);
                     let answer = tokio::select! {
                         answer = self.client.post_message(&job.ticket_id, &job.message) => answer,
                         _ = self.stop.reached(StopLevel::Immediate) => return None,
