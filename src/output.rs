@@ -78,11 +78,20 @@ pub fn say(level: Level, message: &str) {
 /// A message with structured fields. In text mode only the message is printed (it may span
 /// several lines); in json mode the fields travel along for monitors to read.
 pub fn emit(level: Level, message: &str, fields: Map<String, Value>) {
-    let settings = settings();
-    if settings.quiet && level > Level::Error {
+    if is_quiet() && level > Level::Error {
         return;
     }
-    let line = match settings.format {
+    write(level, message, fields);
+}
+
+/// A message the user asked for by name, printed even under `-q` (progress lines when
+/// `--progress-interval` is given).
+pub fn emit_requested(level: Level, message: &str, fields: Map<String, Value>) {
+    write(level, message, fields);
+}
+
+fn write(level: Level, message: &str, fields: Map<String, Value>) {
+    let line = match format() {
         LogFormat::Text => format!("{}\n", message.trim_end_matches('\n')),
         LogFormat::Json => json_line(level.as_str(), message, fields),
     };

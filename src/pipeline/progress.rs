@@ -185,7 +185,8 @@ fn progress_line(tally: &Tally, goal: Goal, elapsed: Duration, rate: Rate) {
     } else {
         done as f64 * 100.0 / to_send as f64
     };
-    output::emit(
+    // Only called when lines were chosen: under -q that means they were asked for.
+    output::emit_requested(
         Level::Info,
         &format!(
             "progress: {done}/{to_send} rows ({percent:.0}%), {:.2} rows/s, ETA {}",
