@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use time::format_description::BorrowedFormatItem;
 
 /// How lines on standard error are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -123,13 +123,14 @@ pub fn json_line(level: &str, message: &str, fields: Map<String, Value>) -> Stri
     )
 }
 
-/// RFC 3339 in UTC with milliseconds: `2026-11-24T01:41:34.123Z`.
+/// RFC 3339 in UTC with exactly three decimals, `2026-11-24T01:41:34.120Z`: fixed width,
+/// so log lines align and sort as text.
 pub fn timestamp(at: OffsetDateTime) -> String {
+    const FORMAT: &[BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     let at = at.to_offset(time::UtcOffset::UTC);
-    let at = at
-        .replace_nanosecond(at.millisecond() as u32 * 1_000_000)
-        .unwrap_or(at);
-    at.format(&Rfc3339)
+    at.format(FORMAT)
         .unwrap_or_else(|_| at.unix_timestamp().to_string())
 }
 
@@ -147,6 +148,7 @@ macro_rules! fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::format_description::well_known::Rfc3339;
 
     #[test]
     fn a_json_line_is_one_object_with_the_four_keys() {
@@ -164,5 +166,8 @@ mod tests {
     fn timestamps_are_utc_with_milliseconds() {
         let at = time::macros::datetime!(2026-11-24 03:04:05.678901 +02:00);
         assert_eq!(timestamp(at), "2026-11-24T01:04:05.678Z");
+        let round = time::macros::datetime!(2026-11-24 01:04:05.5 UTC);
+        assert_eq!(timestamp(round), "2026-11-24T01:04:05.500Z");
+        assert!(OffsetDateTime::parse(&timestamp(round), &Rfc3339).is_ok());
     }
 }

@@ -13,7 +13,7 @@ use anyhow::Context;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::exit::{CmdResult, Exit};
+use crate::exit::CmdResult;
 use crate::output::timestamp;
 use crate::pipeline::{RunReport, Tally};
 
@@ -104,10 +104,6 @@ impl RunSummary {
                 self.stop_reason = Some(format!("{failure}"));
             }
         }
-    }
-
-    pub fn is_success(&self) -> bool {
-        self.exit_code == Some(Exit::Ok.code())
     }
 }
 

@@ -67,13 +67,9 @@ impl Credentials {
                 current: None,
                 generation: 0,
                 refresh_token,
-                renewals: 0,
+                obtained: 0,
             }),
         })))
-    }
-
-    pub fn is_oauth(&self) -> bool {
-        matches!(*self.0, Kind::OAuth(_))
     }
 
     /// The header for the next request; renews an OAuth token that is about to expire.
@@ -99,14 +95,6 @@ impl Credentials {
             Kind::OAuth(source) => Some(source.renew_after_refusal(http, refused).await),
         }
     }
-
-    /// How many access tokens were obtained so far (0 for an API key).
-    pub async fn renewals(&self) -> u64 {
-        match &*self.0 {
-            Kind::ApiKey(_) => 0,
-            Kind::OAuth(source) => source.state.lock().await.renewals,
-        }
-    }
 }
 
 struct TokenSource {
@@ -120,7 +108,8 @@ struct TokenState {
     generation: u64,
     /// The server may rotate it with each renewal; the latest is kept in memory only.
     refresh_token: Secret,
-    renewals: u64,
+    /// Tokens obtained so far, for the debug log.
+    obtained: u64,
 }
 
 struct Issued {
@@ -215,10 +204,10 @@ impl TokenSource {
         };
         state.current = Some(Issued { header, renew_at });
         state.generation += 1;
-        state.renewals += 1;
+        state.obtained += 1;
         tracing::debug!(
             expires_in = answer.expires_in,
-            renewals = state.renewals,
+            tokens_obtained = state.obtained,
             "OAuth access token obtained"
         );
         Ok(())

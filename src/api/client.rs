@@ -81,10 +81,6 @@ impl ApiClient {
         self.credentials.bearer(&self.http).await.map(drop)
     }
 
-    pub fn credentials(&self) -> &Credentials {
-        &self.credentials
-    }
-
     fn ticket_url(&self, ticket_id: &str) -> String {
         format!("{}/tickets/{ticket_id}", self.base_url)
     }
