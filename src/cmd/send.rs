@@ -194,20 +194,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         });
     }
     if !report.is_valid() || report.warning_count > 0 {
-        let mut text = Vec::new();
-        let _ = report.write_human(&mut text, &source_name, args.rate);
-        let text = String::from_utf8_lossy(&text);
-        let level = if report.is_valid() {
-            Level::Warn
-        } else {
-            Level::Error
-        };
-        let mut fields = fields! {"input" => source_name};
-        if let serde_json::Value::Object(found) = report.to_json(args.rate) {
-            fields.extend(found);
-        }
-        let headline = text.lines().next().unwrap_or_default();
-        output::emit_long(level, &text, headline, fields);
+        print_problems(&report, &source_name, args.rate);
     }
     if !report.is_valid() {
         return Err(Failure::bad_input(anyhow!(
@@ -285,19 +272,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         summary.failed_rows_file = report.failed_rows_file.clone();
         print_summary(&report, &files, canary.is_some(), stop_reason);
         if let Some(sandbox) = sandbox {
-            let sandbox_report = sandbox.report();
-            let json = serde_json::to_string_pretty(&sandbox_report).unwrap_or_default();
-            let sandbox_report = serde_json::to_value(sandbox_report).unwrap_or_default();
-            let fields = match sandbox_report {
-                serde_json::Value::Object(map) => map,
-                _ => serde_json::Map::new(),
-            };
-            output::emit_long(
-                Level::Info,
-                &format!("sandbox report: {json}"),
-                "sandbox report",
-                fields,
-            );
+            print_sandbox_report(&sandbox.report());
             sandbox.shutdown().await;
         }
         Ok(exit_code(&report))
@@ -424,6 +399,39 @@ fn exit_code(report: &RunReport) -> Exit {
     } else {
         Exit::Ok
     }
+}
+
+/// Validation's errors and warnings, before anything is sent: the human report in text
+/// mode; one line with the problems as fields in json mode.
+fn print_problems(report: &input::Report, source_name: &str, rate: Rate) {
+    let mut text = Vec::new();
+    let _ = report.write_human(&mut text, source_name, rate);
+    let text = String::from_utf8_lossy(&text);
+    let level = if report.is_valid() {
+        Level::Warn
+    } else {
+        Level::Error
+    };
+    let mut fields = fields! {"input" => source_name};
+    if let serde_json::Value::Object(found) = report.to_json(rate) {
+        fields.extend(found);
+    }
+    let headline = text.lines().next().unwrap_or_default();
+    output::emit_long(level, &text, headline, fields);
+}
+
+fn print_sandbox_report(report: &sandbox::Report) {
+    let json = serde_json::to_string_pretty(report).unwrap_or_default();
+    let fields = match serde_json::to_value(report) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    output::emit_long(
+        Level::Info,
+        &format!("sandbox report: {json}"),
+        "sandbox report",
+        fields,
+    );
 }
 
 /// Why the run ended before the end of its input, and whether that was planned (exit 0,
