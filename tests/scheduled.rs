@@ -165,6 +165,62 @@ fn with_json_logs_validation_problems_and_the_final_error_are_json_too() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_says_so_in_json_and_in_its_summary() {
+    let sandbox = Sandbox::open_world();
+    let dir = tempfile::tempdir().unwrap();
+    let input_rows = rows(40);
+    let input = write_csv(dir.path(), "interrupted.csv", &input_rows);
+    let results_path = with_suffix(&input, ".results.ndjson");
+    let summary_path = dir.path().join("s.json");
+
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"))
+        .args(["--log-format", "json", "send"])
+        .arg(&input)
+        .args([
+            "--base-url",
+            &sandbox.base_url(),
+            "--rate",
+            "10/s",
+            "--summary-json",
+        ])
+        .arg(&summary_path)
+        .env("MKP_API_TOKEN", bulk_reply::sandbox::DEFAULT_TOKEN)
+        .env_remove("MKP_BASE_URL")
+        .env_remove("MKP_OAUTH_CLIENT_ID")
+        .env_remove("MKP_OAUTH_CLIENT_SECRET")
+        .env_remove("MKP_OAUTH_REFRESH_TOKEN")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (by polling the results file) until the run is under way, then interrupt it.
+    let give_up = std::time::Instant::now() + Duration::from_secs(8);
+    while support::results(&results_path).len() < 2 {
+        assert!(std::time::Instant::now() < give_up, "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let output = child.wait_with_output().unwrap();
+
+    assert_eq!(output.status.code(), Some(3));
+    let lines = json_lines(&output.stderr);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "warn" && l["message"].as_str().unwrap().contains("stopping")),
+        "{lines:?}"
+    );
+    let s = summary(&summary_path);
+    assert_eq!(s["exitCode"], 3);
+    assert_eq!(s["stopReason"], "interrupted");
+    let sent = s["sent"].as_u64().unwrap();
+    assert!((2..40).contains(&sent), "sent {sent}");
+    assert_eq!(s["remaining"].as_u64(), Some(40 - sent));
+}
+
 #[test]
 fn without_a_terminal_progress_lines_come_every_interval() {
     let sandbox = Sandbox::open_world();

@@ -201,7 +201,7 @@ fn progress_line(tally: &Tally, goal: Goal, elapsed: Duration, rate: Rate) {
             "skipped" => Tally::get(&tally.skipped),
             "retries" => Tally::get(&tally.retries),
             "rowsPerSecond" => (pace.per_second * 100.0).round() / 100.0,
-            "etaSeconds" => pace.eta.as_secs(),
+            "etaSeconds" => (pace.eta.as_secs_f64() * 10.0).round() / 10.0,
             "elapsedSeconds" => (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         },
     );
