@@ -12,6 +12,8 @@ Examples:
   bulk-reply send notices.csv --sandbox           rehearse against the built-in simulator
   MKP_API_TOKEN=... bulk-reply send notices.csv   post every message for real
   bulk-reply sandbox --listen 127.0.0.1:0         run the simulator for your own scripts
+  bulk-reply --log-format json send notices.csv --max-rows 500 --summary-json s.json
+                                                  a scheduled run (see send --help)
 
 Exit codes:
   0  everything done        1  finished, some rows failed
@@ -38,4 +40,8 @@ pub enum Command {
     Send(cmd::send::Args),
     /// Run the embedded simulator of the ticket API
     Sandbox(cmd::sandbox::Args),
+    /// Print a shell completion script (bash, zsh, fish)
+    Completions(cmd::completions::Args),
+    /// Print the manual page (roff)
+    Man(cmd::man::Args),
 }

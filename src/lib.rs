@@ -8,12 +8,15 @@
 pub mod api;
 pub mod cli;
 pub mod cmd;
+pub mod deadline;
 pub mod delivery;
 pub mod duration;
 pub mod exit;
 pub mod input;
 pub mod journal;
 pub mod logging;
+pub mod output;
 pub mod pipeline;
 pub mod rate;
 pub mod sandbox;
+pub mod summary;

@@ -396,7 +396,8 @@ async fn inspection_views_need_no_token_and_match_the_in_process_figures() {
             "dropped": 0,
             "messagesAppended": 4,
             "duplicateMessages": 1,
-            "peakRequestsPerWindow": 6
+            "peakRequestsPerWindow": 6,
+            "tokensIssued": 0
         })
     );
     assert_eq!(

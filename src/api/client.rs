@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, LOCATION};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use serde_json::value::RawValue;
 
+use super::auth::Credentials;
 use super::error::ApiError;
 use super::limits::RateLimitInfo;
 use super::matching::find_posted;
-use super::secret::Secret;
 use super::ticket::Ticket;
 
 /// A larger answer is not a ticket we want to hold in memory; real tickets are far smaller.
@@ -19,7 +19,7 @@ const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub struct ClientOptions {
     /// Ends in `/v1`, without a trailing slash.
     pub base_url: String,
-    pub token: Secret,
+    pub credentials: Credentials,
     /// For one whole request: connect, send, and read the answer.
     pub timeout: Duration,
     /// Idle keep-alive connections to keep; match the number of workers.
@@ -30,7 +30,7 @@ pub struct ClientOptions {
 pub struct ApiClient {
     http: reqwest::Client,
     base_url: String,
-    authorization: HeaderValue,
+    credentials: Credentials,
 }
 
 /// A successful answer with what came along with it.
@@ -68,17 +68,17 @@ impl ApiClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-        let mut authorization =
-            HeaderValue::from_str(&format!("Bearer {}", options.token.expose())).map_err(|_| {
-                "the API token contains characters that cannot go in an HTTP header".to_string()
-            })?;
-        // Marks the header so hyper and reqwest never print it in debug output.
-        authorization.set_sensitive(true);
         Ok(ApiClient {
             http,
             base_url: options.base_url.trim_end_matches('/').to_string(),
-            authorization,
+            credentials: options.credentials,
         })
+    }
+
+    /// Obtains the first OAuth access token now, so that wrong credentials stop the run
+    /// before any row is touched. Nothing to do for an API key.
+    pub async fn authenticate(&self) -> Result<(), ApiError> {
+        self.credentials.bearer(&self.http).await.map(drop)
     }
 
     fn ticket_url(&self, ticket_id: &str) -> String {
@@ -96,7 +96,6 @@ impl ApiClient {
         let request = self
             .http
             .post(self.ticket_url(ticket_id))
-            .header(AUTHORIZATION, self.authorization.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(body);
         let (status, limits, bytes) = self.exchange(request).await?;
@@ -122,10 +121,7 @@ impl ApiClient {
 
     /// `GET /tickets/{id}`: the ticket with all its messages.
     pub async fn get_ticket(&self, ticket_id: &str) -> Result<Reply<Fetched>, ApiError> {
-        let request = self
-            .http
-            .get(self.ticket_url(ticket_id))
-            .header(AUTHORIZATION, self.authorization.clone());
+        let request = self.http.get(self.ticket_url(ticket_id));
         let (status, limits, bytes) = self.exchange(request).await?;
         let fetched = parse_ticket(status, &bytes, limits)?;
         Ok(Reply {
@@ -135,8 +131,48 @@ impl ApiClient {
         })
     }
 
-    /// Sends a request and reads a bounded answer. Non-2xx statuses become errors here.
+    /// Sends a request with the current credentials and reads a bounded answer. A 401 with
+    /// an OAuth token renews it and sends the request once more: a refused request was not
+    /// acted on, so repeating it cannot post twice. Non-2xx statuses become errors here.
     async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, RateLimitInfo, Vec<u8>), ApiError> {
+        let bearer = self.credentials.bearer(&self.http).await?;
+        // Bodies here are bytes, so a copy can always be kept for the one repeat.
+        let Some(repeat) = request.try_clone() else {
+            return self
+                .exchange_once(request.header(AUTHORIZATION, bearer.header))
+                .await;
+        };
+        let first = self
+            .exchange_once(request.header(AUTHORIZATION, bearer.header.clone()))
+            .await;
+        match first {
+            Err(error) if error.http_status == Some(401) => {
+                let Some(renewed) = self
+                    .credentials
+                    .renew_after_refusal(&self.http, &bearer)
+                    .await
+                else {
+                    return Err(error);
+                };
+                tracing::debug!("the API refused the OAuth access token; renewed it, trying again");
+                let answer = self
+                    .exchange_once(repeat.header(AUTHORIZATION, renewed?.header))
+                    .await;
+                answer.map_err(|mut error| {
+                    if error.http_status == Some(401) {
+                        error.message = "the API refused a freshly renewed OAuth access token (HTTP 401): check that the OAuth application may use the API (MKP_OAUTH_CLIENT_ID) and that MKP_OAUTH_TOKEN_URL belongs to this API".into();
+                    }
+                    error
+                })
+            }
+            other => other,
+        }
+    }
+
+    async fn exchange_once(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<(u16, RateLimitInfo, Vec<u8>), ApiError> {

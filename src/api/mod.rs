@@ -1,6 +1,7 @@
 //! The typed client of the MijnKlantportaal ticket API: what a request returns, how every
 //! failure is classified (once, here), and the rate-limit facts each answer carries.
 
+mod auth;
 mod client;
 mod error;
 mod limits;
@@ -9,6 +10,7 @@ mod secret;
 mod ticket;
 mod transport;
 
+pub use auth::{Credentials, OAuthClient};
 pub use client::{ApiClient, ClientOptions, Fetched, Posted, Reply};
 pub use error::{ApiError, ErrorClass, ErrorKind};
 pub use limits::RateLimitInfo;

@@ -6,11 +6,15 @@ use std::net::IpAddr;
 
 use reqwest::Url;
 
-/// Checks a base URL before any connection is made. `Err` is the message for the user.
-pub fn check_base_url(base_url: &str, allow_insecure_http: bool) -> Result<Url, String> {
-    let url = Url::parse(base_url).map_err(|e| {
-        format!("--base-url {base_url:?} is not a URL ({e}); it looks like https://api.mijnklantportaal.nl/v1")
-    })?;
+/// Checks a URL that credentials will be sent to (`flag` names where it came from, e.g.
+/// `--base-url`), before any connection is made. `Err` is the message for the user.
+pub fn check_base_url(
+    flag: &str,
+    base_url: &str,
+    allow_insecure_http: bool,
+) -> Result<Url, String> {
+    let url =
+        Url::parse(base_url).map_err(|e| format!("{flag} {base_url:?} is not a URL ({e})"))?;
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) || allow_insecure_http => Ok(url),
@@ -40,20 +44,24 @@ mod tests {
 
     #[test]
     fn https_anywhere_http_only_to_this_machine() {
-        assert!(check_base_url("https://api.mijnklantportaal.nl/v1", false).is_ok());
+        assert!(check_base_url("--base-url", "https://api.mijnklantportaal.nl/v1", false).is_ok());
         for local in [
             "http://127.0.0.1:8080/v1",
             "http://127.9.9.9/v1",
             "http://localhost:1/v1",
             "http://[::1]:80/v1",
         ] {
-            assert!(check_base_url(local, false).is_ok(), "{local}");
+            assert!(
+                check_base_url("--base-url", local, false).is_ok(),
+                "{local}"
+            );
         }
-        let refused = check_base_url("http://api.mijnklantportaal.nl/v1", false).unwrap_err();
+        let refused =
+            check_base_url("--base-url", "http://api.mijnklantportaal.nl/v1", false).unwrap_err();
         assert!(refused.contains("https://"), "{refused}");
-        assert!(check_base_url("http://10.0.0.5/v1", false).is_err());
-        assert!(check_base_url("http://api.mijnklantportaal.nl/v1", true).is_ok());
-        assert!(check_base_url("ftp://example.org/v1", true).is_err());
-        assert!(check_base_url("not a url", false).is_err());
+        assert!(check_base_url("--base-url", "http://10.0.0.5/v1", false).is_err());
+        assert!(check_base_url("--base-url", "http://api.mijnklantportaal.nl/v1", true).is_ok());
+        assert!(check_base_url("--base-url", "ftp://example.org/v1", true).is_err());
+        assert!(check_base_url("--base-url", "not a url", false).is_err());
     }
 }

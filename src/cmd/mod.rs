@@ -1,8 +1,12 @@
 //! One module per subcommand. Each opens with its usage, owns its flags and returns the exit
 //! code it finished with.
 
+pub mod completions;
+pub mod credentials;
+pub mod man;
 pub mod sandbox;
 pub mod send;
+pub mod unattended;
 pub mod validate;
 
 use crate::cli::Command;
@@ -13,6 +17,8 @@ pub fn run(command: Command) -> CmdResult {
         Command::Validate(args) => validate::run(args),
         Command::Send(args) => send::run(args),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

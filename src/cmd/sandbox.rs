@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::output::{self, Level};
 use crate::rate::Rate;
-use crate::sandbox::{self, Faults, SandboxConfig, World};
+use crate::sandbox::{self, Faults, OAuthApp, SandboxConfig, World};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -24,6 +25,13 @@ Examples:
 
   curl -H 'Authorization: Bearer sandbox-token' -H 'Content-Type: application/json' \\
        -d '{\"message\": \"<p>Fixed!</p>\"}' http://127.0.0.1:8080/v1/tickets/tic_abc123
+
+  # OAuth: access tokens that expire every 5 s, for a client that renews them
+  bulk-reply sandbox --oauth-client-id app --oauth-client-secret s3cret --token-ttl 5s
+  curl -H 'Content-Type: application/json' -d '{\"grant_type\": \"refresh_token\", \\
+       \"client_id\": \"app\", \"client_secret\": \"s3cret\", \"refresh_token\": \"any\"}' \\
+       http://127.0.0.1:8080/oauth/tokens
+
   curl http://127.0.0.1:8080/__sandbox/report       what the sandbox saw (no token needed)
   curl http://127.0.0.1:8080/__sandbox/messages     every message appended, in order
 
@@ -74,6 +82,20 @@ pub struct Args {
     /// Delay before every /v1 request is handled (e.g. 20ms)
     #[arg(long, value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
     latency: Duration,
+
+    /// The client id of the one OAuth application that POST /oauth/tokens serves; any
+    /// refresh token is accepted for it
+    #[arg(long, value_name = "ID", requires = "oauth_client_secret")]
+    oauth_client_id: Option<String>,
+
+    /// That application's client secret
+    #[arg(long, value_name = "SECRET", requires = "oauth_client_id")]
+    oauth_client_secret: Option<String>,
+
+    /// How long an issued access token is accepted on /v1 (its expires_in, whole seconds);
+    /// 0s issues tokens refused at once
+    #[arg(long, value_name = "DUR", default_value = "1h", value_parser = parse_duration)]
+    token_ttl: Duration,
 }
 
 fn fraction(text: &str) -> Result<f64, String> {
@@ -103,24 +125,37 @@ pub fn run(args: Args) -> CmdResult {
             garbage_rate: args.garbage_rate,
             latency: args.latency,
         },
+        oauth: args.oauth_client_id.zip(args.oauth_client_secret).map(
+            |(client_id, client_secret)| OAuthApp {
+                client_id,
+                client_secret,
+            },
+        ),
+        token_ttl: args.token_ttl,
     };
     let rate_limit = config.rate_limit;
     let runtime = super::runtime()?;
     runtime.block_on(async move {
         let running = sandbox::start(config).await.map_err(Failure::bad_input)?;
         announce(running.base_url()).map_err(Failure::stopped)?;
-        eprintln!(
-            "bulk-reply sandbox: serving the ticket API at {} (rate limit {rate_limit}); \
-             report at {}/__sandbox/report; Ctrl-C to stop",
-            running.base_url(),
-            running.origin()
+        output::say(
+            Level::Info,
+            &format!(
+                "bulk-reply sandbox: serving the ticket API at {} (rate limit {rate_limit}); \
+                 report at {}/__sandbox/report; Ctrl-C to stop",
+                running.base_url(),
+                running.origin()
+            ),
         );
         wait_for_stop_signal().await.map_err(Failure::stopped)?;
         let report = running.report();
         running.shutdown().await;
-        eprintln!(
-            "bulk-reply sandbox: stopped after {} requests; {} messages appended ({} duplicates)",
-            report.requests, report.messages_appended, report.duplicate_messages
+        output::say(
+            Level::Info,
+            &format!(
+                "bulk-reply sandbox: stopped after {} requests; {} messages appended ({} duplicates)",
+                report.requests, report.messages_appended, report.duplicate_messages
+            ),
         );
         Ok(Exit::Ok)
     })

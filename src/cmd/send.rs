@@ -3,25 +3,29 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
-use crate::api::{ApiClient, ClientOptions, Secret, check_base_url};
+use super::credentials::{CREDENTIALS_HELP, CredentialArgs};
+use super::unattended::UnattendedArgs;
+use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
 use crate::delivery::Job;
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::fields;
 use crate::input::{self, InputArgs, InputSource};
 use crate::journal::{Durability, JobFiles, JournalError, OpenJob, RowKey};
+use crate::output::{self, Level};
 use crate::pipeline::{
     self, FeedEnd, JobSource, Jobs, RateGate, RetryPolicy, RunReport, Settings, Tally,
     format_duration,
 };
 use crate::rate::Rate;
 use crate::sandbox::{self, SandboxConfig};
+use crate::summary::{Counts, RunSummary, SummaryFile};
 
 const DEFAULT_BASE_URL: &str = "https://api.mijnklantportaal.nl/v1";
 
@@ -40,17 +44,22 @@ Examples:
   # From a script's NDJSON on standard input
   my-export | bulk-reply send - --input-format ndjson --results out.ndjson
 
+  # Unattended, from cron: 500 rows a night, JSON logs, a summary for the monitor
+  bulk-reply --log-format json send notices.csv --token-file ~/.mkp-token \\
+      --max-rows 500 --deadline 06:00 --summary-json notices.summary.json
+
 Interrupted? Run the same command again: rows already delivered are not sent twice.
 
 Exit codes:
   0  every row delivered (in this run or an earlier one)
   1  finished, some rows failed (see the failed-rows file)
   2  usage or input error; nothing was sent
-  3  stopped early (fatal API error, interrupt, job locked); run again to resume";
+  3  stopped early (fatal API error, interrupt, job locked); run again to resume
+  A planned stop (--max-rows, --deadline, --canary) exits 0 and says how many rows remain.";
 
 /// Post every row of INPUT as a reply on its ticket
 #[derive(Debug, clap::Args)]
-#[command(after_help = EXAMPLES, args_override_self = true)]
+#[command(after_help = format!("{EXAMPLES}\n\n{CREDENTIALS_HELP}"), args_override_self = true)]
 pub struct Args {
     #[command(flatten)]
     pub input: InputArgs,
@@ -68,14 +77,8 @@ pub struct Args {
     #[arg(long, env = "MKP_BASE_URL", default_value = DEFAULT_BASE_URL, value_name = "URL")]
     pub base_url: String,
 
-    /// Allow a plain http:// base URL to another machine: the token then travels
-    /// unencrypted. Only for a trusted network; https is the rule
-    #[arg(long)]
-    pub allow_insecure_http: bool,
-
-    /// Read the API token from this file (alternatively set MKP_API_TOKEN)
-    #[arg(long, value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
 
     /// Requests per window, shared by all workers: N/s, N/min, N/h, or unlimited
     #[arg(long, default_value_t = Rate::API_DEFAULT, value_name = "RATE")]
@@ -124,11 +127,41 @@ pub struct Args {
     /// The checkpoint that makes a run resumable [default: INPUT.journal]
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub unattended: UnattendedArgs,
 }
 
 pub fn run(args: Args) -> CmdResult {
+    let mut summary = RunSummary::start();
+    let summary_file = match &args.unattended.summary_json {
+        Some(path) => Some(SummaryFile::create(path, &summary).map_err(Failure::bad_input)?),
+        None => None,
+    };
+    let result = send(args, &mut summary);
+    if let Some(file) = summary_file {
+        summary.finish(&result);
+        if let Err(error) = file.write(&summary) {
+            // The run's own exit code stands; the placeholder left in the file (exitCode
+            // null) tells the monitor something is wrong.
+            output::say(Level::Error, &format!("bulk-reply: error: {error:#}"));
+        }
+    }
+    result
+}
+
+fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
+    // Read while the process has one thread: see `DeadlineSpec::instant`.
+    let deadline = args.unattended.deadline.map(|spec| {
+        let (instant, warning) = spec.instant();
+        if let Some(warning) = warning {
+            output::say(Level::Warn, &format!("bulk-reply: {warning}"));
+        }
+        instant
+    });
     let source = args.input.source();
     let files = job_files(&args, &source)?;
+    summary.results_file = Some(files.results.clone());
     let spooled = match source.path {
         Some(_) => None,
         None => Some(Spool::from_stdin(&files.results)?),
@@ -149,6 +182,7 @@ pub fn run(args: Args) -> CmdResult {
     let rules = args.input.rules();
     let report =
         input::validate(&source, &rules).map_err(|e| Failure::bad_input(anyhow!("{e}")))?;
+    summary.total_rows = Some(report.rows);
     if args.dry_run {
         report
             .write_human(&mut std::io::stdout().lock(), &source_name, args.rate)
@@ -161,7 +195,7 @@ pub fn run(args: Args) -> CmdResult {
         });
     }
     if !report.is_valid() || report.warning_count > 0 {
-        let _ = report.write_human(&mut std::io::stderr().lock(), &source_name, args.rate);
+        print_problems(&report, &source_name, args.rate);
     }
     if !report.is_valid() {
         return Err(Failure::bad_input(anyhow!(
@@ -171,19 +205,12 @@ pub fn run(args: Args) -> CmdResult {
 
     let gate = RateGate::new(args.rate, args.burst).map_err(|e| Failure::bad_input(anyhow!(e)))?;
     if !args.sandbox {
-        check_base_url(&args.base_url, args.allow_insecure_http)
-            .map_err(|e| Failure::bad_input(anyhow!(e)))?;
-        if args.allow_insecure_http && !args.base_url.starts_with("https://") {
-            eprintln!(
-                "bulk-reply: WARNING: --allow-insecure-http: the API token travels unencrypted to {}",
-                args.base_url
-            );
-        }
+        args.credentials.check_url("--base-url", &args.base_url)?;
     }
     let target = if args.sandbox {
         Target::Sandbox
     } else {
-        Target::Api(read_token(args.token_file.as_deref())?)
+        Target::Api(args.credentials.resolve()?)
     };
     let job = OpenJob::open(&files).map_err(journal_failure)?;
     // A canary is the first run of a job; once a row is delivered, the same command goes on
@@ -206,25 +233,35 @@ pub fn run(args: Args) -> CmdResult {
         },
         durability: durability(),
         max_rows,
-        deadline: None,
+        deadline,
+        progress: args.unattended.progress_view(),
     };
     let runtime = super::runtime()?;
     runtime.block_on(async {
-        let (sandbox, base_url, token) = match target {
+        let (sandbox, base_url, credentials) = match target {
             Target::Sandbox => {
                 let sandbox = start_sandbox(args.rate).await?;
                 let url = sandbox.base_url().to_string();
-                (Some(sandbox), url, Secret::new(sandbox::DEFAULT_TOKEN))
+                let token = Secret::new(sandbox::DEFAULT_TOKEN);
+                let credentials =
+                    Credentials::api_key(&token).map_err(|e| Failure::stopped(anyhow!(e)))?;
+                (Some(sandbox), url, credentials)
             }
-            Target::Api(token) => (None, args.base_url.clone(), token),
+            Target::Api(credentials) => (None, args.base_url.clone(), credentials),
         };
+        summary.base_url = Some(base_url.clone());
         let client = ApiClient::new(ClientOptions {
             base_url,
-            token,
+            credentials,
             timeout: args.timeout,
             max_connections: usize::from(args.concurrency),
         })
         .map_err(|e| Failure::bad_input(anyhow!(e)))?;
+        // Wrong OAuth credentials stop the run here, before any row is touched.
+        client
+            .authenticate()
+            .await
+            .map_err(|e| Failure::stopped(anyhow!("{e}; nothing was sent")))?;
 
         let report = pipeline::run(settings, client, job, jobs, report.rows)
             .await
@@ -233,10 +270,13 @@ pub fn run(args: Args) -> CmdResult {
                     "{e}; the journal is consistent: run the same command again once this is fixed"
                 ))
             })?;
-        print_summary(&report, &files, canary.is_some());
+        let stop_reason = stop_reason(&report, canary.is_some());
+        summary.counts = Counts::of(&report);
+        summary.stop_reason = stop_reason.as_ref().map(|(reason, _)| reason.clone());
+        summary.failed_rows_file = report.failed_rows_file.clone();
+        print_summary(&report, &files, canary.is_some(), stop_reason);
         if let Some(sandbox) = sandbox {
-            let json = serde_json::to_string_pretty(&sandbox.report()).unwrap_or_default();
-            eprintln!("sandbox report: {json}");
+            print_sandbox_report(&sandbox.report());
             sandbox.shutdown().await;
         }
         Ok(exit_code(&report))
@@ -247,7 +287,7 @@ pub fn run(args: Args) -> CmdResult {
 enum Target {
     /// The built-in simulator, started for this run.
     Sandbox,
-    Api(Secret),
+    Api(Credentials),
 }
 
 /// The job's files: given, or named after the input so that running the same command again
@@ -284,27 +324,6 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The token, from `--token-file` or `MKP_API_TOKEN`; never from a flag's value, which
-/// would end up in shell history and `ps` output.
-fn read_token(token_file: Option<&Path>) -> Result<Secret, Failure> {
-    let token = match token_file {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| {
-            Failure::bad_input(anyhow!(
-                "cannot read the token file {}: {e}",
-                path.display()
-            ))
-        })?,
-        None => std::env::var("MKP_API_TOKEN").unwrap_or_default(),
-    };
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(Failure::bad_input(anyhow!(
-            "no API token: set the environment variable MKP_API_TOKEN, or pass --token-file PATH (a file holding only the token). To rehearse without one, add --sandbox"
-        )));
-    }
-    Ok(Secret::new(token))
-}
-
 /// `BULK_REPLY_UNSAFE_NO_FSYNC=1` exists for the group-commit benchmark only: it measures
 /// what durability costs. Never use it for a real job.
 fn durability() -> Durability {
@@ -324,9 +343,12 @@ async fn start_sandbox(rate: Rate) -> Result<sandbox::RunningSandbox, Failure> {
     let sandbox = sandbox::start(config)
         .await
         .map_err(|e| Failure::stopped(anyhow!("cannot start the sandbox: {e:#}")))?;
-    eprintln!(
-        "bulk-reply: rehearsing against the sandbox at {}",
-        sandbox.base_url()
+    output::say(
+        Level::Info,
+        &format!(
+            "bulk-reply: rehearsing against the sandbox at {}",
+            sandbox.base_url()
+        ),
     );
     Ok(sandbox)
 }
@@ -383,13 +405,66 @@ fn exit_code(report: &RunReport) -> Exit {
     }
 }
 
-fn print_summary(report: &RunReport, files: &JobFiles, canary: bool) {
+/// Validation's errors and warnings, before anything is sent: the human report in text
+/// mode; one line with the problems as fields in json mode.
+fn print_problems(report: &input::Report, source_name: &str, rate: Rate) {
+    let mut text = Vec::new();
+    let _ = report.write_human(&mut text, source_name, rate);
+    let text = String::from_utf8_lossy(&text);
+    let level = if report.is_valid() {
+        Level::Warn
+    } else {
+        Level::Error
+    };
+    let mut fields = fields! {"input" => source_name};
+    if let serde_json::Value::Object(found) = report.to_json(rate) {
+        fields.extend(found);
+    }
+    let headline = text.lines().next().unwrap_or_default();
+    output::emit_long(level, &text, headline, fields);
+}
+
+fn print_sandbox_report(report: &sandbox::Report) {
+    let json = serde_json::to_string_pretty(report).unwrap_or_default();
+    let fields = match serde_json::to_value(report) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    output::emit_long(
+        Level::Info,
+        &format!("sandbox report: {json}"),
+        "sandbox report",
+        fields,
+    );
+}
+
+/// Why the run ended before the end of its input, and whether that was planned (exit 0,
+/// the next run continues) — for the summary line and the summary file.
+fn stop_reason(report: &RunReport, canary: bool) -> Option<(String, bool)> {
+    match &report.stopped {
+        Some(cause) => Some((cause.reason.clone(), cause.planned)),
+        None if report.feed == FeedEnd::BudgetSpent => {
+            let why = if canary {
+                "canary"
+            } else {
+                "--max-rows reached"
+            };
+            Some((why.to_string(), true))
+        }
+        None => None,
+    }
+}
+
+fn print_summary(
+    report: &RunReport,
+    files: &JobFiles,
+    canary: bool,
+    stop_reason: Option<(String, bool)>,
+) {
     let t = &report.tally;
     let finished = Tally::get(&t.sent) + Tally::get(&t.failed) + Tally::get(&t.skipped);
     let per_second = finished as f64 / report.elapsed.as_secs_f64().max(0.001);
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
+    let headline = format!(
         "{} in {}: {} sent, {} failed, {} skipped, {} already delivered earlier; {} retries, {} rate-limited (429); {:.2} rows/s",
         if report.stopped.is_some() {
             "stopped"
@@ -405,12 +480,31 @@ fn print_summary(report: &RunReport, files: &JobFiles, canary: bool) {
         Tally::get(&t.rate_limited),
         per_second,
     );
-    let _ = writeln!(err, "results: {}", files.results.display());
+    let mut fields = match serde_json::to_value(Counts::of(report)) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    fields.extend(fields! {
+        "elapsedSeconds" => (report.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        "rowsPerSecond" => (per_second * 100.0).round() / 100.0,
+        "stopReason" => stop_reason.as_ref().map(|(reason, _)| reason),
+        "resultsFile" => files.results,
+        "failedRowsFile" => report.failed_rows_file,
+    });
+    output::emit(Level::Info, &headline, fields);
+    output::emit(
+        Level::Info,
+        &format!("results: {}", files.results.display()),
+        fields! {"resultsFile" => files.results},
+    );
     if let Some(failed) = &report.failed_rows_file {
-        let _ = writeln!(
-            err,
-            "failed rows: {} (fix them and send that file, or run again to retry)",
-            failed.display()
+        output::emit(
+            Level::Warn,
+            &format!(
+                "failed rows: {} (fix them and send that file, or run again to retry)",
+                failed.display()
+            ),
+            fields! {"failedRowsFile" => failed},
         );
     }
     let remaining = report.remaining();
@@ -419,29 +513,19 @@ fn print_summary(report: &RunReport, files: &JobFiles, canary: bool) {
     } else {
         "the next run of the same command continues"
     };
-    match &report.stopped {
-        Some(cause) if !cause.planned => {
-            let _ = writeln!(
-                err,
-                "stopped: {}. {remaining} rows not yet delivered; run the same command again to resume",
-                cause.reason
-            );
-        }
-        Some(cause) => {
-            let _ = writeln!(
-                err,
-                "planned stop ({}): {remaining} rows remain; {next}",
-                cause.reason
-            );
-        }
-        None if report.feed == FeedEnd::BudgetSpent => {
-            let why = if canary {
-                "canary"
-            } else {
-                "--max-rows reached"
-            };
-            let _ = writeln!(err, "planned stop ({why}): {remaining} rows remain; {next}");
-        }
+    match stop_reason {
+        Some((reason, false)) => output::emit(
+            Level::Error,
+            &format!(
+                "stopped: {reason}. {remaining} rows not yet delivered; run the same command again to resume"
+            ),
+            fields! {"stopReason" => reason, "remaining" => remaining},
+        ),
+        Some((reason, true)) => output::emit(
+            Level::Info,
+            &format!("planned stop ({reason}): {remaining} rows remain; {next}"),
+            fields! {"stopReason" => reason, "remaining" => remaining},
+        ),
         None => {}
     }
 }

@@ -79,6 +79,7 @@ impl Courier {
                         return None;
                     }
                     *attempts += 1;
+                    Tally::bump(&self.tally.attempts);
                     // From here until an answer proves otherwise, the message may be posted.
                     job.in_doubt_since = Some(intent_at);
                     let answer = tokio::select! {

@@ -20,7 +20,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 pub use feed::{FeedEnd, JobSource, Jobs};
-pub use progress::{Tally, format_duration};
+pub use progress::{ProgressView, Tally, format_duration};
 pub use rate_gate::RateGate;
 pub use retry::RetryPolicy;
 pub use stop::{StopCause, StopLevel, StopSignal};
@@ -32,7 +32,7 @@ use crate::journal::{Durability, JournalError, OpenJob, spawn_writer};
 use crate::journal::{JournalHandle, PendingIntents};
 use crate::rate::Rate;
 use courier::{Abandoned, Courier};
-use progress::Progress;
+use progress::{Goal, Progress};
 
 pub struct Settings {
     pub rate: Rate,
@@ -44,6 +44,7 @@ pub struct Settings {
     pub max_rows: Option<u64>,
     /// Start no new request after this moment (`--deadline`).
     pub deadline: Option<tokio::time::Instant>,
+    pub progress: ProgressView,
 }
 
 /// What a run did, for the summary and the exit code.
@@ -81,11 +82,16 @@ pub async fn run(
     let stop = StopSignal::default();
     stop.listen_for_signals();
     if let Some(deadline) = settings.deadline {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(deadline).await;
+        // Already past: stop before the first request rather than race it.
+        if deadline <= tokio::time::Instant::now() {
             stop.plan("the deadline has passed");
-        });
+        } else {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(deadline).await;
+                stop.plan("the deadline has passed");
+            });
+        }
     }
 
     let resume = std::mem::take(&mut job.resume);
@@ -117,7 +123,11 @@ pub async fn run(
         stop.clone(),
         batch,
     ));
-    let progress = Progress::start(tally.clone(), total_rows, settings.rate);
+    let goal = Goal {
+        total_rows,
+        max_rows: settings.max_rows,
+    };
+    let progress = Progress::start(tally.clone(), goal, settings.rate, settings.progress);
 
     let courier = Arc::new(Courier {
         client,

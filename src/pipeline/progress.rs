@@ -1,13 +1,15 @@
-//! What the run has done so far: counters every task updates, and the live bar that shows
-//! them on a terminal. Kept apart from the engine, as oha keeps its monitor apart.
+//! What the run has done so far: counters every task updates, and the live view that shows
+//! them — a bar on a terminal, a line every so often in a log. Kept apart from the engine,
+//! as oha keeps its monitor apart.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::fields;
+use crate::output::{self, Level};
 use crate::rate::Rate;
 
 /// Counters of the run. Outcomes count once they are durable in the journal.
@@ -18,6 +20,8 @@ pub struct Tally {
     pub skipped: AtomicU64,
     /// Rows an earlier run already settled (delivered or skipped), not sent again.
     pub already_done: AtomicU64,
+    /// POST requests sent (each try of each row; reads that settle a row in doubt excluded).
+    pub attempts: AtomicU64,
     /// Requests that will be tried again after a pause.
     pub retries: AtomicU64,
     pub rate_limited: AtomicU64,
@@ -35,24 +39,81 @@ impl Tally {
     fn finished(&self) -> u64 {
         Self::get(&self.sent) + Self::get(&self.failed) + Self::get(&self.skipped)
     }
+
+    /// Rows dealt with, by this run or (already delivered) an earlier one.
+    fn done(&self) -> u64 {
+        self.finished() + Self::get(&self.already_done)
+    }
 }
 
-/// The live view: an animated bar on a terminal, nothing at all otherwise (so cron mail and
-/// log files hold only the summary).
+/// What the view measures against: every row of the input, and how many of them this run
+/// may send (`--max-rows`), so that the ETA is this run's.
+#[derive(Debug, Clone, Copy)]
+pub struct Goal {
+    pub total_rows: u64,
+    pub max_rows: Option<u64>,
+}
+
+impl Goal {
+    /// Where this run will stop, counted like [`Tally::done`]. Rows an earlier run delivered
+    /// are discovered while reading, so the target moves with them.
+    fn target(&self, tally: &Tally) -> u64 {
+        match self.max_rows {
+            Some(max) => self
+                .total_rows
+                .min(Tally::get(&tally.already_done).saturating_add(max)),
+            None => self.total_rows,
+        }
+    }
+}
+
+/// How the run shows its progress; `send` picks one from the terminal, `-q` and
+/// `--progress-interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressView {
+    /// An animated bar, for a person watching a terminal.
+    Bar,
+    /// A line (through [`crate::output`], so JSON in json mode) every so often: cron mail and
+    /// journald get a heartbeat without a bar's control characters.
+    Lines(Duration),
+    Off,
+}
+
+/// The live view while the run goes on.
 pub struct Progress {
     bar: Option<ProgressBar>,
     ticker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Progress {
-    pub fn start(tally: Arc<Tally>, to_send: u64, rate: Rate) -> Progress {
-        if !std::io::stderr().is_terminal() {
-            return Progress {
+    pub fn start(tally: Arc<Tally>, goal: Goal, rate: Rate, view: ProgressView) -> Progress {
+        let started = Instant::now();
+        match view {
+            ProgressView::Bar => Self::bar(tally, goal, rate, started),
+            ProgressView::Lines(every) => {
+                let ticker = tokio::spawn(async move {
+                    let mut tick =
+                        tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                    loop {
+                        tick.tick().await;
+                        progress_line(&tally, goal, started.elapsed(), rate);
+                    }
+                });
+                Progress {
+                    bar: None,
+                    ticker: Some(ticker),
+                }
+            }
+            ProgressView::Off => Progress {
                 bar: None,
                 ticker: None,
-            };
+            },
         }
-        let bar = ProgressBar::with_draw_target(Some(to_send), ProgressDrawTarget::stderr());
+    }
+
+    fn bar(tally: Arc<Tally>, goal: Goal, rate: Rate, started: Instant) -> Progress {
+        let bar =
+            ProgressBar::with_draw_target(Some(goal.total_rows), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
@@ -60,14 +121,20 @@ impl Progress {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         let view = bar.clone();
-        let started = Instant::now();
         let ticker = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(200));
             loop {
                 tick.tick().await;
-                let done = tally.finished();
-                view.set_position(done);
-                view.set_message(status_line(&tally, done, to_send, started.elapsed(), rate));
+                view.set_length(goal.target(&tally));
+                view.set_position(tally.done());
+                let pace = Pace::of(&tally, goal, started.elapsed(), rate);
+                view.set_message(format!(
+                    "sent {} · failed {} · {:.1}/s · ETA {}",
+                    Tally::get(&tally.sent),
+                    Tally::get(&tally.failed),
+                    pace.per_second,
+                    format_duration(pace.eta)
+                ));
             }
         });
         Progress {
@@ -86,23 +153,58 @@ impl Progress {
     }
 }
 
-fn status_line(tally: &Tally, done: u64, to_send: u64, elapsed: Duration, rate: Rate) -> String {
-    let per_second = done as f64 / elapsed.as_secs_f64().max(0.001);
-    let left = to_send.saturating_sub(done);
-    // The configured rate is what bounds a long run, so it gives the honest ETA; with no
-    // limit, the observed pace is all there is.
-    let eta = match rate.interval() {
-        Some(interval) => interval.saturating_mul(left.min(u32::MAX as u64) as u32),
-        None if per_second > 0.0 => Duration::from_secs_f64(left as f64 / per_second),
-        None => Duration::ZERO,
+/// How fast the run goes and when it will be done.
+struct Pace {
+    per_second: f64,
+    eta: Duration,
+}
+
+impl Pace {
+    fn of(tally: &Tally, goal: Goal, elapsed: Duration, rate: Rate) -> Pace {
+        let per_second = tally.finished() as f64 / elapsed.as_secs_f64().max(0.001);
+        let left = goal.target(tally).saturating_sub(tally.done());
+        // The configured rate is what bounds a long run, so it gives the honest ETA; with no
+        // limit, the observed pace is all there is.
+        let eta = match rate.interval() {
+            Some(interval) => interval.saturating_mul(left.min(u32::MAX as u64) as u32),
+            None if per_second > 0.0 => Duration::from_secs_f64(left as f64 / per_second),
+            None => Duration::ZERO,
+        };
+        Pace { per_second, eta }
+    }
+}
+
+/// `progress: 120/1000 rows (12%), 1.00 rows/s, ETA 14m40s`. `done` counts rows an earlier
+/// run delivered too, out of every row of the input; the ETA is to this run's end.
+fn progress_line(tally: &Tally, goal: Goal, elapsed: Duration, rate: Rate) {
+    let done = tally.done();
+    let to_send = goal.total_rows;
+    let pace = Pace::of(tally, goal, elapsed, rate);
+    let percent = if to_send == 0 {
+        100.0
+    } else {
+        done as f64 * 100.0 / to_send as f64
     };
-    format!(
-        "sent {} · failed {} · {:.1}/s · ETA {}",
-        Tally::get(&tally.sent),
-        Tally::get(&tally.failed),
-        per_second,
-        format_duration(eta)
-    )
+    // Only called when lines were chosen: under -q that means they were asked for.
+    output::emit_requested(
+        Level::Info,
+        &format!(
+            "progress: {done}/{to_send} rows ({percent:.0}%), {:.2} rows/s, ETA {}",
+            pace.per_second,
+            format_duration(pace.eta)
+        ),
+        fields! {
+            "done" => done,
+            "total" => to_send,
+            "sent" => Tally::get(&tally.sent),
+            "failed" => Tally::get(&tally.failed),
+            "skipped" => Tally::get(&tally.skipped),
+            "retries" => Tally::get(&tally.retries),
+            "rowsPerSecond" => (pace.per_second * 100.0).round() / 100.0,
+            "etaSeconds" => (pace.eta.as_secs_f64() * 10.0).round() / 10.0,
+            "elapsedSeconds" => (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        },
+    );
 }
 
 /// `1h02m`, `3m05s`, `12s`: short enough for a status line and a summary.

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
+use crate::output::{self, Level};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum StopLevel {
     Running,
@@ -108,12 +110,13 @@ impl StopSignal {
             while signals.next().await {
                 presses += 1;
                 if presses == 1 {
-                    eprintln!(
-                        "bulk-reply: stopping: no new requests; waiting for those in flight (send the signal again to stop at once)"
+                    output::say(
+                        Level::Warn,
+                        "bulk-reply: stopping: no new requests; waiting for those in flight (send the signal again to stop at once)",
                     );
                     stop.request(StopLevel::Graceful, "interrupted");
                 } else {
-                    eprintln!("bulk-reply: stopping at once");
+                    output::say(Level::Warn, "bulk-reply: stopping at once");
                     stop.request(StopLevel::Immediate, "interrupted");
                 }
             }

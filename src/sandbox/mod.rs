@@ -8,10 +8,12 @@
 //! - `store`: tickets and appended messages
 //! - `rate_limit`: the rolling window, and the peak meter behind the report
 //! - `faults`: reproducible failures, drops and garbage
+//! - `oauth`: the token endpoint and the access tokens it issued
 //! - `routes`: the HTTP surface; `server`: the accept loop and per-connection hang-up
 //! - `report`: the counters behind `/__sandbox/report`
 
 mod faults;
+mod oauth;
 mod rate_limit;
 mod report;
 mod routes;
@@ -22,11 +24,13 @@ mod world;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 pub use faults::Faults;
+pub use oauth::OAuthApp;
 pub use report::Report;
 pub use store::AppendedMessage;
 pub use world::{Source, Status, TicketSeed, World, load_world};
@@ -48,6 +52,12 @@ pub struct SandboxConfig {
     /// The server-side limit per token; `Rate::Unlimited` turns it off.
     pub rate_limit: Rate,
     pub faults: Faults,
+    /// The OAuth application `POST /oauth/tokens` issues access tokens to; `None`: it
+    /// refuses every request (only `token` works on `/v1`).
+    pub oauth: Option<OAuthApp>,
+    /// How long an issued access token is accepted (`expires_in`, in whole seconds). Zero
+    /// issues tokens that are refused at once: a broken token service, for rehearsals.
+    pub token_ttl: Duration,
 }
 
 /// Written by hand so that the token never reaches a log line.
@@ -60,12 +70,16 @@ impl fmt::Debug for SandboxConfig {
             .field("world", &self.world)
             .field("rate_limit", &self.rate_limit)
             .field("faults", &self.faults)
+            .field("oauth", &self.oauth)
+            .field("token_ttl", &self.token_ttl)
             .finish()
     }
 }
 
 pub const DEFAULT_TOKEN: &str = "sandbox-token";
 pub const DEFAULT_AGENT_NAME: &str = "Sandbox Agent";
+/// As long as real access tokens commonly live.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
 
 impl Default for SandboxConfig {
     fn default() -> Self {
@@ -76,6 +90,8 @@ impl Default for SandboxConfig {
             world: World::Open,
             rate_limit: Rate::API_DEFAULT,
             faults: Faults::none(),
+            oauth: None,
+            token_ttl: DEFAULT_TOKEN_TTL,
         }
     }
 }
@@ -134,7 +150,8 @@ impl RunningSandbox {
         &self.base_url
     }
 
-    /// `http://127.0.0.1:PORT`: where `/__sandbox/report` and `/__sandbox/messages` live.
+    /// `http://127.0.0.1:PORT`: where `/oauth/tokens`, `/__sandbox/report` and
+    /// `/__sandbox/messages` live.
     pub fn origin(&self) -> &str {
         &self.origin
     }

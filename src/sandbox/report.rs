@@ -24,6 +24,8 @@ pub struct Report {
     pub duplicate_messages: u64,
     /// The most requests the token made within one rate-limit window (1 s when off).
     pub peak_requests_per_window: u64,
+    /// Access tokens issued by `POST /oauth/tokens`.
+    pub tokens_issued: u64,
 }
 
 /// Lock-free counters, bumped once or twice per request.
@@ -71,7 +73,13 @@ impl Counters {
     }
 
     /// The report, given the figures kept elsewhere (store and rate limiter).
-    pub fn report(&self, messages_appended: u64, duplicate_messages: u64, peak: u64) -> Report {
+    pub fn report(
+        &self,
+        messages_appended: u64,
+        duplicate_messages: u64,
+        peak: u64,
+        tokens_issued: u64,
+    ) -> Report {
         let status_counts = self
             .by_status
             .iter()
@@ -90,6 +98,7 @@ impl Counters {
             messages_appended,
             duplicate_messages,
             peak_requests_per_window: peak,
+            tokens_issued,
         }
     }
 }

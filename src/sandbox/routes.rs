@@ -11,12 +11,13 @@ use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::SandboxConfig;
 use super::faults::{Fault, Faults};
+use super::oauth::{TokenIssuer, TokenRequest};
 use super::rate_limit::{PeakMeter, RollingWindow, Verdict};
 use super::report::{Counters, Report};
 use super::server::Hangup;
@@ -40,6 +41,7 @@ pub struct Sandbox {
     store: Mutex<Store>,
     limiter: Mutex<Limiter>,
     counters: Counters,
+    tokens: TokenIssuer,
 }
 
 struct Limiter {
@@ -59,6 +61,7 @@ impl Sandbox {
                 peak: PeakMeter::new(config.rate_limit),
             }),
             counters: Counters::default(),
+            tokens: TokenIssuer::new(config.oauth, config.token_ttl),
         }
     }
 
@@ -68,7 +71,8 @@ impl Sandbox {
             (store.messages_appended(), store.duplicate_messages())
         };
         let peak = lock(&self.limiter).peak.peak();
-        self.counters.report(appended, duplicates, peak)
+        self.counters
+            .report(appended, duplicates, peak, self.tokens.tokens_issued())
     }
 
     pub fn store(&self) -> MutexGuard<'_, Store> {
@@ -82,10 +86,17 @@ impl Sandbox {
         limiter.window.admit(now, SystemTime::now())
     }
 
+    /// The configured token, or an access token issued here that has not expired.
     fn authorized(&self, headers: &HeaderMap) -> bool {
-        headers
-            .get(axum::http::header::AUTHORIZATION)
-            .is_some_and(|value| value.as_bytes() == self.authorization.as_slice())
+        let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+            return false;
+        };
+        value.as_bytes() == self.authorization.as_slice()
+            || value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .is_some_and(|token| self.tokens.accepts(token))
     }
 }
 
@@ -104,6 +115,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .layer(middleware::from_fn_with_state(sandbox.clone(), gate));
     Router::new()
         .nest("/v1", api)
+        .route("/oauth/tokens", post(issue_token))
         .route("/__sandbox/report", get(show_report))
         .route("/__sandbox/messages", get(show_messages))
         .fallback(no_such_route)
@@ -356,6 +368,30 @@ async fn list_tickets(
     let json = serde_json::to_vec(&body).unwrap_or_default();
     drop(store);
     json_response(StatusCode::OK, json)
+}
+
+/// `POST /oauth/tokens`: a JSON body in, an access token or an OAuth error out.
+async fn issue_token(
+    State(sandbox): State<Arc<Sandbox>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let request = body
+        .ok()
+        .and_then(|body| serde_json::from_slice::<TokenRequest>(&body).ok());
+    let Some(request) = request else {
+        let body = serde_json::json!({
+            "error": "invalid_request",
+            "error_description": "Send a JSON body: {\"grant_type\": \"refresh_token\", \"client_id\", \"client_secret\", \"refresh_token\"}.",
+        });
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    };
+    match sandbox.tokens.issue(&request) {
+        Ok(grant) => (StatusCode::OK, Json(grant)).into_response(),
+        Err(refusal) => {
+            let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, Json(refusal)).into_response()
+        }
+    }
 }
 
 async fn no_such_route() -> Response {

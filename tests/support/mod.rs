@@ -72,7 +72,11 @@ impl Sandbox {
             .arg(input)
             .args(["--base-url", &self.base_url(), "--retry-delay", "10ms"])
             .env("MKP_API_TOKEN", sandbox::DEFAULT_TOKEN)
-            .env_remove("MKP_BASE_URL");
+            .env_remove("MKP_BASE_URL")
+            // Set in a developer's shell, these would make the credentials ambiguous.
+            .env_remove("MKP_OAUTH_CLIENT_ID")
+            .env_remove("MKP_OAUTH_CLIENT_SECRET")
+            .env_remove("MKP_OAUTH_REFRESH_TOKEN");
         cmd
     }
 }

@@ -1,0 +1,41 @@
+//! `bulk-reply completions SHELL`: a completion script for bash, zsh or fish, generated
+//! from the same clap definitions as the parser, so it never drifts from the real flags.
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::cli::Cli;
+use crate::exit::{CmdResult, Exit};
+
+const EXAMPLES: &str = "\
+Examples:
+  bulk-reply completions bash > ~/.local/share/bash-completion/completions/bulk-reply
+  bulk-reply completions zsh > ~/.zfunc/_bulk-reply        (with fpath+=~/.zfunc)
+  bulk-reply completions fish > ~/.config/fish/completions/bulk-reply.fish";
+
+/// Print a shell completion script on standard output
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    shell: CompletionShell,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+pub fn run(args: Args) -> CmdResult {
+    let shell = match args.shell {
+        CompletionShell::Bash => Shell::Bash,
+        CompletionShell::Zsh => Shell::Zsh,
+        CompletionShell::Fish => Shell::Fish,
+    };
+    let mut command = Cli::command();
+    clap_complete::generate(shell, &mut command, "bulk-reply", &mut std::io::stdout());
+    Ok(Exit::Ok)
+}
