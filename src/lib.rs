@@ -8,6 +8,7 @@
 pub mod api;
 pub mod cli;
 pub mod cmd;
+pub mod crash_report;
 pub mod deadline;
 pub mod delivery;
 pub mod duration;

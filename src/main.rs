@@ -4,9 +4,10 @@ use clap::Parser;
 
 use bulk_reply::exit::Exit;
 use bulk_reply::output::{self, Level, LogFormat};
-use bulk_reply::{cli::Cli, cmd, fields, logging};
+use bulk_reply::{cli::Cli, cmd, crash_report, fields, logging};
 
 fn main() -> ExitCode {
+    crash_report::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),

@@ -42,6 +42,9 @@ pub(crate) struct Positions {
     pub message: usize,
 }
 
+/// How many of the names found an error lists.
+const LISTED_NAMES: usize = 20;
+
 /// Locates both required names among `names`. The error says which one is missing (or
 /// doubled) and lists what was found, so the user can spot a typo.
 pub(crate) fn locate<'a>(
@@ -51,8 +54,13 @@ pub(crate) fn locate<'a>(
     let mut ticket_id = None;
     let mut message = None;
     let mut found = Vec::new();
+    let mut found_count = 0usize;
     for (index, name) in names.into_iter().enumerate() {
-        found.push(format!("{name:?}"));
+        // Enough names to spot a typo; a header of thousands of columns is not listed whole.
+        found_count += 1;
+        if found.len() < LISTED_NAMES {
+            found.push(format!("{name:?}"));
+        }
         let slot = match Required::of(name) {
             Some(Required::TicketId) => &mut ticket_id,
             Some(Required::Message) => &mut message,
@@ -79,10 +87,11 @@ pub(crate) fn locate<'a>(
             "no {} {kind} ({kind}s found: {}); name the {kind}s ticketId and message \
              (case, spaces, _ and - do not matter)",
             missing.join(" and no "),
-            if found.is_empty() {
-                "none".to_owned()
-            } else {
-                found.join(", ")
+            match found_count {
+                0 => "none".to_owned(),
+                n if n > found.len() =>
+                    format!("{} and {} more", found.join(", "), n - found.len()),
+                _ => found.join(", "),
             }
         )),
     }
