@@ -2,9 +2,12 @@
 //! memory, never a panic or a hang. (The only test in this file, so the peak memory that
 //! `getrusage` reports for child processes is this test's.)
 
+mod support;
+
 use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
+use support::children_peak_rss_bytes;
 
 /// Far below what reading a 20 MB field or 200,000 column names into memory several times
 /// over would take, far above what streaming needs.
@@ -92,16 +95,4 @@ fn hostile_inputs_end_cleanly_with_exit_2() {
     }
     let peak = children_peak_rss_bytes();
     assert!(peak < PEAK_LIMIT_BYTES, "peak RSS {} MiB", peak >> 20);
-}
-
-/// The largest peak resident set size of any waited-for child process.
-fn children_peak_rss_bytes() -> u64 {
-    // SAFETY: getrusage only writes into the zeroed struct we pass.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage
-    };
-    // Linux reports kilobytes.
-    usage.ru_maxrss as u64 * 1024
 }

@@ -2,9 +2,12 @@
 //! validated by a process whose peak resident size stays under it. (The only test in this
 //! file, so the only child process whose peak `getrusage` can report.)
 
+mod support;
+
 use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 use std::process::Command;
+use support::children_peak_rss_bytes;
 
 const ROWS: usize = 200_000;
 /// The file is about 46 MB; reading it into memory, or keeping its rows, would exceed this.
@@ -51,16 +54,4 @@ fn a_large_input_validates_in_bounded_memory() {
         peak / (1024 * 1024),
         size / 1_000_000
     );
-}
-
-/// The largest peak resident set size of any waited-for child process.
-fn children_peak_rss_bytes() -> u64 {
-    // SAFETY: getrusage only writes into the zeroed struct we pass.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        assert_eq!(libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage), 0);
-        usage
-    };
-    // Linux reports kilobytes.
-    usage.ru_maxrss as u64 * 1024
 }

@@ -142,3 +142,16 @@ pub fn assert_exactly_once(sandbox: &Sandbox, rows: &[(String, String)]) {
         "nothing but the input's rows arrives"
     );
 }
+
+/// The largest peak resident set size of any waited-for child process of this test
+/// binary. Meaningful in a test file with a single test, so no other test's children count.
+pub fn children_peak_rss_bytes() -> u64 {
+    // SAFETY: getrusage only writes into the zeroed struct we pass.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage), 0);
+        usage
+    };
+    // Linux reports kilobytes.
+    usage.ru_maxrss as u64 * 1024
+}
