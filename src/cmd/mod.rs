@@ -2,6 +2,7 @@
 //! code it finished with.
 
 pub mod completions;
+pub mod confirm;
 pub mod credentials;
 pub mod man;
 pub mod sandbox;

@@ -12,11 +12,13 @@
 //! holding `{{name}}` is not filled in again (templates are parsed once; values are never
 //! scanned for placeholders).
 
+mod args;
 mod format;
 mod parse;
 
 use std::path::{Path, PathBuf};
 
+pub use args::MessageArgs;
 pub use format::MessageFormat;
 use parse::Part;
 
