@@ -27,7 +27,7 @@ impl MessageArgs {
     /// Loads the template, settles the format. Errors are for the user (exit 2).
     pub fn composer(&self) -> Result<Composer, String> {
         let Some(path) = &self.template else {
-            return Ok(Composer::new(None, self.message_format.unwrap_or_default()));
+            return Composer::new(None, self.message_format.unwrap_or_default());
         };
         let template = Template::load(path)?;
         let format = match self
@@ -43,6 +43,6 @@ impl MessageArgs {
                 ));
             }
         };
-        Ok(Composer::new(Some(template), format))
+        Composer::new(Some(template), format)
     }
 }

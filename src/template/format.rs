@@ -49,18 +49,6 @@ impl MessageFormat {
             MessageFormat::Markdown => markdown_to_html(message),
         }
     }
-
-    /// Appends `value` to a message in this format so that it reads literally once the
-    /// message is turned into HTML: no markup, no entity, no Markdown syntax in a value ever
-    /// takes effect.
-    pub(crate) fn push_literal(self, out: &mut String, value: &str) {
-        match self {
-            MessageFormat::Html => push_html_escaped(out, value),
-            // The whole text is escaped when it is converted.
-            MessageFormat::Text => out.push_str(value),
-            MessageFormat::Markdown => push_markdown_escaped(out, value),
-        }
-    }
 }
 
 /// Escapes the five characters that mean something in HTML text and attribute values.
@@ -74,32 +62,6 @@ pub(crate) fn push_html_escaped(out: &mut String, text: &str) {
             '\'' => out.push_str("&#39;"),
             other => out.push(other),
         }
-    }
-}
-
-/// Backslash-escapes every ASCII punctuation character (CommonMark lets any of them be
-/// escaped, and an escaped one is always literal text), so `*`, `_`, `[x](y)`, `<b>` and
-/// `&amp;` in a value show as typed; the renderer then HTML-escapes that text. Line breaks
-/// become spaces: inside a paragraph a break shows as a space anyway, and a break followed
-/// by spaces or a blank line would change the structure around the value.
-fn push_markdown_escaped(out: &mut String, value: &str) {
-    let mut after_break = false;
-    for c in value.chars() {
-        match c {
-            '\r' | '\n' => {
-                if !after_break {
-                    out.push(' ');
-                }
-                after_break = true;
-                continue;
-            }
-            c if c.is_ascii_punctuation() => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-        after_break = false;
     }
 }
 
@@ -188,24 +150,5 @@ mod tests {
             ),
             "<h1>Notice</h1>\n<p>Hello <em>you</em>, see <a href=\"https://x.nl/s\">the status page</a>.</p>\n<ul>\n<li>a</li>\n<li>b</li>\n</ul>"
         );
-    }
-
-    #[test]
-    fn a_markdown_escaped_value_shows_literally() {
-        for (value, shown) in [
-            ("Tom & <b>Jerry</b>", "Tom &amp; &lt;b&gt;Jerry&lt;/b&gt;"),
-            ("*bold* _it_ [x](y)", "*bold* _it_ [x](y)"),
-            ("&amp; `code` # 1. - \\", "&amp;amp; `code` # 1. - \\"),
-            ("{{name}}", "{{name}}"),
-            ("two\n\n    lines", "two     lines"),
-        ] {
-            let mut markdown = String::from("Dear ");
-            MessageFormat::Markdown.push_literal(&mut markdown, value);
-            assert_eq!(
-                markdown_to_html(&markdown),
-                format!("<p>Dear {shown}</p>"),
-                "{value:?}"
-            );
-        }
     }
 }

@@ -7,10 +7,12 @@
 //! of the template and the row, so both runs give the same string, and so does a later run
 //! of the same command: the journal knows a row by the message actually posted.
 //!
-//! Values are made literal before they meet the format (see `MessageFormat::push_literal`):
-//! a customer called `Tom & <b>Jerry</b>` is shown as typed, never as markup, and a value
-//! holding `{{name}}` is not filled in again (templates are parsed once; values are never
-//! scanned for placeholders).
+//! A template is turned into HTML once, before any row: each placeholder stands in the text
+//! as a marker of letters and digits, which no format changes, and the HTML that comes out
+//! is split at the markers again. Each row's values are then HTML-escaped into those slots.
+//! So a value never meets the Markdown or text conversion at all: a customer called
+//! `Tom & <b>Jerry</b>` or `*Ann* [x](y)` is shown as typed, also inside a code span or a
+//! link, never as markup; and a value holding `{{name}}` is not filled in again.
 
 mod args;
 mod format;
@@ -20,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use args::MessageArgs;
 pub use format::MessageFormat;
+use format::push_html_escaped;
 use parse::Part;
 
 use crate::input::{MessageColumn, loose_eq};
@@ -78,12 +81,31 @@ impl Template {
 #[derive(Debug, Clone, Default)]
 pub struct Composer {
     template: Option<Template>,
+    /// The template in HTML, its placeholders kept as slots.
+    html: Vec<Part>,
     format: MessageFormat,
 }
 
 impl Composer {
-    pub fn new(template: Option<Template>, format: MessageFormat) -> Composer {
-        Composer { template, format }
+    /// Fails when the format's conversion swallows a placeholder (one inside an HTML
+    /// comment, say): its value would silently never show.
+    pub fn new(template: Option<Template>, format: MessageFormat) -> Result<Composer, String> {
+        let html = match &template {
+            Some(template) => to_html_slots(&template.parts, format).map_err(|name| {
+                format!(
+                    "template {}: the placeholder {{{{{name}}}}} disappears when the {} is \
+                     converted to HTML; move it into the text",
+                    template.path.display(),
+                    format.name()
+                )
+            })?,
+            None => Vec::new(),
+        };
+        Ok(Composer {
+            template,
+            html,
+            format,
+        })
     }
 
     /// The row's own message, posted as written (HTML): what bulk-reply always did.
@@ -135,19 +157,17 @@ impl Composer {
         message: &str,
         fields: &[(String, String)],
     ) -> Result<String, String> {
-        let Some(template) = &self.template else {
+        if self.template.is_none() {
             return Ok(self.format.to_html(message));
-        };
-        let mut written = String::with_capacity(256);
+        }
+        let mut html = String::with_capacity(256);
         let mut empty = Vec::new();
         let mut missing = Vec::new();
-        for part in &template.parts {
+        for part in &self.html {
             match part {
-                Part::Literal(text) => written.push_str(text),
+                Part::Literal(text) => html.push_str(text),
                 Part::Placeholder(name) => match value_of(name, ticket_id, fields) {
-                    Some(value) if !value.trim().is_empty() => {
-                        self.format.push_literal(&mut written, value)
-                    }
+                    Some(value) if !value.trim().is_empty() => push_html_escaped(&mut html, value),
                     Some(_) => empty.push(name.as_str()),
                     None => missing.push(name.as_str()),
                 },
@@ -156,7 +176,66 @@ impl Composer {
         if !missing.is_empty() || !empty.is_empty() {
             return Err(describe_gaps(&missing, &empty, fields));
         }
-        Ok(self.format.to_html(&written))
+        Ok(html)
+    }
+}
+
+/// The template converted to HTML once, with its placeholders as slots. A placeholder that
+/// does not come out of the conversion is returned as the error.
+fn to_html_slots(parts: &[Part], format: MessageFormat) -> Result<Vec<Part>, String> {
+    if format == MessageFormat::Html {
+        return Ok(parts.to_vec());
+    }
+    // Letters and digits only, so no format escapes or interprets it, and longer until the
+    // template itself does not contain it.
+    let mut marker = String::from("bulkreplyslot");
+    while parts
+        .iter()
+        .any(|part| matches!(part, Part::Literal(text) if text.contains(&marker)))
+    {
+        marker.push('q');
+    }
+    let mut names = Vec::new();
+    let mut source = String::new();
+    for part in parts {
+        match part {
+            Part::Literal(text) => source.push_str(text),
+            Part::Placeholder(name) => {
+                source.push_str(&format!("{marker}{}z", names.len()));
+                names.push(name.as_str());
+            }
+        }
+    }
+    let html = format.to_html(&source);
+    let mut slots = Vec::new();
+    let mut seen = vec![false; names.len()];
+    let mut rest = html.as_str();
+    while let Some(at) = rest.find(&marker) {
+        let after = &rest[at + marker.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let index = after[..digits]
+            .parse::<usize>()
+            .ok()
+            .filter(|&i| i < names.len());
+        let (Some(index), Some(b'z')) = (index, after.as_bytes().get(digits)) else {
+            // Not one of ours after all; keep it as text.
+            slots.push(Part::Literal(rest[..at + marker.len()].to_owned()));
+            rest = after;
+            continue;
+        };
+        if at > 0 {
+            slots.push(Part::Literal(rest[..at].to_owned()));
+        }
+        slots.push(Part::Placeholder(names[index].to_owned()));
+        seen[index] = true;
+        rest = &after[digits + 1..];
+    }
+    if !rest.is_empty() {
+        slots.push(Part::Literal(rest.to_owned()));
+    }
+    match seen.iter().position(|found| !found) {
+        Some(lost) => Err(names[lost].to_owned()),
+        None => Ok(slots),
     }
 }
 
@@ -206,7 +285,7 @@ mod tests {
 
     fn composer(text: &str, format: MessageFormat) -> Composer {
         let template = Template::parse(Path::new("t"), text).unwrap();
-        Composer::new(Some(template), format)
+        Composer::new(Some(template), format).unwrap()
     }
 
     fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -278,7 +357,7 @@ mod tests {
 
     #[test]
     fn without_a_template_the_message_is_converted() {
-        let text = Composer::new(None, MessageFormat::Text);
+        let text = Composer::new(None, MessageFormat::Text).unwrap();
         assert_eq!(
             text.compose("tic_a", "a & b", &[]).unwrap(),
             "<p>a &amp; b</p>"
@@ -287,6 +366,37 @@ mod tests {
         let html = Composer::as_written();
         assert!(html.is_as_written());
         assert_eq!(html.compose("tic_a", "<p>x</p>", &[]).unwrap(), "<p>x</p>");
+    }
+
+    #[test]
+    fn values_stay_literal_in_code_spans_links_and_line_starts() {
+        let composer = composer(
+            "`{{a}}` [link](https://x.nl/{{ticketId}})\n\n{{b}}\n",
+            MessageFormat::Markdown,
+        );
+        let row = fields(&[("a", "x_y*z"), ("b", "# not a heading & <i>")]);
+        assert_eq!(
+            composer.compose("tic_a", "", &row).unwrap(),
+            "<p><code>x_y*z</code> <a href=\"https://x.nl/tic_a\">link</a></p>\n<p># not a heading &amp; &lt;i&gt;</p>"
+        );
+    }
+
+    #[test]
+    fn a_template_containing_the_marker_still_works() {
+        let composer = composer("bulkreplyslot0z {{a}}", MessageFormat::Text);
+        let row = fields(&[("a", "v")]);
+        assert_eq!(
+            composer.compose("tic_a", "", &row).unwrap(),
+            "<p>bulkreplyslot0z v</p>"
+        );
+    }
+
+    #[test]
+    fn a_placeholder_the_conversion_drops_is_refused() {
+        let template =
+            Template::parse(Path::new("t.md"), "Hi\n\n[x]: https://a.nl/{{a}}\n").unwrap();
+        let err = Composer::new(Some(template), MessageFormat::Markdown).unwrap_err();
+        assert!(err.contains("{{a}} disappears"), "{err}");
     }
 
     #[test]
