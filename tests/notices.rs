@@ -280,7 +280,7 @@ fn tickets_pages_through_the_list_with_filters() {
     assert_eq!(ids, expect(&|s| s.source != Source::Chat));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("from 3 pages"), "{stderr}");
-    assert!(stderr.contains("13 chat tickets left out"), "{stderr}");
+    assert!(stderr.contains("13 chat tickets left out ("), "{stderr}");
     assert_eq!(rows[0][1], "cst_tic_n0");
     assert_eq!(rows[0][2], "Ticket 0");
     assert_eq!(rows[0][3], "closed");

@@ -190,8 +190,8 @@ pub fn run(args: Args) -> CmdResult {
     );
     if counts.chat_left_out > 0 {
         headline.push_str(&format!(
-            "; {} chat tickets left out (they cannot take API messages; --source chat lists them)",
-            counts.chat_left_out
+            "; {} left out (chat tickets cannot take API messages; --source chat lists them)",
+            plural(counts.chat_left_out, "chat ticket")
         ));
     }
     output::emit(
