@@ -513,3 +513,61 @@ fn mass_notice_walk_through() {
         );
     }
 }
+
+/// The question at a real terminal: `script` (util-linux) gives the binary a pseudo-terminal
+/// for standard input and standard error, and types the answer.
+#[test]
+fn at_a_terminal_a_big_job_is_asked_about_first() {
+    let script = Path::new("/usr/bin/script");
+    if !script.exists() {
+        eprintln!("skipped: /usr/bin/script (util-linux) is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<(String, String)> = (0..60)
+        .map(|i| (format!("tic_q{i}"), format!("Name {i}")))
+        .collect();
+    let borrowed: Vec<(&str, &str)> = rows.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let input = csv_of(dir.path(), &borrowed);
+    let template = write(dir.path(), "n.md", "Dear *{{Customer Name}}*");
+    let sandbox = Sandbox::open_world();
+    let binary = assert_cmd::cargo::cargo_bin("bulk-reply");
+    let command_line = format!(
+        "{} send {} --template {} --base-url {} --rate unlimited",
+        binary.display(),
+        input.display(),
+        template.display(),
+        sandbox.base_url()
+    );
+    let at_terminal = |answer: &str| {
+        let output = std::process::Command::new(script)
+            .args(["-qec", &command_line, "/dev/null"])
+            .env("MKP_API_TOKEN", sandbox::DEFAULT_TOKEN)
+            .env_remove("MKP_BASE_URL")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(answer.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+
+    let shown = at_terminal("n\n");
+    assert!(
+        shown.contains("About to send 60 messages to 60 distinct tickets"),
+        "{shown}"
+    );
+    assert!(shown.contains("<p>Dear <em>Name 0</em></p>"), "{shown}");
+    assert!(shown.contains("Send 60 messages? [y/N]"), "{shown}");
+    assert!(shown.contains("nothing was sent"), "{shown}");
+    assert!(sandbox.messages().is_empty());
+
+    let shown = at_terminal("y\n");
+    assert!(shown.contains("60 sent"), "{shown}");
+    assert_eq!(sandbox.messages().len(), 60);
+}

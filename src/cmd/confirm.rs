@@ -19,6 +19,8 @@ pub struct Plan<'a> {
     /// Rows delivered or skipped by earlier runs.
     pub settled: u64,
     pub distinct_tickets: u64,
+    /// 2 with `--skip-closed` (a read before each post), else 1.
+    pub requests_per_row: u64,
     pub rate: Rate,
     pub first: Option<&'a Preview>,
 }
@@ -51,7 +53,9 @@ pub fn confirm(
     if !asking.should_ask(plan) {
         return Ok(true);
     }
-    let duration: Duration = plan.rate.ideal_duration(plan.to_send);
+    let duration: Duration = plan
+        .rate
+        .ideal_duration(plan.to_send.saturating_mul(plan.requests_per_row));
     writeln!(
         out,
         "About to send {} messages to {} distinct tickets{}; at {} this takes at least {}.",
@@ -122,6 +126,7 @@ mod tests {
             to_send: 120,
             settled: 0,
             distinct_tickets: 118,
+            requests_per_row: 1,
             rate: Rate::API_DEFAULT,
             first: Some(&first),
         };
@@ -150,6 +155,7 @@ mod tests {
             to_send: 51,
             settled: 9,
             distinct_tickets: 60,
+            requests_per_row: 2,
             rate: Rate::API_DEFAULT,
             first: None,
         };

@@ -264,6 +264,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         to_send,
         settled: job.resume.settled_rows(),
         distinct_tickets: report.distinct_tickets,
+        requests_per_row: 1 + u64::from(args.skip_closed),
         rate: args.rate,
         first: first_message.as_ref(),
     };
