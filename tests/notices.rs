@@ -571,3 +571,51 @@ fn at_a_terminal_a_big_job_is_asked_about_first() {
     assert!(shown.contains("60 sent"), "{shown}");
     assert_eq!(sandbox.messages().len(), 60);
 }
+
+#[test]
+fn ndjson_rows_fill_templates_and_a_changed_template_is_a_new_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        dir.path(),
+        "rows.ndjson",
+        "{\"ticketId\":\"tic_j1\",\"name\":\"Ann\",\"orders\":3}\n\
+         {\"ticket_id\":\"tic_j2\",\"name\":\"Bob & Co\",\"orders\":1}\n",
+    );
+    let first = write(dir.path(), "a.txt", "Hi {{name}}, {{orders}} order(s).");
+    let sandbox = Sandbox::open_world();
+    let send = |template: &Path| {
+        let mut cmd = bulk_reply(&sandbox, "send");
+        cmd.arg(&input).arg("--template").arg(template);
+        cmd
+    };
+    send(&first).assert().success();
+    assert_eq!(
+        stored(&sandbox)["tic_j2"],
+        ["<p>Hi Bob &amp; Co, 1 order(s).</p>"]
+    );
+    // The same template and data: every row is already delivered.
+    send(&first)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("2 already delivered earlier"));
+    assert_eq!(sandbox.messages().len(), 2);
+    // A changed template is a different message: sent.
+    let second = write(dir.path(), "b.txt", "Hello {{name}}.");
+    send(&second).assert().success();
+    assert_eq!(
+        stored(&sandbox)["tic_j1"],
+        ["<p>Hi Ann, 3 order(s).</p>", "<p>Hello Ann.</p>"]
+    );
+    // A row without the field is an error at its line.
+    let missing = write(dir.path(), "c.txt", "{{city}}");
+    bulk_reply_plain()
+        .arg("validate")
+        .arg(&input)
+        .arg("--template")
+        .arg(&missing)
+        .assert()
+        .code(2)
+        .stdout(predicates::str::contains(
+            "line 1: the template's {{city}} matches no field of this row",
+        ));
+}
