@@ -544,6 +544,9 @@ fn at_a_terminal_a_big_job_is_asked_about_first() {
             .args(["-qec", &command_line, "/dev/null"])
             .env("MKP_API_TOKEN", sandbox::DEFAULT_TOKEN)
             .env_remove("MKP_BASE_URL")
+            .env_remove("MKP_OAUTH_CLIENT_ID")
+            .env_remove("MKP_OAUTH_CLIENT_SECRET")
+            .env_remove("MKP_OAUTH_REFRESH_TOKEN")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -618,4 +621,73 @@ fn ndjson_rows_fill_templates_and_a_changed_template_is_a_new_message() {
         .stdout(predicates::str::contains(
             "line 1: the template's {{city}} matches no field of this row",
         ));
+}
+
+/// A list server that ignores every filter and names a next page on another host: the
+/// filters must still hold, and pages must be asked for by number from our base URL.
+#[test]
+fn tickets_filters_a_list_whose_server_ignores_filters() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::{Arc, Mutex};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let requested = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = requested.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut header = String::new();
+            while reader.read_line(&mut header).unwrap_or(0) > 0 && header != "\r\n" {
+                header.clear();
+            }
+            let target = request_line.split(' ').nth(1).unwrap_or("").to_string();
+            seen.lock().unwrap().push(target.clone());
+            let entry = |id: &str, status: &str, source: &str| {
+                serde_json::json!({"id": id, "customerId": null, "title": "T", "status": status,
+                                   "source": source, "createdAt": "2026-11-24T01:00:00+01:00"})
+            };
+            let body = if target.contains("page=1") {
+                serde_json::json!({"current_page": 1, "data": [
+                    entry("tic_1", "open", "portal"), entry("tic_2", "closed", "portal"),
+                    entry("tic_3", "open", "chat")],
+                    "next_page_url": "http://elsewhere.invalid/v1/tickets?page=2"})
+            } else {
+                serde_json::json!({"current_page": 2, "data": [
+                    entry("tic_4", "open", "email"), entry("tic_5", "closed", "email")],
+                    "next_page_url": null})
+            }
+            .to_string();
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let output = bulk_reply_plain()
+        .args(["tickets", "--status", "open", "--rate", "unlimited"])
+        .args(["--base-url", &base_url])
+        .env("MKP_API_TOKEN", "t")
+        .env_remove("MKP_OAUTH_CLIENT_ID")
+        .env_remove("MKP_OAUTH_CLIENT_SECRET")
+        .env_remove("MKP_OAUTH_REFRESH_TOKEN")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let rows = listed(&String::from_utf8(output.stdout).unwrap());
+    let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ids, ["tic_1", "tic_4"]);
+    assert_eq!(rows[0][1], "", "a null customerId is an empty field");
+    let requested = requested.lock().unwrap().clone();
+    assert_eq!(
+        requested,
+        [
+            "/v1/tickets?page=1&status=open",
+            "/v1/tickets?page=2&status=open"
+        ]
+    );
 }

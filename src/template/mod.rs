@@ -59,10 +59,6 @@ impl Template {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The placeholder names, each once, in order of first use.
     pub fn placeholders(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
@@ -116,14 +112,6 @@ impl Composer {
     /// True when messages are posted exactly as the input has them: no work per row.
     pub fn is_as_written(&self) -> bool {
         self.template.is_none() && self.format == MessageFormat::Html
-    }
-
-    pub fn template(&self) -> Option<&Template> {
-        self.template.as_ref()
-    }
-
-    pub fn format(&self) -> MessageFormat {
-        self.format
     }
 
     /// With a template the rows need no message of their own.
