@@ -256,30 +256,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         (Some(canary), Some(max)) => Some(canary.min(max)),
         (canary, max) => canary.or(max),
     };
-    let to_send = report
-        .rows
-        .saturating_sub(job.resume.settled_rows())
-        .min(max_rows.unwrap_or(u64::MAX));
-    let plan = Plan {
-        to_send,
-        settled: job.resume.settled_rows(),
-        distinct_tickets: report.distinct_tickets,
-        requests_per_row: 1 + u64::from(args.skip_closed),
-        rate: args.rate,
-        first: first_message.as_ref(),
-    };
-    let asking = Asking {
-        above: args.confirm_above,
-        assume_yes: args.yes,
-        terminal: confirm::at_terminal(),
-    };
-    let go = confirm::confirm(
-        &plan,
-        asking,
-        &mut std::io::stdin().lock(),
-        &mut std::io::stderr().lock(),
-    )
-    .map_err(|e| Failure::bad_input(anyhow!("cannot ask for confirmation: {e}")))?;
+    let go = confirmed(&args, &report, &job, max_rows, first_message.as_ref())?;
     if !go {
         output::say(Level::Info, "not confirmed: nothing was sent");
         return Ok(Exit::Ok);
@@ -480,6 +457,40 @@ fn exit_code(report: &RunReport) -> Exit {
     } else {
         Exit::Ok
     }
+}
+
+/// Asks the person at the terminal before a big job, when there is one (see `confirm`).
+fn confirmed(
+    args: &Args,
+    report: &input::Report,
+    job: &OpenJob,
+    max_rows: Option<u64>,
+    first: Option<&input::Preview>,
+) -> Result<bool, Failure> {
+    let settled = job.resume.settled_rows();
+    let plan = Plan {
+        to_send: report
+            .rows
+            .saturating_sub(settled)
+            .min(max_rows.unwrap_or(u64::MAX)),
+        settled,
+        distinct_tickets: report.distinct_tickets,
+        requests_per_row: 1 + u64::from(args.skip_closed),
+        rate: args.rate,
+        first,
+    };
+    let asking = Asking {
+        above: args.confirm_above,
+        assume_yes: args.yes,
+        terminal: confirm::at_terminal(),
+    };
+    confirm::confirm(
+        &plan,
+        asking,
+        &mut std::io::stdin().lock(),
+        &mut std::io::stderr().lock(),
+    )
+    .map_err(|e| Failure::bad_input(anyhow!("cannot ask for confirmation: {e}")))
 }
 
 /// In json log mode, each previewed message as a structured line (the human report on

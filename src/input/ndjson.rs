@@ -126,7 +126,12 @@ impl NdjsonRecords {
         };
         self.ticket_id = required_string(ticket_id)?;
         self.message = match message {
-            Some(message) => required_string(message)?,
+            Some(message) if self.message_column == MessageColumn::Required => {
+                required_string(message)?
+            }
+            // Not sent (a template makes the message): kept only to warn that it is ignored.
+            Some((_, Value::String(text))) => text,
+            Some((_, other)) => other.to_string(),
             None => String::new(),
         };
         self.extra = fields;

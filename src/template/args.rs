@@ -19,6 +19,7 @@ pub struct MessageArgs {
     pub message_format: Option<MessageFormat>,
 
     /// Show the first N messages exactly as they will be posted, with their ticket and line
+    /// (validate, and send with --dry-run)
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub preview: usize,
 }
