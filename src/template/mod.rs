@@ -387,6 +387,31 @@ mod tests {
         assert!(err.contains("{{a}} disappears"), "{err}");
     }
 
+    proptest::proptest! {
+        // A fixed seed: the same 256 values on every run.
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 256,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x6e6f_7469_6365),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        /// Whatever a value holds, it arrives as its HTML-escaped self, in every format.
+        #[test]
+        fn any_value_shows_literally(value in "\\PC{1,40}") {
+            proptest::prop_assume!(!value.trim().is_empty());
+            let mut escaped = String::new();
+            push_html_escaped(&mut escaped, &value);
+            for (format, text, before, after) in [
+                (MessageFormat::Html, "<p>Hi {{a}}!</p>", "<p>Hi ", "!</p>"),
+                (MessageFormat::Text, "Hi {{a}}!", "<p>Hi ", "!</p>"),
+                (MessageFormat::Markdown, "Hi **{{a}}**!", "<p>Hi <strong>", "</strong>!</p>"),
+            ] {
+                let row = fields(&[("a", value.as_str())]);
+                let html = composer(text, format).compose("tic_a", "", &row).unwrap();
+                proptest::prop_assert_eq!(html, format!("{before}{escaped}{after}"));
+            }
+        }
+    }
+
     #[test]
     fn composing_is_deterministic() {
         let composer = composer("# {{a}}\n\n{{b}}", MessageFormat::Markdown);
