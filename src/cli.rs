@@ -8,6 +8,9 @@ use crate::logging::LogArgs;
 
 const EXAMPLES: &str = "\
 Examples:
+  bulk-reply tickets --status open -o open.csv    select the tickets for a notice
+  bulk-reply send open.csv --template notice.md --dry-run
+                                                  preview the notice each ticket gets
   bulk-reply validate notices.csv                 check a file, send nothing
   bulk-reply send notices.csv --sandbox           rehearse against the built-in simulator
   MKP_API_TOKEN=... bulk-reply send notices.csv   post every message for real
@@ -38,6 +41,8 @@ pub enum Command {
     Validate(cmd::validate::Args),
     /// Post every row as a reply: rate-limited, retried, resumable, exactly once
     Send(cmd::send::Args),
+    /// List tickets as CSV (e.g. all open ones), ready to feed `send --template`
+    Tickets(cmd::tickets::Args),
     /// Run the embedded simulator of the ticket API
     Sandbox(cmd::sandbox::Args),
     /// Print a shell completion script (bash, zsh, fish)

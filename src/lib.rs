@@ -21,3 +21,4 @@ pub mod pipeline;
 pub mod rate;
 pub mod sandbox;
 pub mod summary;
+pub mod template;

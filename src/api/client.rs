@@ -11,7 +11,7 @@ use super::auth::Credentials;
 use super::error::ApiError;
 use super::limits::RateLimitInfo;
 use super::matching::find_posted;
-use super::ticket::Ticket;
+use super::ticket::{Ticket, TicketPage};
 
 /// A larger answer is not a ticket we want to hold in memory; real tickets are far smaller.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -126,6 +126,38 @@ impl ApiClient {
         let fetched = parse_ticket(status, &bytes, limits)?;
         Ok(Reply {
             value: fetched,
+            http_status: status,
+            limits,
+        })
+    }
+
+    /// `GET /tickets?page=N`, with the `status` and `source` filters when given. Pages are
+    /// asked for by number, not by following `next_page_url`: the token goes only to the
+    /// base URL the user chose, never to a URL an answer names.
+    pub async fn list_tickets(
+        &self,
+        page: u64,
+        status: Option<&str>,
+        source: Option<&str>,
+    ) -> Result<Reply<TicketPage>, ApiError> {
+        let mut query = vec![("page", page.to_string())];
+        query.extend(status.map(|s| ("status", s.to_string())));
+        query.extend(source.map(|s| ("source", s.to_string())));
+        let request = self
+            .http
+            .get(format!("{}/tickets", self.base_url))
+            .query(&query);
+        let (status, limits, bytes) = self.exchange(request).await?;
+        let page: TicketPage = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::invalid_response(
+                status,
+                format!("the answer is not a page of the ticket list: {e}"),
+                &bytes,
+                limits,
+            )
+        })?;
+        Ok(Reply {
+            value: page,
             http_status: status,
             limits,
         })

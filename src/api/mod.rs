@@ -16,5 +16,5 @@ pub use error::{ApiError, ErrorClass, ErrorKind};
 pub use limits::RateLimitInfo;
 pub use matching::find_delivered;
 pub use secret::Secret;
-pub use ticket::{Message, Ticket, TicketStatus};
+pub use ticket::{Message, Ticket, TicketPage, TicketStatus, TicketSummary};
 pub use transport::check_base_url;

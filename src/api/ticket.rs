@@ -35,3 +35,31 @@ pub struct Message {
     #[serde(default)]
     pub posted_at: Option<String>,
 }
+
+/// One entry of the ticket list (`GET /tickets`): no messages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketSummary {
+    pub id: String,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    /// `open` or `closed`; kept as text, so a status this version does not know still lists.
+    #[serde(default)]
+    pub status: String,
+    /// `portal`, `email` or `chat`.
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+/// One page of the ticket list.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TicketPage {
+    pub data: Vec<TicketSummary>,
+    /// Null on the last page; only its presence is used (see `ApiClient::list_tickets`).
+    #[serde(default)]
+    pub next_page_url: Option<String>,
+}

@@ -2,10 +2,12 @@
 //! code it finished with.
 
 pub mod completions;
+pub mod confirm;
 pub mod credentials;
 pub mod man;
 pub mod sandbox;
 pub mod send;
+pub mod tickets;
 pub mod unattended;
 pub mod validate;
 
@@ -16,6 +18,7 @@ pub fn run(command: Command) -> CmdResult {
     match command {
         Command::Validate(args) => validate::run(args),
         Command::Send(args) => send::run(args),
+        Command::Tickets(args) => tickets::run(args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

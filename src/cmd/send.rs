@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
+use super::confirm::{self, Asking, Plan};
 use super::credentials::{CREDENTIALS_HELP, CredentialArgs};
 use super::unattended::UnattendedArgs;
 use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
@@ -26,8 +27,9 @@ use crate::pipeline::{
 use crate::rate::Rate;
 use crate::sandbox::{self, SandboxConfig};
 use crate::summary::{Counts, RunSummary, SummaryFile};
+use crate::template::{Composer, MessageArgs};
 
-const DEFAULT_BASE_URL: &str = "https://api.mijnklantportaal.nl/v1";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://api.mijnklantportaal.nl/v1";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -40,6 +42,11 @@ Examples:
   # The real thing; the token comes from the environment or a file, never a flag
   MKP_API_TOKEN=$(cat ~/.mkp-token) bulk-reply send notices.csv
   bulk-reply send notices.csv --token-file ~/.mkp-token --concurrency 8
+
+  # A mass notice: a Markdown template filled from each row; check, try 3, then the rest
+  bulk-reply send open.csv --template notice.md --dry-run --preview 3
+  bulk-reply send open.csv --template notice.md --skip-closed --canary 3
+  bulk-reply send open.csv --template notice.md --skip-closed
 
   # From a script's NDJSON on standard input
   my-export | bulk-reply send - --input-format ndjson --results out.ndjson
@@ -55,7 +62,8 @@ Exit codes:
   1  finished, some rows failed (see the failed-rows file)
   2  usage or input error; nothing was sent
   3  stopped early (fatal API error, interrupt, job locked); run again to resume
-  A planned stop (--max-rows, --deadline, --canary) exits 0 and says how many rows remain.";
+  A planned stop (--max-rows, --deadline, --canary) exits 0 and says how many rows remain.
+  Declining the confirmation question exits 0; nothing is sent.";
 
 /// Post every row of INPUT as a reply on its ticket
 #[derive(Debug, clap::Args)]
@@ -64,9 +72,26 @@ pub struct Args {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Validate the input, print the report, and stop; nothing is sent
+    #[command(flatten)]
+    pub message: MessageArgs,
+
+    /// Validate the input, print the report and the preview, and stop; nothing is sent
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Read each ticket first (one more request per row, within --rate) and leave closed
+    /// tickets alone, recorded as skipped: replying would reopen them
+    #[arg(long)]
+    pub skip_closed: bool,
+
+    /// At a terminal, ask before sending more than N messages (showing the count, the
+    /// tickets, the time it takes and the first message)
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub confirm_above: u64,
+
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 
     /// Rehearse: start the built-in API simulator on a free loopback port and send there
     /// (no token needed); prints the simulator's report at the end
@@ -180,20 +205,31 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         .map_or_else(|| source.name(), |_| "standard input".to_string());
 
     let rules = args.input.rules();
-    let report =
-        input::validate(&source, &rules).map_err(|e| Failure::bad_input(anyhow!("{e}")))?;
+    let composer = args
+        .message
+        .composer()
+        .map_err(|e| Failure::bad_input(anyhow!(e)))?;
+    // A real run keeps the first message for the confirmation question.
+    let preview = match args.dry_run {
+        true => args.message.preview,
+        false => 1,
+    };
+    let mut report = input::validate_messages(&source, &rules, &composer, preview)
+        .map_err(|e| Failure::bad_input(anyhow!("{e}")))?;
     summary.total_rows = Some(report.rows);
     if args.dry_run {
         report
             .write_human(&mut std::io::stdout().lock(), &source_name, args.rate)
             .context("cannot write the report")
             .map_err(Failure::stopped)?;
+        log_preview(&report.preview);
         return Ok(if report.is_valid() {
             Exit::Ok
         } else {
             Exit::BadInput
         });
     }
+    let first_message = report.preview.drain(..).next();
     if !report.is_valid() || report.warning_count > 0 {
         print_problems(&report, &source_name, args.rate);
     }
@@ -220,7 +256,12 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         (Some(canary), Some(max)) => Some(canary.min(max)),
         (canary, max) => canary.or(max),
     };
-    let jobs = job_source(source.clone(), args.input.allow_duplicates);
+    let go = confirmed(&args, &report, &job, max_rows, first_message.as_ref())?;
+    if !go {
+        output::say(Level::Info, "not confirmed: nothing was sent");
+        return Ok(Exit::Ok);
+    }
+    let jobs = job_source(source.clone(), args.input.allow_duplicates, composer);
 
     let settings = Settings {
         rate: args.rate,
@@ -235,6 +276,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         max_rows,
         deadline,
         progress: args.unattended.progress_view(),
+        skip_closed: args.skip_closed,
     };
     let runtime = super::runtime()?;
     runtime.block_on(async {
@@ -353,22 +395,34 @@ async fn start_sandbox(rate: Rate) -> Result<sandbox::RunningSandbox, Failure> {
     Ok(sandbox)
 }
 
-/// The input's rows as jobs, read a second time now that they are known to be valid.
-fn job_source(source: InputSource, allow_duplicates: bool) -> JobSource {
-    Box::new(move || match input::read_rows(&source) {
-        Ok(rows) => jobs_from(rows, allow_duplicates),
-        Err(e) => Box::new(std::iter::once(Err(format!(
-            "cannot read the input again: {e}"
-        )))),
-    })
+/// The input's rows as jobs, read a second time now that they are known to be valid, each
+/// message composed again exactly as validation composed it.
+fn job_source(source: InputSource, allow_duplicates: bool, composer: Composer) -> JobSource {
+    Box::new(
+        move || match input::read_rows_with(&source, composer.message_column()) {
+            Ok(rows) => jobs_from(rows, allow_duplicates, composer),
+            Err(e) => Box::new(std::iter::once(Err(format!(
+                "cannot read the input again: {e}"
+            )))),
+        },
+    )
 }
 
-fn jobs_from(rows: input::RowReader, allow_duplicates: bool) -> Jobs {
+fn jobs_from(rows: input::RowReader, allow_duplicates: bool, composer: Composer) -> Jobs {
     // Copies of the same row, when allowed, are separate deliveries; counting them needs
     // memory per row, so it is done only when duplicates were allowed.
     let mut copies: Option<HashMap<RowKey, u32>> = allow_duplicates.then(HashMap::new);
     Box::new(rows.map(move |row| {
-        let row = row.map_err(|e| format!("the input changed since it was validated: {e}"))?;
+        let changed =
+            |e: &dyn std::fmt::Display| format!("the input changed since it was validated: {e}");
+        let mut row = row.map_err(|e| changed(&e))?;
+        if !composer.is_as_written() {
+            // The key is of the message posted: the same template and data resume the job,
+            // a changed template is a different message.
+            row.message = composer
+                .compose(&row.ticket_id, &row.message, &row.extra)
+                .map_err(|e| changed(&format!("line {}: {e}", row.line)))?;
+        }
         let mut key = RowKey::of(&row.ticket_id, &row.message);
         if let Some(copies) = copies.as_mut() {
             let seen = copies.entry(key).or_insert(0);
@@ -402,6 +456,59 @@ fn exit_code(report: &RunReport) -> Exit {
         Exit::RowsFailed
     } else {
         Exit::Ok
+    }
+}
+
+/// Asks the person at the terminal before a big job, when there is one (see `confirm`).
+fn confirmed(
+    args: &Args,
+    report: &input::Report,
+    job: &OpenJob,
+    max_rows: Option<u64>,
+    first: Option<&input::Preview>,
+) -> Result<bool, Failure> {
+    let settled = job.resume.settled_rows();
+    let plan = Plan {
+        to_send: report
+            .rows
+            .saturating_sub(settled)
+            .min(max_rows.unwrap_or(u64::MAX)),
+        settled,
+        distinct_tickets: report.distinct_tickets,
+        requests_per_row: 1 + u64::from(args.skip_closed),
+        rate: args.rate,
+        first,
+    };
+    let asking = Asking {
+        above: args.confirm_above,
+        assume_yes: args.yes,
+        terminal: confirm::at_terminal(),
+    };
+    confirm::confirm(
+        &plan,
+        asking,
+        &mut std::io::stdin().lock(),
+        &mut std::io::stderr().lock(),
+    )
+    .map_err(|e| Failure::bad_input(anyhow!("cannot ask for confirmation: {e}")))
+}
+
+/// In json log mode, each previewed message as a structured line (the human report on
+/// standard output has them too).
+fn log_preview(preview: &[input::Preview]) {
+    if output::format() != output::LogFormat::Json {
+        return;
+    }
+    for (index, item) in preview.iter().enumerate() {
+        let mut fields = fields! {"preview" => index + 1};
+        if let serde_json::Value::Object(found) = item.to_json() {
+            fields.extend(found);
+        }
+        output::emit(
+            Level::Info,
+            &format!("preview: line {} to {}", item.line, item.ticket_id),
+            fields,
+        );
     }
 }
 

@@ -3,9 +3,12 @@
 
 use std::io::{self, Write};
 
+use anyhow::anyhow;
+
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::{self, InputArgs};
 use crate::rate::Rate;
+use crate::template::MessageArgs;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -13,6 +16,9 @@ Examples:
   bulk-reply validate export.csv --delimiter ';'    an Excel export with semicolons
   bulk-reply validate notices.csv --rate 600/min    estimate for a raised rate limit
   some-script | bulk-reply validate - --json        check standard input, report as JSON
+  bulk-reply validate open.csv --template notice.md --preview 3
+                                                    fill a Markdown template from each row
+                                                    and show the first 3 messages as posted
 
 Exit codes:
   0  valid: no errors (warnings allowed)
@@ -25,6 +31,9 @@ pub struct Args {
     #[command(flatten)]
     pub input: InputArgs,
 
+    #[command(flatten)]
+    pub message: MessageArgs,
+
     /// The sending rate to estimate the duration with: N/s, N/min or N/h
     #[arg(long, value_name = "RATE", default_value_t = Rate::API_DEFAULT)]
     pub rate: Rate,
@@ -36,7 +45,17 @@ pub struct Args {
 
 pub fn run(args: Args) -> CmdResult {
     let source = args.input.source();
-    let report = input::validate(&source, &args.input.rules()).map_err(Failure::bad_input)?;
+    let composer = args
+        .message
+        .composer()
+        .map_err(|e| Failure::bad_input(anyhow!(e)))?;
+    let report = input::validate_messages(
+        &source,
+        &args.input.rules(),
+        &composer,
+        args.message.preview,
+    )
+    .map_err(Failure::bad_input)?;
     let mut out = io::stdout().lock();
     let written = if args.json {
         writeln!(out, "{}", report.to_json(args.rate))

@@ -1,5 +1,6 @@
 //! Finding the `ticketId` and `message` columns (CSV) or fields (NDJSON) by name, the way a
 //! person would: `ticketId`, `ticket_id`, `Ticket ID` and `TICKET-ID` are the same name.
+//! Template placeholders are matched the same way ([`loose_eq`]).
 
 /// The two names every row needs.
 pub(crate) const TICKET_ID: &str = "ticketId";
@@ -12,14 +13,29 @@ pub(crate) enum Required {
     Message,
 }
 
+/// Whether the rows must carry their own message: not when a template makes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageColumn {
+    Required,
+    /// Read if present (so it stays out of the other columns) but not needed.
+    Ignored,
+}
+
+/// A name as compared: lowercase, without whitespace, `_` and `-`.
+fn normal(name: &str) -> impl Iterator<Item = char> + '_ {
+    name.chars()
+        .filter(|c| !(c.is_whitespace() || *c == '_' || *c == '-'))
+        .flat_map(char::to_lowercase)
+}
+
+/// Whether two names are the same name to a person (`customer_name`, `Customer Name`).
+pub fn loose_eq(a: &str, b: &str) -> bool {
+    normal(a).eq(normal(b))
+}
+
 impl Required {
     pub(crate) fn of(name: &str) -> Option<Required> {
-        let mut normal = String::with_capacity(name.len());
-        for c in name.trim().chars() {
-            if !(c.is_whitespace() || c == '_' || c == '-') {
-                normal.extend(c.to_lowercase());
-            }
-        }
+        let normal: String = normal(name).collect();
         match normal.as_str() {
             "ticketid" => Some(Required::TicketId),
             "message" => Some(Required::Message),
@@ -39,7 +55,8 @@ impl Required {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Positions {
     pub ticket_id: usize,
-    pub message: usize,
+    /// `None` only when the message column is not required and absent.
+    pub message: Option<usize>,
 }
 
 /// How many of the names found an error lists.
@@ -50,6 +67,7 @@ const LISTED_NAMES: usize = 20;
 pub(crate) fn locate<'a>(
     names: impl IntoIterator<Item = &'a str>,
     kind: &str,
+    message_column: MessageColumn,
 ) -> Result<Positions, String> {
     let mut ticket_id = None;
     let mut message = None;
@@ -76,16 +94,24 @@ pub(crate) fn locate<'a>(
         }
         *slot = Some(index);
     }
-    let missing: Vec<&str> = [(ticket_id, TICKET_ID), (message, MESSAGE)]
-        .iter()
-        .filter(|(at, _)| at.is_none())
-        .map(|(_, name)| *name)
-        .collect();
-    match (ticket_id, message) {
-        (Some(ticket_id), Some(message)) => Ok(Positions { ticket_id, message }),
+    let message_required = message_column == MessageColumn::Required;
+    let missing: Vec<&str> = [
+        (ticket_id.is_none(), TICKET_ID),
+        (message.is_none() && message_required, MESSAGE),
+    ]
+    .iter()
+    .filter(|(absent, _)| *absent)
+    .map(|(_, name)| *name)
+    .collect();
+    let needed = if message_required {
+        format!("name the {kind}s ticketId and message")
+    } else {
+        format!("name the {kind} ticketId")
+    };
+    match ticket_id {
+        Some(ticket_id) if missing.is_empty() => Ok(Positions { ticket_id, message }),
         _ => Err(format!(
-            "no {} {kind} ({kind}s found: {}); name the {kind}s ticketId and message \
-             (case, spaces, _ and - do not matter)",
+            "no {} {kind} ({kind}s found: {}); {needed} (case, spaces, _ and - do not matter)",
             missing.join(" and no "),
             match found_count {
                 0 => "none".to_owned(),
@@ -122,28 +148,60 @@ mod tests {
 
     #[test]
     fn finds_columns_in_any_order() {
-        let at = locate(["name", "Message", "Ticket ID"], "column").unwrap();
+        let at = locate(
+            ["name", "Message", "Ticket ID"],
+            "column",
+            MessageColumn::Required,
+        )
+        .unwrap();
         assert_eq!(
             at,
             Positions {
                 ticket_id: 2,
-                message: 1
+                message: Some(1)
             }
         );
     }
 
     #[test]
+    fn with_a_template_only_the_ticket_id_is_needed() {
+        let at = locate(["Ticket ID", "name"], "column", MessageColumn::Ignored).unwrap();
+        assert_eq!(
+            at,
+            Positions {
+                ticket_id: 0,
+                message: None
+            }
+        );
+        let err = locate(["name"], "column", MessageColumn::Ignored).unwrap_err();
+        assert!(err.contains("no ticketId column"), "{err}");
+        assert!(err.contains("name the column ticketId"), "{err}");
+    }
+
+    #[test]
+    fn loose_names() {
+        assert!(loose_eq("customer_name", "Customer Name"));
+        assert!(loose_eq("customerId", "customer-id"));
+        assert!(!loose_eq("name", "names"));
+    }
+
+    #[test]
     fn a_missing_column_is_named_and_the_found_ones_listed() {
-        let err = locate(["ticket", "message"], "column").unwrap_err();
+        let err = locate(["ticket", "message"], "column", MessageColumn::Required).unwrap_err();
         assert!(err.contains("no ticketId column"), "{err}");
         assert!(err.contains("\"ticket\", \"message\""), "{err}");
-        let err = locate(["a"], "column").unwrap_err();
+        let err = locate(["a"], "column", MessageColumn::Required).unwrap_err();
         assert!(err.contains("no ticketId and no message column"), "{err}");
     }
 
     #[test]
     fn a_doubled_column_is_an_error() {
-        let err = locate(["ticketId", "message", "ticket_id"], "column").unwrap_err();
+        let err = locate(
+            ["ticketId", "message", "ticket_id"],
+            "column",
+            MessageColumn::Required,
+        )
+        .unwrap_err();
         assert!(err.contains("number 1 and number 3"), "{err}");
     }
 }

@@ -83,6 +83,7 @@ fn report_buckets(buckets: &mut [Vec<Seen>], allow_duplicates: bool) -> ReportBu
     for bucket in buckets {
         sort_by_ticket(bucket);
         for ticket_rows in bucket.chunk_by(|a, b| a.ticket == b.ticket) {
+            report.distinct_tickets += 1;
             if ticket_rows.len() > 1 {
                 report_ticket(ticket_rows, allow_duplicates, &mut report);
             }

@@ -20,18 +20,27 @@ mod rules;
 mod validation;
 
 pub use args::{InputArgs, InputFormat, InputSource};
-pub use report::{KEPT_PROBLEMS, Problem, Report};
+pub use columns::{MessageColumn, loose_eq};
+pub use report::{KEPT_PROBLEMS, Preview, Problem, Report};
 pub use row::{InputError, Row, RowError};
 pub use rules::{DEFAULT_MAX_MESSAGE_BYTES, Rules};
-pub use validation::validate;
+pub use validation::{validate, validate_messages};
 
 use records::{Records, Step};
 
 /// Opens `source` and reads its header. Fails when the input cannot be opened or its header
 /// is unusable (empty file, missing column, unreadable encoding).
 pub fn read_rows(source: &InputSource) -> Result<RowReader, InputError> {
+    read_rows_with(source, MessageColumn::Required)
+}
+
+/// [`read_rows`], saying whether the rows need a message column (not with a template).
+pub fn read_rows_with(
+    source: &InputSource,
+    message_column: MessageColumn,
+) -> Result<RowReader, InputError> {
     Ok(RowReader {
-        records: Records::open(source)?,
+        records: Records::open(source, message_column)?,
         finished: false,
     })
 }

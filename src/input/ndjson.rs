@@ -8,7 +8,7 @@ use memchr::memchr;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::columns::{self, Positions};
+use super::columns::{self, MessageColumn, Positions};
 use super::csv::MAX_RECORD_BYTES;
 use super::records::Step;
 use super::row::{InputError, Row, RowError, RowView, quote_value};
@@ -16,6 +16,7 @@ use super::row::{InputError, Row, RowError, RowView, quote_value};
 pub(crate) struct NdjsonRecords {
     input: BufReader<Box<dyn Read + Send>>,
     source: String,
+    message_column: MessageColumn,
     line_buf: Vec<u8>,
     line: u64,
     ticket_id: String,
@@ -25,10 +26,15 @@ pub(crate) struct NdjsonRecords {
 }
 
 impl NdjsonRecords {
-    pub(crate) fn new(input: Box<dyn Read + Send>, source: String) -> Self {
+    pub(crate) fn new(
+        input: Box<dyn Read + Send>,
+        source: String,
+        message_column: MessageColumn,
+    ) -> Self {
         NdjsonRecords {
             input: BufReader::with_capacity(256 * 1024, input),
             source,
+            message_column,
             line_buf: Vec::new(),
             line: 0,
             ticket_id: String::new(),
@@ -103,21 +109,31 @@ impl NdjsonRecords {
         let mut fields = JsonObject::read(&mut deserializer)
             .and_then(|fields| deserializer.end().map(|()| fields))
             .map_err(describe_json_error)?;
+        let names = fields.iter().map(|(name, _)| name.as_str());
         let Positions { ticket_id, message } =
-            columns::locate(fields.iter().map(|(name, _)| name.as_str()), "field")?;
+            columns::locate(names, "field", self.message_column)?;
         // Take the later one out first so the earlier index stays right.
-        let (later, earlier) = if ticket_id > message {
-            (fields.remove(ticket_id), fields.remove(message))
-        } else {
-            (fields.remove(message), fields.remove(ticket_id))
-        };
-        let (ticket_id, message) = if ticket_id > message {
-            (later, earlier)
-        } else {
-            (earlier, later)
+        let (ticket_id, message) = match message {
+            Some(message) if ticket_id > message => {
+                let ticket_id = fields.remove(ticket_id);
+                (ticket_id, Some(fields.remove(message)))
+            }
+            Some(message) => {
+                let message = fields.remove(message);
+                (fields.remove(ticket_id), Some(message))
+            }
+            None => (fields.remove(ticket_id), None),
         };
         self.ticket_id = required_string(ticket_id)?;
-        self.message = required_string(message)?;
+        self.message = match message {
+            Some(message) if self.message_column == MessageColumn::Required => {
+                required_string(message)?
+            }
+            // Not sent (a template makes the message): kept only to warn that it is ignored.
+            Some((_, Value::String(text))) => text,
+            Some((_, other)) => other.to_string(),
+            None => String::new(),
+        };
         self.extra = fields;
         Ok(())
     }
@@ -270,7 +286,11 @@ mod tests {
     use super::*;
 
     fn steps(text: &'static str) -> Vec<Result<Row, RowError>> {
-        let mut records = NdjsonRecords::new(Box::new(text.as_bytes()), "t.ndjson".into());
+        let mut records = NdjsonRecords::new(
+            Box::new(text.as_bytes()),
+            "t.ndjson".into(),
+            MessageColumn::Required,
+        );
         let mut out = Vec::new();
         loop {
             match records.advance().unwrap() {

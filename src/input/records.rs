@@ -6,6 +6,7 @@ use std::io::{self, Cursor, Read};
 use std::path::Path;
 
 use super::args::{InputFormat, InputSource};
+use super::columns::MessageColumn;
 use super::csv::CsvRecords;
 use super::ndjson::NdjsonRecords;
 use super::row::{InputError, Row, RowError, RowView};
@@ -25,7 +26,10 @@ pub(crate) enum Records {
 }
 
 impl Records {
-    pub(crate) fn open(source: &InputSource) -> Result<Records, InputError> {
+    pub(crate) fn open(
+        source: &InputSource,
+        message_column: MessageColumn,
+    ) -> Result<Records, InputError> {
         let name = source.name();
         let (input, guessed): (Box<dyn Read + Send>, _) = match &source.path {
             Some(path) => {
@@ -40,13 +44,19 @@ impl Records {
             None => sniff(input).map_err(|e| InputError::io(&name, "cannot read it", &e))?,
         };
         match format {
-            InputFormat::Csv => CsvRecords::open(input, name, source.delimiter).map(Records::Csv),
+            InputFormat::Csv => {
+                CsvRecords::open(input, name, source.delimiter, message_column).map(Records::Csv)
+            }
             InputFormat::Ndjson if source.delimiter.is_some() => Err(InputError::content(
                 &name,
                 None,
                 "--delimiter applies to CSV input only, and this input is NDJSON",
             )),
-            InputFormat::Ndjson => Ok(Records::Ndjson(NdjsonRecords::new(input, name))),
+            InputFormat::Ndjson => Ok(Records::Ndjson(NdjsonRecords::new(
+                input,
+                name,
+                message_column,
+            ))),
         }
     }
 
@@ -54,6 +64,14 @@ impl Records {
         match self {
             Records::Csv(records) => records.source(),
             Records::Ndjson(records) => records.source(),
+        }
+    }
+
+    /// A CSV header's line and column names; NDJSON has no header.
+    pub(crate) fn header(&self) -> Option<(u64, &[String])> {
+        match self {
+            Records::Csv(records) => Some(records.header()),
+            Records::Ndjson(_) => None,
         }
     }
 

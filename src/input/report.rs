@@ -16,6 +16,9 @@ pub const KEPT_PROBLEMS: usize = 1000;
 /// Problems printed per kind in the human report; the rest are counted.
 const SHOWN_PROBLEMS: usize = 25;
 
+/// Frames a previewed message.
+const PREVIEW_RULE: &str = "--------------------------------------------------------------";
+
 /// One error or warning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -24,11 +27,31 @@ pub struct Problem {
     pub message: String,
 }
 
+/// A message as it will be posted, for the user to check before sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    pub line: u64,
+    /// Trimmed, as it is sent.
+    pub ticket_id: String,
+    /// The exact string posted.
+    pub message: String,
+}
+
+impl Preview {
+    pub fn to_json(&self) -> Value {
+        json!({"line": self.line, "ticketId": self.ticket_id, "message": self.message})
+    }
+}
+
 /// What validation found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// Data rows read (the header and blank lines not counted).
     pub rows: u64,
+    /// Different ticket ids among the rows that can be sent.
+    pub distinct_tickets: u64,
+    /// The first rows' messages as they will be posted (as many as asked for).
+    pub preview: Vec<Preview>,
     pub error_count: u64,
     pub warning_count: u64,
     /// The first [`KEPT_PROBLEMS`] errors, by line.
@@ -80,6 +103,7 @@ impl Report {
                 )?;
             }
         }
+        self.write_preview(out)?;
         writeln!(out)?;
         match rate {
             Rate::Unlimited => writeln!(
@@ -96,10 +120,28 @@ impl Report {
         }
     }
 
+    /// Each previewed message, framed so that its first and last characters are plain to
+    /// see (a stray space or line break matters).
+    pub fn write_preview(&self, out: &mut dyn Write) -> io::Result<()> {
+        for (index, preview) in self.preview.iter().enumerate() {
+            writeln!(
+                out,
+                "\nPreview {} of {}: line {}, to ticket {}, posted exactly as:",
+                index + 1,
+                self.preview.len(),
+                preview.line,
+                preview.ticket_id
+            )?;
+            writeln!(out, "{PREVIEW_RULE}\n{}\n{PREVIEW_RULE}", preview.message)?;
+        }
+        Ok(())
+    }
+
     /// The report for scripts:
     /// `{"rows", "valid", "errors": [{"line", "message"}], "warnings": […], "estimatedSeconds"}`,
     /// plus `errorCount` and `warningCount`, which exceed the list lengths when the lists
-    /// were cut at [`KEPT_PROBLEMS`].
+    /// were cut at [`KEPT_PROBLEMS`], `distinctTickets`, and `preview`: `[{"line",
+    /// "ticketId", "message"}]` (empty unless a preview was asked for).
     pub fn to_json(&self, rate: Rate) -> Value {
         let list = |problems: &[Problem]| -> Vec<Value> {
             problems
@@ -116,6 +158,8 @@ impl Report {
             "estimatedSeconds": estimate.as_millis() as f64 / 1000.0,
             "errorCount": self.error_count,
             "warningCount": self.warning_count,
+            "distinctTickets": self.distinct_tickets,
+            "preview": self.preview.iter().map(Preview::to_json).collect::<Vec<_>>(),
         })
     }
 }
@@ -142,6 +186,10 @@ fn human_duration(duration: Duration) -> String {
 #[derive(Debug, Default)]
 pub(crate) struct ReportBuilder {
     pub rows: u64,
+    pub distinct_tickets: u64,
+    /// How many messages to keep for the preview.
+    pub preview_limit: usize,
+    pub preview: Vec<Preview>,
     errors: KeptProblems,
     warnings: KeptProblems,
 }
@@ -155,8 +203,21 @@ impl ReportBuilder {
         self.warnings.push(Problem { line, message });
     }
 
-    /// Takes in the problems another builder collected (its row count is not added).
+    /// Keeps a sendable row's message for the preview, while more are wanted.
+    pub(crate) fn offer_preview(&mut self, line: u64, ticket_id: &str, message: &str) {
+        if self.preview.len() < self.preview_limit {
+            self.preview.push(Preview {
+                line,
+                ticket_id: ticket_id.to_owned(),
+                message: message.to_owned(),
+            });
+        }
+    }
+
+    /// Takes in the problems and ticket count another builder collected (its row count is
+    /// not added).
     pub(crate) fn absorb(&mut self, other: ReportBuilder) {
+        self.distinct_tickets += other.distinct_tickets;
         self.errors.absorb(other.errors);
         self.warnings.absorb(other.warnings);
     }
@@ -164,6 +225,8 @@ impl ReportBuilder {
     pub(crate) fn finish(self) -> Report {
         Report {
             rows: self.rows,
+            distinct_tickets: self.distinct_tickets,
+            preview: self.preview,
             error_count: self.errors.total,
             warning_count: self.warnings.total,
             errors: self.errors.into_sorted(),

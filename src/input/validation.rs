@@ -1,17 +1,22 @@
 //! `validate`: one pass over the whole input, on two threads. One reads and parses (the
 //! CSV or NDJSON reader), the other checks each row and looks for repeats; rows go from one
 //! to the other in batches through a bounded channel, so memory stays flat.
+//!
+//! With a template or a message format, the reading thread also composes each row's
+//! message, so every check below sees the message exactly as it will be posted.
 
 use std::ops::Range;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 
 use super::args::InputSource;
+use super::columns::MessageColumn;
 use super::duplicates::Duplicates;
 use super::records::{Records, Step};
 use super::report::{Report, ReportBuilder};
 use super::row::{InputError, RowError, RowView};
 use super::rules::{self, Rules};
+use crate::template::Composer;
 
 /// A batch is sent when it holds this many rows or this much text (a single row can exceed
 /// the latter; the reader caps a record at 16 MiB).
@@ -25,8 +30,20 @@ const BATCHES_IN_FLIGHT: usize = 2;
 /// even in its header, is part of the report; only an input that cannot be read at all
 /// (missing file, I/O failure) is an `Err`.
 pub fn validate(source: &InputSource, rules: &Rules) -> Result<Report, InputError> {
+    validate_messages(source, rules, &Composer::as_written(), 0)
+}
+
+/// [`validate`], with each row's message made by `composer`, keeping the first `preview`
+/// messages in the report.
+pub fn validate_messages(
+    source: &InputSource,
+    rules: &Rules,
+    composer: &Composer,
+    preview: usize,
+) -> Result<Report, InputError> {
     let mut report = ReportBuilder::default();
-    let records = match Records::open(source) {
+    report.preview_limit = preview;
+    let records = match Records::open(source, composer.message_column()) {
         Ok(records) => records,
         Err(error) if error.unreadable => return Err(error),
         Err(error) => {
@@ -34,10 +51,29 @@ pub fn validate(source: &InputSource, rules: &Rules) -> Result<Report, InputErro
             return Ok(report.finish());
         }
     };
+    if let Some((line, columns)) = records.header() {
+        let unknown = composer.unknown_placeholders(columns);
+        if !unknown.is_empty() {
+            // Every row would fail the same way: one error at the header says it all.
+            let names: Vec<String> = unknown.iter().map(|n| format!("{{{{{n}}}}}")).collect();
+            let found: Vec<String> = columns.iter().map(|c| format!("{c:?}")).collect();
+            report.error(
+                Some(line),
+                format!(
+                    "the template uses {}, but there is no such column (columns: {}); a \
+                     placeholder is a column name between {{{{ and }}}} (case, spaces, _ and - \
+                     do not matter), or {{{{ticketId}}}}",
+                    names.join(", "),
+                    found.join(", ")
+                ),
+            );
+            return Ok(report.finish());
+        }
+    }
     let (sender, receiver) = sync_channel(BATCHES_IN_FLIGHT);
     let mut duplicates = Duplicates::default();
     thread::scope(|scope| {
-        scope.spawn(move || read_batches(records, sender));
+        scope.spawn(move || read_batches(records, composer, sender));
         check_batches(receiver, rules, &mut report, &mut duplicates)
     })?;
     duplicates.report(rules.allow_duplicates, &mut report);
@@ -66,6 +102,8 @@ enum Item {
         message: Range<usize>,
     },
     Bad(RowError),
+    /// A problem that does not stop the row from being checked.
+    Warning(RowError),
 }
 
 impl Batch {
@@ -99,11 +137,39 @@ impl Batch {
 
 /// The reading thread: parses records and sends them on, ending with the last batch or the
 /// error that stopped reading.
-fn read_batches(mut records: Records, batches: SyncSender<Result<Batch, InputError>>) {
+fn read_batches(
+    mut records: Records,
+    composer: &Composer,
+    batches: SyncSender<Result<Batch, InputError>>,
+) {
     let mut batch = Batch::with_capacity();
+    let mut warned_of_message_column = false;
     loop {
         match records.advance() {
-            Ok(Step::Row(row)) => batch.push_row(&row),
+            Ok(Step::Row(row)) if composer.is_as_written() => batch.push_row(&row),
+            Ok(Step::Row(row)) => {
+                // The ticket id as written, so the rules can warn about spaces around it.
+                let ticket_id = row.ticket_id.to_owned();
+                let row = records.current_row();
+                if composer.message_column() == MessageColumn::Ignored
+                    && !row.message.is_empty()
+                    && !warned_of_message_column
+                {
+                    warned_of_message_column = true;
+                    batch.items.push(Item::Warning(RowError::new(
+                        row.line,
+                        "the message column is ignored: the template makes each row's message",
+                    )));
+                }
+                match composer.compose(&row.ticket_id, &row.message, &row.extra) {
+                    Ok(message) => batch.push_row(&RowView {
+                        line: row.line,
+                        ticket_id: &ticket_id,
+                        message: &message,
+                    }),
+                    Err(error) => batch.items.push(Item::Bad(RowError::new(row.line, error))),
+                }
+            }
             Ok(Step::Bad(error)) => batch.items.push(Item::Bad(error)),
             Ok(Step::End) => {
                 // The checking thread only stops early when it panics; nothing to tell it.
@@ -134,7 +200,8 @@ fn check_batches(
     for batch in batches {
         let batch = batch?;
         for item in batch.items {
-            report.rows += 1;
+            // A warning item is about the row after it, not a row of its own.
+            report.rows += u64::from(!matches!(item, Item::Warning(_)));
             match item {
                 Item::Row {
                     line,
@@ -148,9 +215,11 @@ fn check_batches(
                     };
                     if let Some(ticket_id) = rules::check_row(&row, rules, report) {
                         duplicates.record(ticket_id, &row);
+                        report.offer_preview(line, ticket_id, row.message);
                     }
                 }
                 Item::Bad(error) => report.error(Some(error.line), error.message),
+                Item::Warning(warning) => report.warning(Some(warning.line), warning.message),
             }
         }
     }

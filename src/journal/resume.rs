@@ -47,6 +47,14 @@ impl ResumeState {
             .any(|s| matches!(s, RowState::Delivered | RowState::Skipped))
     }
 
+    /// How many rows earlier runs settled (delivered or skipped): not sent again.
+    pub fn settled_rows(&self) -> u64 {
+        self.rows
+            .values()
+            .filter(|s| matches!(s, RowState::Delivered | RowState::Skipped))
+            .count() as u64
+    }
+
     fn apply(&mut self, record: &Record) {
         let key = record.key();
         let state = match record {

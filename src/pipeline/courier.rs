@@ -1,6 +1,7 @@
 //! Delivering one row: wait for the gate, post, and act on the class of whatever went
 //! wrong. A row whose answer was lost is settled by reading the ticket before it is ever
-//! sent again — the POST is not idempotent.
+//! sent again — the POST is not idempotent. With `skip_closed`, each ticket is read before
+//! its message is posted, and a closed one is left alone: replying would reopen it.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -9,7 +10,7 @@ use super::progress::Tally;
 use super::rate_gate::RateGate;
 use super::retry::RetryPolicy;
 use super::stop::{StopLevel, StopSignal};
-use crate::api::{ApiClient, ApiError, ErrorClass, ErrorKind, find_delivered};
+use crate::api::{ApiClient, ApiError, ErrorClass, ErrorKind, TicketStatus, find_delivered};
 use crate::delivery::{Job, Outcome, OutcomeResult};
 use crate::journal::RowKey;
 
@@ -20,7 +21,12 @@ pub struct Courier {
     pub retry: RetryPolicy,
     pub stop: StopSignal,
     pub tally: Arc<Tally>,
+    /// Read the ticket first; record a closed one as skipped instead of posting.
+    pub skip_closed: bool,
 }
+
+/// The reason recorded for a ticket left alone by `--skip-closed`.
+pub const CLOSED_REASON: &str = "ticket is closed";
 
 /// A row left for the next run because this one is stopping.
 pub struct Abandoned {
@@ -60,6 +66,7 @@ impl Courier {
     ) -> Option<OutcomeResult> {
         let mut tries = 0;
         let mut schedule = self.retry.schedule();
+        let mut found_open = !self.skip_closed;
         loop {
             if self.stop.is_stopping() {
                 return None;
@@ -72,6 +79,20 @@ impl Courier {
                         job.in_doubt_since = None;
                         continue;
                     }
+                    Err(error) => error,
+                },
+                None if !found_open => match self.read_status(job).await? {
+                    Ok((_, TicketStatus::Open | TicketStatus::Unknown)) => {
+                        found_open = true;
+                        continue;
+                    }
+                    Ok((http_status, TicketStatus::Closed)) => {
+                        return Some(OutcomeResult::Skipped {
+                            http_status,
+                            reason: CLOSED_REASON.to_string(),
+                        });
+                    }
+                    // A failed read posted nothing; its error is classified like any.
                     Err(error) => error,
                 },
                 None => {
@@ -139,6 +160,23 @@ impl Courier {
                 }
             }
         }
+    }
+
+    /// Reads the ticket's status, within the rate limit (`--skip-closed`). `None` when the
+    /// run stops first. A 404 here is the row's failure, as it would be for the POST.
+    async fn read_status(&self, job: &Job) -> Option<Result<(u16, TicketStatus), ApiError>> {
+        if !self.gate.acquire(&self.stop).await {
+            return None;
+        }
+        let answer = tokio::select! {
+            answer = self.client.get_ticket(&job.ticket_id) => answer,
+            _ = self.stop.reached(StopLevel::Immediate) => return None,
+        };
+        Some(answer.map(|reply| {
+            self.gate.observe(&reply.limits);
+            tracing::debug!(line = job.line, ticket = %job.ticket_id, status = ?reply.value.ticket.status, "read before posting");
+            (reply.http_status, reply.value.ticket.status)
+        }))
     }
 
     /// Reads the ticket and looks for the row's message posted since `since`. `None` when

@@ -45,6 +45,8 @@ pub struct Settings {
     /// Start no new request after this moment (`--deadline`).
     pub deadline: Option<tokio::time::Instant>,
     pub progress: ProgressView,
+    /// Read each ticket first and skip the closed ones (`--skip-closed`).
+    pub skip_closed: bool,
 }
 
 /// What a run did, for the summary and the exit code.
@@ -135,6 +137,7 @@ pub async fn run(
         retry: settings.retry,
         stop: stop.clone(),
         tally: tally.clone(),
+        skip_closed: settings.skip_closed,
     });
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     let mut in_flight = JoinSet::new();

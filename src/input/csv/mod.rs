@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use memchr::{memchr, memchr_iter};
 
 use self::scan::{QuoteFault, RecordBuf, Scan, scan_record};
-use super::columns::{self, Positions};
+use super::columns::{self, MessageColumn, Positions};
 use super::records::Step;
 use super::row::{InputError, Row, RowError, RowView};
 
@@ -27,6 +27,8 @@ pub(crate) struct CsvRecords {
     source: String,
     delimiter: u8,
     names: Vec<String>,
+    /// The physical line of the header.
+    header_line: u64,
     positions: Positions,
     buf: Vec<u8>,
     /// `buf[start..end]` holds the bytes not yet used.
@@ -56,15 +58,17 @@ impl CsvRecords {
         input: Box<dyn Read + Send>,
         source: String,
         delimiter: Option<u8>,
+        message_column: MessageColumn,
     ) -> Result<Self, InputError> {
         let mut records = CsvRecords {
             input,
             source,
             delimiter: b',',
             names: Vec::new(),
+            header_line: 1,
             positions: Positions {
                 ticket_id: 0,
-                message: 0,
+                message: None,
             },
             buf: vec![0; INITIAL_BUFFER],
             start: 0,
@@ -76,7 +80,7 @@ impl CsvRecords {
             record_bytes: 0..0,
             record_line: 1,
         };
-        records.read_header(delimiter)?;
+        records.read_header(delimiter, message_column)?;
         Ok(records)
     }
 
@@ -84,7 +88,16 @@ impl CsvRecords {
         &self.source
     }
 
-    fn read_header(&mut self, delimiter: Option<u8>) -> Result<(), InputError> {
+    /// The header's line and its column names, trimmed.
+    pub(crate) fn header(&self) -> (u64, &[String]) {
+        (self.header_line, &self.names)
+    }
+
+    fn read_header(
+        &mut self,
+        delimiter: Option<u8>,
+        message_column: MessageColumn,
+    ) -> Result<(), InputError> {
         // Enough bytes to see the whole first line (or the whole file).
         while !self.at_eof && memchr(b'\n', &self.buf[..self.end]).is_none() {
             if self.end == self.buf.len() {
@@ -145,19 +158,19 @@ impl CsvRecords {
         self.names = (0..self.record.len())
             .map(|index| self.record.text(header, index).trim().to_owned())
             .collect();
-        self.positions = columns::locate(self.names.iter().map(String::as_str), "column").map_err(
-            |message| {
-                let shown = match self.delimiter {
-                    b'\t' => "tab".to_owned(),
-                    other => format!("'{}'", other as char),
-                };
-                InputError::content(
-                    &self.source,
-                    Some(self.record_line),
-                    format!("{message} (fields separated by {shown}; --delimiter changes that)"),
-                )
-            },
-        )?;
+        self.header_line = self.record_line;
+        let names = self.names.iter().map(String::as_str);
+        self.positions = columns::locate(names, "column", message_column).map_err(|message| {
+            let shown = match self.delimiter {
+                b'\t' => "tab".to_owned(),
+                other => format!("'{}'", other as char),
+            };
+            InputError::content(
+                &self.source,
+                Some(self.record_line),
+                format!("{message} (fields separated by {shown}; --delimiter changes that)"),
+            )
+        })?;
         Ok(())
     }
 
@@ -190,9 +203,9 @@ impl CsvRecords {
         Row {
             line: self.record_line,
             ticket_id: field(ticket_id).trim().to_owned(),
-            message: field(message),
+            message: message.map(field).unwrap_or_default(),
             extra: (0..self.record.len())
-                .filter(|&index| index != ticket_id && index != message)
+                .filter(|&index| index != ticket_id && Some(index) != message)
                 .map(|index| (self.names[index].clone(), field(index)))
                 .collect(),
         }
@@ -261,7 +274,10 @@ impl CsvRecords {
         Ok(RowView {
             line,
             ticket_id: self.record.text(text, self.positions.ticket_id),
-            message: self.record.text(text, self.positions.message),
+            message: self
+                .positions
+                .message
+                .map_or("", |index| self.record.text(text, index)),
         })
     }
 
@@ -430,8 +446,13 @@ mod tests {
 
     /// Every step as `Ok((line, ticket_id, message))` or `Err(line)`.
     fn steps(bytes: Vec<u8>) -> Vec<Result<(u64, String, String), u64>> {
-        let mut records =
-            CsvRecords::open(Box::new(io::Cursor::new(bytes)), "t.csv".into(), None).unwrap();
+        let mut records = CsvRecords::open(
+            Box::new(io::Cursor::new(bytes)),
+            "t.csv".into(),
+            None,
+            MessageColumn::Required,
+        )
+        .unwrap();
         let mut out = Vec::new();
         loop {
             match records.advance().unwrap() {
@@ -475,9 +496,14 @@ mod tests {
     #[test]
     fn a_header_that_is_not_utf8_or_empty_is_refused() {
         let open = |bytes: &'static [u8]| {
-            CsvRecords::open(Box::new(bytes), "t.csv".into(), None)
-                .err()
-                .map(|e| e.message)
+            CsvRecords::open(
+                Box::new(bytes),
+                "t.csv".into(),
+                None,
+                MessageColumn::Required,
+            )
+            .err()
+            .map(|e| e.message)
         };
         assert!(
             open(b"ticketId,m\xe9ssage\n")
