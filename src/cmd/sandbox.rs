@@ -136,6 +136,9 @@ pub fn run(args: Args) -> CmdResult {
     let rate_limit = config.rate_limit;
     let runtime = super::runtime()?;
     runtime.block_on(async move {
+        // Listening for the stop signals before the URL is announced: a script may send
+        // SIGTERM as soon as it has the URL.
+        let stop = stop_signal().map_err(Failure::stopped)?;
         let running = sandbox::start(config).await.map_err(Failure::bad_input)?;
         announce(running.base_url()).map_err(Failure::stopped)?;
         output::say(
@@ -147,7 +150,7 @@ pub fn run(args: Args) -> CmdResult {
                 running.origin()
             ),
         );
-        wait_for_stop_signal().await.map_err(Failure::stopped)?;
+        stop.await.map_err(Failure::stopped)?;
         let report = running.report();
         running.shutdown().await;
         output::say(
@@ -169,18 +172,21 @@ fn announce(base_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
-async fn wait_for_stop_signal() -> anyhow::Result<()> {
+/// Registers for Ctrl-C (SIGINT) and, on Unix, SIGTERM at once; the returned future
+/// resolves when one arrives.
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate = signal(SignalKind::terminate())?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        #[cfg(unix)]
         tokio::select! {
-            result = tokio::signal::ctrl_c() => result?,
+            _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await?;
+        Ok(())
+    })
 }

@@ -101,11 +101,12 @@ impl StopSignal {
     /// Turns Ctrl-C, SIGTERM (what cron and systemd send) and SIGHUP into stop requests.
     pub fn listen_for_signals(&self) {
         let stop = self.clone();
+        // Registered here, before any request can leave, not later in the task.
+        let Some(mut signals) = Signals::install() else {
+            tracing::warn!("cannot listen for signals; Ctrl-C will end the run abruptly");
+            return;
+        };
         tokio::spawn(async move {
-            let Some(mut signals) = Signals::install() else {
-                tracing::warn!("cannot listen for signals; Ctrl-C will end the run abruptly");
-                return;
-            };
             let mut presses = 0;
             while signals.next().await {
                 presses += 1;
