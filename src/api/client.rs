@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, LOCATION};
 use serde_json::value::RawValue;
 
@@ -29,7 +30,9 @@ pub struct ClientOptions {
 #[derive(Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
-    base_url: String,
+    /// Parsed and checked once: a malformed base URL is refused before anything is sent
+    /// (before, each row failed after all its retries), and requests skip a parse each.
+    base_url: Url,
     authorization: HeaderValue,
 }
 
@@ -74,15 +77,29 @@ impl ApiClient {
             })?;
         // Marks the header so hyper and reqwest never print it in debug output.
         authorization.set_sensitive(true);
+        let base_url = Url::parse(&options.base_url)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https"))
+            .ok_or_else(|| {
+                format!(
+                    "the base URL {:?} is not an http(s) URL; pass one like https://api.mijnklantportaal.nl/v1",
+                    options.base_url
+                )
+            })?;
         Ok(ApiClient {
             http,
-            base_url: options.base_url.trim_end_matches('/').to_string(),
+            base_url,
             authorization,
         })
     }
 
-    fn ticket_url(&self, ticket_id: &str) -> String {
-        format!("{}/tickets/{ticket_id}", self.base_url)
+    fn ticket_url(&self, ticket_id: &str) -> Url {
+        let mut url = self.base_url.clone();
+        // Always Ok: `new` accepts only http(s) URLs, which have a path to extend.
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["tickets", ticket_id]);
+        }
+        url
     }
 
     /// `POST /tickets/{id}` with `{"message": …}`. On success the returned ticket must
@@ -186,4 +203,41 @@ fn parse_ticket(status: u16, bytes: &[u8], limits: RateLimitInfo) -> Result<Fetc
     let ticket: Ticket = serde_json::from_str(raw.get())
         .map_err(|e| invalid(format!("the answer is not a ticket: {e}")))?;
     Ok(Fetched { ticket, raw })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(base_url: &str) -> Result<ApiClient, String> {
+        ApiClient::new(ClientOptions {
+            base_url: base_url.into(),
+            token: Secret::new("t"),
+            timeout: Duration::from_secs(1),
+            max_connections: 1,
+        })
+    }
+
+    #[test]
+    fn ticket_urls_extend_the_base_path_with_or_without_a_trailing_slash() {
+        for base in ["http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1/"] {
+            let url = client(base).unwrap().ticket_url("tic_abc123");
+            assert_eq!(url.as_str(), "http://127.0.0.1:8080/v1/tickets/tic_abc123");
+        }
+        let url = client("https://example.test").unwrap().ticket_url("tic_1");
+        assert_eq!(url.as_str(), "https://example.test/tickets/tic_1");
+    }
+
+    #[test]
+    fn a_base_url_that_is_not_a_url_is_refused_up_front() {
+        for base in [
+            "api.example.test/v1",
+            "mailto:support@example.test",
+            "ftp://example.test/v1",
+            "",
+        ] {
+            let error = client(base).err().expect("refused");
+            assert!(error.contains("not an http(s) URL"), "{error}");
+        }
+    }
 }
