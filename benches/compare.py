@@ -5,7 +5,7 @@ peers and draws the plots). Every figure comes from real processes posting to a 
 of appended messages, and a run that did not deliver every row is marked incomplete and left
 out of the medians.
 
-Usage: compare.py BIN RESULTS_DIR [peers] [scale] [pacing]
+Usage: compare.py BIN RESULTS_DIR [peers] [scale] [memory] [pacing]
 Environment: RUNS (3), ROWS (20000), CONCURRENCY (32), PARALLEL_ROWS (2000),
 SCALE_ROWS (1000000), PACING_ROWS (600), PACING_RATE (20).
 """
@@ -327,6 +327,31 @@ def scale(binary, results, work):
     return summary
 
 
+def memory(binary, results, work):
+    """Peak RSS of bulk-reply sending 10,000 and 200,000 rows: flat in the input size."""
+    peaks = {}
+    for n in (10_000, 200_000):
+        rows_csv = work / f"memory{n}.csv"
+        make_rows(n, rows_csv, "m")
+        clear_job(rows_csv)
+        with Sandbox(binary, "off") as sandbox:
+            argv = [binary, "-q", "send", str(rows_csv), "--base-url", sandbox.url,
+                    "--rate", "unlimited", "--concurrency", str(CONCURRENCY)]
+            _, status, peak, _, _ = run_measured(argv, env=dict(os.environ, MKP_API_TOKEN=TOKEN),
+                                                 sample_every=0.01)
+            delivered = sandbox.report()["messagesAppended"]
+        peaks[n] = peak
+        log(f"memory: {n:,} rows, exit {status}, delivered {delivered:,}, peak RSS {peak / 1024:.1f} MiB"
+            + ("" if delivered == n else "  INCOMPLETE"))
+    summary = {"machine": machine(), "peak_rss_mib_10k": round(peaks[10_000] / 1024, 1),
+               "peak_rss_mib_200k": round(peaks[200_000] / 1024, 1),
+               "ratio": round(peaks[200_000] / peaks[10_000], 2)}
+    write_json(results / "memory.json", summary)
+    print(f"\nMemory: peak RSS {summary['peak_rss_mib_10k']} MiB at 10,000 rows, "
+          f"{summary['peak_rss_mib_200k']} MiB at 200,000 rows (ratio {summary['ratio']})")
+    return summary
+
+
 def pacing(binary, results, work):
     rows_csv = work / "pacing.csv"
     make_rows(PACING_ROWS, rows_csv, "r")
@@ -360,6 +385,9 @@ def pacing(binary, results, work):
         "machine": machine(), "rows": PACING_ROWS, "rate_per_s": PACING_RATE,
         "server_limit_per_s": PACING_RATE, "seconds": round(elapsed, 2),
         "ideal_seconds": round(ideal, 2), "ratio_to_ideal": round(elapsed / ideal, 3),
+        # From the first row recorded as sent to the last: the pacing without process start,
+        # validation and the final flush.
+        "send_span_seconds": round((sent_ms[-1] - start) / 1000, 2),
         "exit_status": status, "delivered": report["messagesAppended"],
         "responses_429": report["statusCounts"].get("429", 0),
         "peak_requests_per_window": report["peakRequestsPerWindow"],
@@ -386,11 +414,11 @@ def write_json(path, value):
 
 def main():
     binary, results = sys.argv[1], Path(sys.argv[2])
-    parts = sys.argv[3:] or ["peers", "scale", "pacing"]
+    parts = sys.argv[3:] or ["peers", "scale", "memory", "pacing"]
     results.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bulk-reply-bench-") as work:
         for part in parts:
-            {"peers": peers, "scale": scale, "pacing": pacing}[part](binary, results, Path(work))
+            {"peers": peers, "scale": scale, "memory": memory, "pacing": pacing}[part](binary, results, Path(work))
 
 
 if __name__ == "__main__":

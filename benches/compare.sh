@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bulk-reply side by side with the tools people use instead, at scale, with plots.
 #
-#   benches/compare.sh [peers] [scale] [pacing]      (default: all three, then the plots)
+#   benches/compare.sh [peers] [scale] [memory] [pacing]   (default: all four, then the plots)
 #
 #   peers   the same ROWS rows (20,000) at CONCURRENCY (32) against `sandbox --rate-limit off`,
 #           RUNS (3) times each: bulk-reply --rate unlimited; curl --parallel --parallel-max C
@@ -10,10 +10,11 @@
 #           Every run is checked against the sandbox's count of appended messages.
 #   scale   SCALE_ROWS (1,000,000) rows, limit off, RSS sampled every 100 ms; then the same
 #           job again, fully delivered (validate, load the journal, skip everything).
+#   memory  peak RSS sending 10,000 and 200,000 rows (VmHWM, sampled every 10 ms).
 #   pacing  PACING_ROWS (600) rows at --rate PACING_RATE/s (20) against a sandbox limited to
 #           the same rate: achieved rate over time, 429s.
 #
-# Writes benches/results/{compare.csv,compare.json,scale.json,scale_rss.csv,pacing.csv,
+# Writes benches/results/{compare.csv,compare.json,scale.json,scale_rss.csv,memory.json,pacing.csv,
 # pacing.json} and the figures {throughput,scale_rss,pacing}.svg; prints the tables.
 # Needs: cargo, python3, curl. Installs GNU parallel (apt-get) and aiohttp (pip) when missing,
 # or skips that peer with a note. Takes about 5 minutes on 2 cores. Nothing here asserts.

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::Value;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -83,6 +84,9 @@ fn throughput(dir: &Path) -> Result<PathBuf> {
             Some((r.get(0)?.to_string(), rate, number(r, 1).ok()?))
         })
         .collect();
+    if tools.is_empty() {
+        return Err("compare.csv has no tool with a complete run".into());
+    }
     let concurrency = records.first().and_then(|r| r.get(2)).unwrap_or("?");
     let top = tools.iter().map(|t| t.1).fold(1.0, f64::max) * 1.15;
     let out = dir.join("throughput.svg");
@@ -96,7 +100,8 @@ fn throughput(dir: &Path) -> Result<PathBuf> {
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(70)
-        .build_cartesian_2d((0..tools.len()).into_segmented(), 0.0..top)?;
+        // A discrete range includes its end: 0..n-1 gives one segment per tool.
+        .build_cartesian_2d((0..tools.len() - 1).into_segmented(), 0.0..top)?;
     let names: Vec<String> = tools.iter().map(|t| t.0.clone()).collect();
     chart
         .configure_mesh()
@@ -134,7 +139,10 @@ fn throughput(dir: &Path) -> Result<PathBuf> {
         Text::new(
             label,
             (SegmentValue::CenterOf(i), rate + top * 0.02),
-            (FONT, 13).into_font().color(&BLACK),
+            (FONT, 13)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Center, VPos::Bottom)),
         )
     }))?;
     root.present()?;
@@ -158,8 +166,9 @@ fn scale_rss(dir: &Path) -> Result<PathBuf> {
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
-                "bulk-reply RSS while sending {} rows ({} rows/s), sampled every 100 ms",
-                summary["rows"], summary["rows_per_s"]
+                "bulk-reply RSS while sending {} rows ({:.0} rows/s), sampled every 100 ms",
+                summary["rows"],
+                summary["rows_per_s"].as_f64().unwrap_or(0.0)
             ),
             (FONT, 18),
         )
@@ -201,8 +210,12 @@ fn pacing(dir: &Path) -> Result<PathBuf> {
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
-                "{} rows at --rate {rate}/s against a sandbox limited to {rate}/s: {} × 429, {}s (ideal {}s)",
-                summary["rows"], summary["responses_429"], summary["seconds"], summary["ideal_seconds"]
+                "{} rows at --rate {rate}/s, sandbox limited to {rate}/s: {} × 429, server's peak {}/s, {}s (ideal {}s)",
+                summary["rows"],
+                summary["responses_429"],
+                summary["peak_requests_per_window"],
+                summary["send_span_seconds"],
+                summary["ideal_seconds"]
             ),
             (FONT, 16),
         )
@@ -213,11 +226,11 @@ fn pacing(dir: &Path) -> Result<PathBuf> {
     chart
         .configure_mesh()
         .x_desc("seconds since the first row was sent")
-        .y_desc("rows sent in the last second")
+        .y_desc("rows recorded as sent in the last second")
         .draw()?;
     chart
         .draw_series(LineSeries::new(points, OURS.stroke_width(2)))?
-        .label("achieved (trailing 1 s)")
+        .label("achieved: journal's sent records, trailing 1 s")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], OURS.stroke_width(2)));
     chart
         .draw_series(LineSeries::new([(0.0, rate), (end, rate)], LIMIT))?
