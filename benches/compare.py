@@ -6,7 +6,7 @@ of appended messages, and a run that did not deliver every row is marked incompl
 out of the medians.
 
 Usage: compare.py BIN RESULTS_DIR [peers] [scale] [memory] [pacing]
-Environment: RUNS (3), ROWS (20000), CONCURRENCY (32), PARALLEL_ROWS (2000),
+Environment: RUNS (5), ROWS (20000), CONCURRENCY (32), PARALLEL_ROWS (2000),
 SCALE_ROWS (1000000), PACING_ROWS (600), PACING_RATE (20).
 """
 import csv
@@ -32,7 +32,7 @@ def env_int(name, default):
     return int(os.environ.get(name, default))
 
 
-RUNS = env_int("RUNS", 3)
+RUNS = env_int("RUNS", 5)
 ROWS = env_int("ROWS", 20_000)
 CONCURRENCY = env_int("CONCURRENCY", 32)
 PARALLEL_ROWS = env_int("PARALLEL_ROWS", 2_000)

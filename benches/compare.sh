@@ -4,7 +4,7 @@
 #   benches/compare.sh [peers] [scale] [memory] [pacing]   (default: all four, then the plots)
 #
 #   peers   the same ROWS rows (20,000) at CONCURRENCY (32) against `sandbox --rate-limit off`,
-#           RUNS (3) times each: bulk-reply --rate unlimited; curl --parallel --parallel-max C
+#           RUNS (5) times each: bulk-reply --rate unlimited; curl --parallel --parallel-max C
 #           -K config; GNU parallel -j C curl (PARALLEL_ROWS rows, 2,000: one process per row);
 #           a Python asyncio + aiohttp script with retries (benches/peers/aiohttp_post.py).
 #           Every run is checked against the sandbox's count of appended messages.
