@@ -272,9 +272,13 @@ def peers(binary, results, work):
     print(f"| tool | rows | rows/s | bulk-reply is … × faster | peak RSS (MiB) | complete runs |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for row in summary:
-        speedup = "—" if row["tool"] == "bulk-reply" else f'{row["bulk_reply_speedup"]}×'
-        print(f'| {row["tool"]} | {row["rows"]:,} | {row["rows_per_s"]:,} | {speedup} | '
-              f'{row["peak_rss_mib"]} | {row["complete_runs"]}/{row["runs"]} |')
+        # A tool without a complete run has no median: "—", never a number.
+        rate = f'{row["rows_per_s"]:,}' if row["rows_per_s"] else "—"
+        speedup = f'{row["bulk_reply_speedup"]}×' if row["bulk_reply_speedup"] else "—"
+        if row["tool"] == "bulk-reply":
+            speedup = "—"
+        print(f'| {row["tool"]} | {row["rows"]:,} | {rate} | {speedup} | '
+              f'{row["peak_rss_mib"] or "—"} | {row["complete_runs"]}/{row["runs"]} |')
     for note in notes:
         print(f"- {note}")
     return summary
@@ -366,6 +370,8 @@ def pacing(binary, results, work):
     # Moments each row was recorded as sent: the journal's `S <key> <unix-ms> …` lines.
     sent_ms = sorted(int(line.split()[2]) for line in open(str(rows_csv) + ".journal")
                      if line.startswith("S "))
+    if not sent_ms:
+        raise SystemExit(f"pacing: no row was sent (exit status {status}); sandbox report: {report}")
     start = sent_ms[0]
     # Achieved rate: rows completed in the trailing second, every 100 ms.
     series, left = [], 0
