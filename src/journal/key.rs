@@ -9,7 +9,7 @@ use xxhash_rust::xxh3::Xxh3;
 /// 128-bit hash of (ticketId, message). XXH3 is a fixed, documented algorithm, so a journal
 /// written by one build is read correctly by the next; 128 bits make an accidental
 /// collision between two rows of a job practically impossible.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RowKey(pub u128);
 
 impl RowKey {

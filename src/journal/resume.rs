@@ -12,55 +12,67 @@ use super::record::{HEADER, Record, VERSION};
 /// Where an earlier run left a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowState {
-    Delivered,
-    Skipped,
+    /// Delivered or skipped: never sent again.
+    Settled,
     /// Failed for good last time; tried again in this run.
     Failed,
     /// An intent with no outcome, or a failure whose last attempt may have posted: read the
     /// ticket before sending again.
-    InDoubt {
-        since_ms: u64,
-    },
+    InDoubt { since_ms: u64 },
 }
 
 /// What the journal says, row by row.
+///
+/// Sized for jobs of millions of rows: settled rows, the bulk of a re-run, are a sorted list
+/// of 16-byte keys (searched in O(log n)); only rows still open — in flight when a run
+/// stopped, failed, or in doubt — sit in a map. A map of every row would take several times
+/// the memory.
 #[derive(Debug, Default)]
 pub struct ResumeState {
-    rows: HashMap<RowKey, RowState>,
+    settled: Vec<RowKey>,
+    open: HashMap<RowKey, RowState>,
     /// Length of the results file covered by durable outcomes.
     pub results_end: u64,
 }
 
 impl ResumeState {
     pub fn get(&self, key: &RowKey) -> Option<RowState> {
-        self.rows.get(key).copied()
+        if self.settled.binary_search(key).is_ok() {
+            return Some(RowState::Settled);
+        }
+        self.open.get(key).copied()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.settled.is_empty() && self.open.is_empty()
     }
 
     /// Whether an earlier run settled any row (delivered or skipped it).
     pub fn has_settled_rows(&self) -> bool {
-        self.rows
-            .values()
-            .any(|s| matches!(s, RowState::Delivered | RowState::Skipped))
+        !self.settled.is_empty()
     }
 
     /// How many rows earlier runs settled (delivered or skipped): not sent again.
     pub fn settled_rows(&self) -> u64 {
-        self.rows
-            .values()
-            .filter(|s| matches!(s, RowState::Delivered | RowState::Skipped))
-            .count() as u64
+        self.settled.len() as u64
     }
 
     fn apply(&mut self, record: &Record) {
         let key = record.key();
+        if let Some(end) = record.results_end() {
+            self.results_end = self.results_end.max(end);
+        }
         let state = match record {
+            // A settled row is never sent again, so nothing follows its outcome; the list is
+            // sorted (and any repeat dropped) once the whole journal is read.
+            Record::Sent { .. } | Record::Skipped { .. } => {
+                self.open.remove(&key);
+                self.settled.push(key);
+                return;
+            }
             // An intent on a row already in doubt keeps the earlier moment: the message may
             // have been posted any time since then.
-            Record::Intent { at_ms, .. } => match self.rows.get(&key) {
+            Record::Intent { at_ms, .. } => match self.open.get(&key) {
                 Some(RowState::InDoubt { since_ms }) => RowState::InDoubt {
                     since_ms: (*since_ms).min(*at_ms),
                 },
@@ -68,16 +80,13 @@ impl ResumeState {
             },
             // Withdrawn before any request left: the row is simply pending again, unless an
             // older doubt is still unsettled.
-            Record::Released { intent_ms, .. } => match self.rows.get(&key) {
+            Record::Released { intent_ms, .. } => match self.open.get(&key) {
                 Some(RowState::InDoubt { since_ms }) if since_ms == intent_ms => {
-                    self.rows.remove(&key);
+                    self.open.remove(&key);
                     return;
                 }
-                Some(state) => *state,
-                None => return,
+                _ => return,
             },
-            Record::Sent { .. } => RowState::Delivered,
-            Record::Skipped { .. } => RowState::Skipped,
             Record::Failed {
                 doubt_since_ms: Some(since_ms),
                 ..
@@ -89,10 +98,18 @@ impl ResumeState {
                 ..
             } => RowState::Failed,
         };
-        self.rows.insert(key, state);
-        if let Some(end) = record.results_end() {
-            self.results_end = self.results_end.max(end);
-        }
+        self.open.insert(key, state);
+    }
+
+    /// Makes the settled list searchable; a row settled twice (it cannot be, but a journal
+    /// is data from disk) counts once, and wins over any open state.
+    fn finish(&mut self) {
+        self.settled.sort_unstable();
+        self.settled.dedup();
+        self.settled.shrink_to_fit();
+        let settled = &self.settled;
+        self.open
+            .retain(|key, _| settled.binary_search(key).is_err());
     }
 }
 
@@ -156,6 +173,7 @@ pub fn load(path: &Path) -> Result<Option<Loaded>, JournalError> {
             path: path.to_path_buf(),
         });
     }
+    state.finish();
     Ok(Some(Loaded { state, valid_len }))
 }
 
@@ -219,7 +237,7 @@ mod tests {
             "",
         );
         let loaded = load(file.path()).unwrap().unwrap();
-        assert_eq!(loaded.state.get(&a), Some(RowState::Delivered));
+        assert_eq!(loaded.state.get(&a), Some(RowState::Settled));
         assert_eq!(
             loaded.state.get(&b),
             Some(RowState::InDoubt { since_ms: 12 })

@@ -54,7 +54,7 @@ pub fn spawn_feeder(
                 }
             };
             match resume.get(&job.key) {
-                Some(RowState::Delivered | RowState::Skipped) => {
+                Some(RowState::Settled) => {
                     Tally::bump(&tally.already_done);
                     continue;
                 }
