@@ -134,7 +134,7 @@ fn journal(c: &mut Criterion) {
     group.bench_function("resume 100k delivered rows", |b| {
         b.iter(|| {
             let open = OpenJob::open(&files(finished.path())).expect("reopen job");
-            assert_eq!(open.resume.get(&probe), Some(RowState::Delivered));
+            assert_eq!(open.resume.get(&probe), Some(RowState::Settled));
             black_box(open)
         })
     });
