@@ -10,7 +10,9 @@ use super::progress::Tally;
 use super::rate_gate::RateGate;
 use super::retry::RetryPolicy;
 use super::stop::{StopLevel, StopSignal};
-use crate::api::{ApiClient, ApiError, ErrorClass, ErrorKind, TicketStatus, find_delivered};
+use crate::api::{
+    ApiClient, ApiError, ErrorClass, ErrorKind, Fetched, Reply, TicketStatus, find_delivered,
+};
 use crate::delivery::{Job, Outcome, OutcomeResult};
 use crate::journal::RowKey;
 
@@ -162,9 +164,8 @@ impl Courier {
         }
     }
 
-    /// Reads the ticket's status, within the rate limit (`--skip-closed`). `None` when the
-    /// run stops first. A 404 here is the row's failure, as it would be for the POST.
-    async fn read_status(&self, job: &Job) -> Option<Result<(u16, TicketStatus), ApiError>> {
+    /// Reads the ticket, within the rate limit. `None` when the run stops first.
+    async fn read_ticket(&self, job: &Job) -> Option<Result<Reply<Fetched>, ApiError>> {
         if !self.gate.acquire(&self.stop).await {
             return None;
         }
@@ -172,29 +173,30 @@ impl Courier {
             answer = self.client.get_ticket(&job.ticket_id) => answer,
             _ = self.stop.reached(StopLevel::Immediate) => return None,
         };
-        Some(answer.map(|reply| {
+        if let Ok(reply) = &answer {
             self.gate.observe(&reply.limits);
+        }
+        Some(answer)
+    }
+
+    /// Reads the ticket's status (`--skip-closed`). A 404 here is the row's failure, as it
+    /// would be for the POST.
+    async fn read_status(&self, job: &Job) -> Option<Result<(u16, TicketStatus), ApiError>> {
+        let answer = self.read_ticket(job).await?;
+        Some(answer.map(|reply| {
             tracing::debug!(line = job.line, ticket = %job.ticket_id, status = ?reply.value.ticket.status, "read before posting");
             (reply.http_status, reply.value.ticket.status)
         }))
     }
 
-    /// Reads the ticket and looks for the row's message posted since `since`. `None` when
-    /// the run stops first.
+    /// Reads the ticket and looks for the row's message posted since `since`.
     async fn settle(
         &self,
         job: &Job,
         since: SystemTime,
     ) -> Option<Result<Option<OutcomeResult>, ApiError>> {
-        if !self.gate.acquire(&self.stop).await {
-            return None;
-        }
-        let answer = tokio::select! {
-            answer = self.client.get_ticket(&job.ticket_id) => answer,
-            _ = self.stop.reached(StopLevel::Immediate) => return None,
-        };
+        let answer = self.read_ticket(job).await?;
         Some(answer.map(|reply| {
-            self.gate.observe(&reply.limits);
             let found = find_delivered(&reply.value.ticket, &job.message, since)?;
             tracing::debug!(line = job.line, ticket = %job.ticket_id, "in doubt, found delivered as {}", found.id);
             Some(OutcomeResult::Sent {
