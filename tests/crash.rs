@@ -145,11 +145,6 @@ fn kill_nine_at_random_moments_never_loses_or_doubles_a_message() {
             _ => panic!("the job must complete: exit codes {finals:?} (seed {seed})"),
         }
     }
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "the final run completes the job (seed {seed})"
-    );
 
     let mut arrivals: HashMap<(String, String), usize> = HashMap::new();
     for m in sandbox.get("/__sandbox/messages").as_array().unwrap() {
