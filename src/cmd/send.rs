@@ -1,9 +1,7 @@
 //! `bulk-reply send`: validate the input, then post every row exactly once, within the
 //! rate limit, recording each outcome; resumable by running the same command again.
 
-use std::collections::HashMap;
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,21 +11,24 @@ use super::confirm::{self, Asking, Plan};
 use super::credentials::{CREDENTIALS_HELP, CredentialArgs};
 use super::unattended::UnattendedArgs;
 use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
-use crate::delivery::Job;
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::fields;
 use crate::input::{self, InputArgs, InputSource};
-use crate::journal::{Durability, JobFiles, JournalError, OpenJob, RowKey};
+use crate::journal::OpenJob;
 use crate::output::{self, Level};
-use crate::pipeline::{
-    self, FeedEnd, JobSource, Jobs, RateGate, RetryPolicy, RunReport, Settings, Tally,
-    format_duration,
-};
+use crate::pipeline::{self, RateGate, RetryPolicy, Settings};
 use crate::rate::Rate;
 use crate::sandbox::{self, SandboxConfig};
 use crate::summary::{Counts, RunSummary, SummaryFile};
-use crate::template::{Composer, MessageArgs};
+use crate::template::MessageArgs;
+
+mod job;
+mod report;
+
+use job::{Spool, durability, job_files, job_source, journal_failure};
+use report::{
+    exit_code, log_preview, print_problems, print_sandbox_report, print_summary, stop_reason,
+};
 
 pub(crate) const DEFAULT_BASE_URL: &str = "https://api.mijnklantportaal.nl/v1";
 
@@ -332,49 +333,6 @@ enum Target {
     Api(Credentials),
 }
 
-/// The job's files: given, or named after the input so that running the same command again
-/// finds them.
-fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, Failure> {
-    let base = match (&source.path, &args.results) {
-        (Some(input), _) => input.clone(),
-        (None, Some(results)) => results.clone(),
-        (None, None) => {
-            return Err(Failure::bad_input(anyhow!(
-                "--results is required when reading standard input: it names the job, so that running again resumes it"
-            )));
-        }
-    };
-    Ok(JobFiles {
-        results: args
-            .results
-            .clone()
-            .unwrap_or_else(|| with_suffix(&base, ".results.ndjson")),
-        failed: args
-            .failed
-            .clone()
-            .unwrap_or_else(|| with_suffix(&base, ".failed.csv")),
-        journal: args
-            .journal
-            .clone()
-            .unwrap_or_else(|| with_suffix(&base, ".journal")),
-    })
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = OsString::from(path.as_os_str());
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// `BULK_REPLY_UNSAFE_NO_FSYNC=1` exists for the group-commit benchmark only: it measures
-/// what durability costs. Never use it for a real job.
-fn durability() -> Durability {
-    match std::env::var_os("BULK_REPLY_UNSAFE_NO_FSYNC") {
-        Some(v) if v == "1" => Durability::Unsafe,
-        _ => Durability::Fsync,
-    }
-}
-
 async fn start_sandbox(rate: Rate) -> Result<sandbox::RunningSandbox, Failure> {
     // The simulator enforces the rate the user declared, so the rehearsal paces like the
     // real job will.
@@ -393,70 +351,6 @@ async fn start_sandbox(rate: Rate) -> Result<sandbox::RunningSandbox, Failure> {
         ),
     );
     Ok(sandbox)
-}
-
-/// The input's rows as jobs, read a second time now that they are known to be valid, each
-/// message composed again exactly as validation composed it.
-fn job_source(source: InputSource, allow_duplicates: bool, composer: Composer) -> JobSource {
-    Box::new(
-        move || match input::read_rows_with(&source, composer.message_column()) {
-            Ok(rows) => jobs_from(rows, allow_duplicates, composer),
-            Err(e) => Box::new(std::iter::once(Err(format!(
-                "cannot read the input again: {e}"
-            )))),
-        },
-    )
-}
-
-fn jobs_from(rows: input::RowReader, allow_duplicates: bool, composer: Composer) -> Jobs {
-    // Copies of the same row, when allowed, are separate deliveries; counting them needs
-    // memory per row, so it is done only when duplicates were allowed.
-    let mut copies: Option<HashMap<RowKey, u32>> = allow_duplicates.then(HashMap::new);
-    Box::new(rows.map(move |row| {
-        let changed =
-            |e: &dyn std::fmt::Display| format!("the input changed since it was validated: {e}");
-        let mut row = row.map_err(|e| changed(&e))?;
-        if !composer.is_as_written() {
-            // The key is of the message posted: the same template and data resume the job,
-            // a changed template is a different message.
-            row.message = composer
-                .compose(&row.ticket_id, &row.message, &row.extra)
-                .map_err(|e| changed(&format!("line {}: {e}", row.line)))?;
-        }
-        let mut key = RowKey::of(&row.ticket_id, &row.message);
-        if let Some(copies) = copies.as_mut() {
-            let seen = copies.entry(key).or_insert(0);
-            if *seen > 0 {
-                key = key.nth(*seen);
-            }
-            *seen += 1;
-        }
-        Ok(Job {
-            line: row.line,
-            ticket_id: row.ticket_id,
-            message: row.message,
-            extra: row.extra,
-            key,
-            in_doubt_since: None,
-        })
-    }))
-}
-
-fn journal_failure(error: JournalError) -> Failure {
-    match error {
-        JournalError::Locked { .. } => Failure::stopped(anyhow!(error)),
-        _ => Failure::bad_input(anyhow!(error)),
-    }
-}
-
-fn exit_code(report: &RunReport) -> Exit {
-    if report.stopped.as_ref().is_some_and(|cause| !cause.planned) {
-        Exit::Stopped
-    } else if Tally::get(&report.tally.failed) > 0 {
-        Exit::RowsFailed
-    } else {
-        Exit::Ok
-    }
 }
 
 /// Asks the person at the terminal before a big job, when there is one (see `confirm`).
@@ -491,182 +385,4 @@ fn confirmed(
         &mut std::io::stderr().lock(),
     )
     .map_err(|e| Failure::bad_input(anyhow!("cannot ask for confirmation: {e}")))
-}
-
-/// In json log mode, each previewed message as a structured line (the human report on
-/// standard output has them too).
-fn log_preview(preview: &[input::Preview]) {
-    if output::format() != output::LogFormat::Json {
-        return;
-    }
-    for (index, item) in preview.iter().enumerate() {
-        let mut fields = fields! {"preview" => index + 1};
-        if let serde_json::Value::Object(found) = item.to_json() {
-            fields.extend(found);
-        }
-        output::emit(
-            Level::Info,
-            &format!("preview: line {} to {}", item.line, item.ticket_id),
-            fields,
-        );
-    }
-}
-
-/// Validation's errors and warnings, before anything is sent: the human report in text
-/// mode; one line with the problems as fields in json mode.
-fn print_problems(report: &input::Report, source_name: &str, rate: Rate) {
-    let mut text = Vec::new();
-    let _ = report.write_human(&mut text, source_name, rate);
-    let text = String::from_utf8_lossy(&text);
-    let level = if report.is_valid() {
-        Level::Warn
-    } else {
-        Level::Error
-    };
-    let mut fields = fields! {"input" => source_name};
-    if let serde_json::Value::Object(found) = report.to_json(rate) {
-        fields.extend(found);
-    }
-    let headline = text.lines().next().unwrap_or_default();
-    output::emit_long(level, &text, headline, fields);
-}
-
-fn print_sandbox_report(report: &sandbox::Report) {
-    let json = serde_json::to_string_pretty(report).unwrap_or_default();
-    let fields = match serde_json::to_value(report) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    };
-    output::emit_long(
-        Level::Info,
-        &format!("sandbox report: {json}"),
-        "sandbox report",
-        fields,
-    );
-}
-
-/// Why the run ended before the end of its input, and whether that was planned (exit 0,
-/// the next run continues) — for the summary line and the summary file.
-fn stop_reason(report: &RunReport, canary: bool) -> Option<(String, bool)> {
-    match &report.stopped {
-        Some(cause) => Some((cause.reason.clone(), cause.planned)),
-        None if report.feed == FeedEnd::BudgetSpent => {
-            let why = if canary {
-                "canary"
-            } else {
-                "--max-rows reached"
-            };
-            Some((why.to_string(), true))
-        }
-        None => None,
-    }
-}
-
-fn print_summary(
-    report: &RunReport,
-    files: &JobFiles,
-    canary: bool,
-    stop_reason: Option<(String, bool)>,
-) {
-    let t = &report.tally;
-    let finished = Tally::get(&t.sent) + Tally::get(&t.failed) + Tally::get(&t.skipped);
-    let per_second = finished as f64 / report.elapsed.as_secs_f64().max(0.001);
-    let headline = format!(
-        "{} in {}: {} sent, {} failed, {} skipped, {} already delivered earlier; {} retries, {} rate-limited (429); {:.2} rows/s",
-        if report.stopped.is_some() {
-            "stopped"
-        } else {
-            "done"
-        },
-        format_duration(report.elapsed),
-        Tally::get(&t.sent),
-        Tally::get(&t.failed),
-        Tally::get(&t.skipped),
-        Tally::get(&t.already_done),
-        Tally::get(&t.retries),
-        Tally::get(&t.rate_limited),
-        per_second,
-    );
-    let mut fields = match serde_json::to_value(Counts::of(report)) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    };
-    fields.extend(fields! {
-        "elapsedSeconds" => (report.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
-        "rowsPerSecond" => (per_second * 100.0).round() / 100.0,
-        "stopReason" => stop_reason.as_ref().map(|(reason, _)| reason),
-        "resultsFile" => files.results,
-        "failedRowsFile" => report.failed_rows_file,
-    });
-    output::emit(Level::Info, &headline, fields);
-    output::emit(
-        Level::Info,
-        &format!("results: {}", files.results.display()),
-        fields! {"resultsFile" => files.results},
-    );
-    if let Some(failed) = &report.failed_rows_file {
-        output::emit(
-            Level::Warn,
-            &format!(
-                "failed rows: {} (fix them and send that file, or run again to retry)",
-                failed.display()
-            ),
-            fields! {"failedRowsFile" => failed},
-        );
-    }
-    let remaining = report.remaining();
-    let next = if canary {
-        "check them, then run the same command again to send the rest"
-    } else {
-        "the next run of the same command continues"
-    };
-    match stop_reason {
-        Some((reason, false)) => output::emit(
-            Level::Error,
-            &format!(
-                "stopped: {reason}. {remaining} rows not yet delivered; run the same command again to resume"
-            ),
-            fields! {"stopReason" => reason, "remaining" => remaining},
-        ),
-        Some((reason, true)) => output::emit(
-            Level::Info,
-            &format!("planned stop ({reason}): {remaining} rows remain; {next}"),
-            fields! {"stopReason" => reason, "remaining" => remaining},
-        ),
-        None => {}
-    }
-}
-
-/// Standard input, copied to a private file so it can be validated and then sent: nothing
-/// is sent before every row has been checked. Removed when the run ends.
-struct Spool {
-    path: PathBuf,
-}
-
-impl Spool {
-    fn from_stdin(results: &Path) -> Result<Spool, Failure> {
-        let path = with_suffix(results, ".stdin");
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).write(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(&path)
-            .map_err(|e| Failure::bad_input(anyhow!("cannot create {}: {e}", path.display())))?;
-        // From here on the file exists; the guard removes it whatever happens next.
-        let spool = Spool { path };
-        std::io::copy(&mut std::io::stdin().lock(), &mut file).map_err(|e| {
-            Failure::bad_input(anyhow!(
-                "cannot read standard input into {}: {e}",
-                spool.path.display()
-            ))
-        })?;
-        Ok(spool)
-    }
-}
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
 }

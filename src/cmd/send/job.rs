@@ -1,0 +1,155 @@
+//! The job `send` works on: its files (named after the input so the same command finds
+//! them again), its rows as jobs keyed by content, and standard input spooled to disk.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+
+use super::Args;
+use crate::delivery::Job;
+use crate::exit::Failure;
+use crate::input::{self, InputSource};
+use crate::journal::{Durability, JobFiles, JournalError, RowKey};
+use crate::pipeline::{JobSource, Jobs};
+use crate::template::Composer;
+
+/// The job's files: given, or named after the input so that running the same command again
+/// finds them.
+pub(super) fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, Failure> {
+    let base = match (&source.path, &args.results) {
+        (Some(input), _) => input.clone(),
+        (None, Some(results)) => results.clone(),
+        (None, None) => {
+            return Err(Failure::bad_input(anyhow!(
+                "--results is required when reading standard input: it names the job, so that running again resumes it"
+            )));
+        }
+    };
+    Ok(JobFiles {
+        results: args
+            .results
+            .clone()
+            .unwrap_or_else(|| with_suffix(&base, ".results.ndjson")),
+        failed: args
+            .failed
+            .clone()
+            .unwrap_or_else(|| with_suffix(&base, ".failed.csv")),
+        journal: args
+            .journal
+            .clone()
+            .unwrap_or_else(|| with_suffix(&base, ".journal")),
+    })
+}
+
+pub(super) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// `BULK_REPLY_UNSAFE_NO_FSYNC=1` exists for the group-commit benchmark only: it measures
+/// what durability costs. Never use it for a real job.
+pub(super) fn durability() -> Durability {
+    match std::env::var_os("BULK_REPLY_UNSAFE_NO_FSYNC") {
+        Some(v) if v == "1" => Durability::Unsafe,
+        _ => Durability::Fsync,
+    }
+}
+
+/// The input's rows as jobs, read a second time now that they are known to be valid, each
+/// message composed again exactly as validation composed it.
+pub(super) fn job_source(
+    source: InputSource,
+    allow_duplicates: bool,
+    composer: Composer,
+) -> JobSource {
+    Box::new(
+        move || match input::read_rows_with(&source, composer.message_column()) {
+            Ok(rows) => jobs_from(rows, allow_duplicates, composer),
+            Err(e) => Box::new(std::iter::once(Err(format!(
+                "cannot read the input again: {e}"
+            )))),
+        },
+    )
+}
+
+pub(super) fn jobs_from(
+    rows: input::RowReader,
+    allow_duplicates: bool,
+    composer: Composer,
+) -> Jobs {
+    // Copies of the same row, when allowed, are separate deliveries; counting them needs
+    // memory per row, so it is done only when duplicates were allowed.
+    let mut copies: Option<HashMap<RowKey, u32>> = allow_duplicates.then(HashMap::new);
+    Box::new(rows.map(move |row| {
+        let changed =
+            |e: &dyn std::fmt::Display| format!("the input changed since it was validated: {e}");
+        let mut row = row.map_err(|e| changed(&e))?;
+        if !composer.is_as_written() {
+            // The key is of the message posted: the same template and data resume the job,
+            // a changed template is a different message.
+            row.message = composer
+                .compose(&row.ticket_id, &row.message, &row.extra)
+                .map_err(|e| changed(&format!("line {}: {e}", row.line)))?;
+        }
+        let mut key = RowKey::of(&row.ticket_id, &row.message);
+        if let Some(copies) = copies.as_mut() {
+            let seen = copies.entry(key).or_insert(0);
+            if *seen > 0 {
+                key = key.nth(*seen);
+            }
+            *seen += 1;
+        }
+        Ok(Job {
+            line: row.line,
+            ticket_id: row.ticket_id,
+            message: row.message,
+            extra: row.extra,
+            key,
+            in_doubt_since: None,
+        })
+    }))
+}
+
+pub(super) fn journal_failure(error: JournalError) -> Failure {
+    match error {
+        JournalError::Locked { .. } => Failure::stopped(anyhow!(error)),
+        _ => Failure::bad_input(anyhow!(error)),
+    }
+}
+
+/// Standard input, copied to a private file so it can be validated and then sent: nothing
+/// is sent before every row has been checked. Removed when the run ends.
+pub(super) struct Spool {
+    pub(super) path: PathBuf,
+}
+
+impl Spool {
+    pub(super) fn from_stdin(results: &Path) -> Result<Spool, Failure> {
+        let path = with_suffix(results, ".stdin");
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).write(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(&path)
+            .map_err(|e| Failure::bad_input(anyhow!("cannot create {}: {e}", path.display())))?;
+        // From here on the file exists; the guard removes it whatever happens next.
+        let spool = Spool { path };
+        std::io::copy(&mut std::io::stdin().lock(), &mut file).map_err(|e| {
+            Failure::bad_input(anyhow!(
+                "cannot read standard input into {}: {e}",
+                spool.path.display()
+            ))
+        })?;
+        Ok(spool)
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

@@ -1,0 +1,166 @@
+//! What `send` tells the user and the monitors: validation problems before sending, the
+//! preview, the end-of-run summary, the sandbox's report, and the exit code.
+
+use crate::exit::Exit;
+use crate::fields;
+use crate::input;
+use crate::journal::JobFiles;
+use crate::output::{self, Level};
+use crate::pipeline::{FeedEnd, RunReport, Tally, format_duration};
+use crate::rate::Rate;
+use crate::sandbox;
+use crate::summary::Counts;
+
+pub(super) fn exit_code(report: &RunReport) -> Exit {
+    if report.stopped.as_ref().is_some_and(|cause| !cause.planned) {
+        Exit::Stopped
+    } else if Tally::get(&report.tally.failed) > 0 {
+        Exit::RowsFailed
+    } else {
+        Exit::Ok
+    }
+}
+
+/// In json log mode, each previewed message as a structured line (the human report on
+/// standard output has them too).
+pub(super) fn log_preview(preview: &[input::Preview]) {
+    if output::format() != output::LogFormat::Json {
+        return;
+    }
+    for (index, item) in preview.iter().enumerate() {
+        let mut fields = fields! {"preview" => index + 1};
+        if let serde_json::Value::Object(found) = item.to_json() {
+            fields.extend(found);
+        }
+        output::emit(
+            Level::Info,
+            &format!("preview: line {} to {}", item.line, item.ticket_id),
+            fields,
+        );
+    }
+}
+
+/// Validation's errors and warnings, before anything is sent: the human report in text
+/// mode; one line with the problems as fields in json mode.
+pub(super) fn print_problems(report: &input::Report, source_name: &str, rate: Rate) {
+    let mut text = Vec::new();
+    let _ = report.write_human(&mut text, source_name, rate);
+    let text = String::from_utf8_lossy(&text);
+    let level = if report.is_valid() {
+        Level::Warn
+    } else {
+        Level::Error
+    };
+    let mut fields = fields! {"input" => source_name};
+    if let serde_json::Value::Object(found) = report.to_json(rate) {
+        fields.extend(found);
+    }
+    let headline = text.lines().next().unwrap_or_default();
+    output::emit_long(level, &text, headline, fields);
+}
+
+pub(super) fn print_sandbox_report(report: &sandbox::Report) {
+    let json = serde_json::to_string_pretty(report).unwrap_or_default();
+    let fields = match serde_json::to_value(report) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    output::emit_long(
+        Level::Info,
+        &format!("sandbox report: {json}"),
+        "sandbox report",
+        fields,
+    );
+}
+
+/// Why the run ended before the end of its input, and whether that was planned (exit 0,
+/// the next run continues) — for the summary line and the summary file.
+pub(super) fn stop_reason(report: &RunReport, canary: bool) -> Option<(String, bool)> {
+    match &report.stopped {
+        Some(cause) => Some((cause.reason.clone(), cause.planned)),
+        None if report.feed == FeedEnd::BudgetSpent => {
+            let why = if canary {
+                "canary"
+            } else {
+                "--max-rows reached"
+            };
+            Some((why.to_string(), true))
+        }
+        None => None,
+    }
+}
+
+pub(super) fn print_summary(
+    report: &RunReport,
+    files: &JobFiles,
+    canary: bool,
+    stop_reason: Option<(String, bool)>,
+) {
+    let t = &report.tally;
+    let finished = Tally::get(&t.sent) + Tally::get(&t.failed) + Tally::get(&t.skipped);
+    let per_second = finished as f64 / report.elapsed.as_secs_f64().max(0.001);
+    let headline = format!(
+        "{} in {}: {} sent, {} failed, {} skipped, {} already delivered earlier; {} retries, {} rate-limited (429); {:.2} rows/s",
+        if report.stopped.is_some() {
+            "stopped"
+        } else {
+            "done"
+        },
+        format_duration(report.elapsed),
+        Tally::get(&t.sent),
+        Tally::get(&t.failed),
+        Tally::get(&t.skipped),
+        Tally::get(&t.already_done),
+        Tally::get(&t.retries),
+        Tally::get(&t.rate_limited),
+        per_second,
+    );
+    let mut fields = match serde_json::to_value(Counts::of(report)) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    fields.extend(fields! {
+        "elapsedSeconds" => (report.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        "rowsPerSecond" => (per_second * 100.0).round() / 100.0,
+        "stopReason" => stop_reason.as_ref().map(|(reason, _)| reason),
+        "resultsFile" => files.results,
+        "failedRowsFile" => report.failed_rows_file,
+    });
+    output::emit(Level::Info, &headline, fields);
+    output::emit(
+        Level::Info,
+        &format!("results: {}", files.results.display()),
+        fields! {"resultsFile" => files.results},
+    );
+    if let Some(failed) = &report.failed_rows_file {
+        output::emit(
+            Level::Warn,
+            &format!(
+                "failed rows: {} (fix them and send that file, or run again to retry)",
+                failed.display()
+            ),
+            fields! {"failedRowsFile" => failed},
+        );
+    }
+    let remaining = report.remaining();
+    let next = if canary {
+        "check them, then run the same command again to send the rest"
+    } else {
+        "the next run of the same command continues"
+    };
+    match stop_reason {
+        Some((reason, false)) => output::emit(
+            Level::Error,
+            &format!(
+                "stopped: {reason}. {remaining} rows not yet delivered; run the same command again to resume"
+            ),
+            fields! {"stopReason" => reason, "remaining" => remaining},
+        ),
+        Some((reason, true)) => output::emit(
+            Level::Info,
+            &format!("planned stop ({reason}): {remaining} rows remain; {next}"),
+            fields! {"stopReason" => reason, "remaining" => remaining},
+        ),
+        None => {}
+    }
+}
