@@ -101,7 +101,8 @@ pub(super) fn print_summary(
     let per_second = finished as f64 / report.elapsed.as_secs_f64().max(0.001);
     let headline = format!(
         "{} in {}: {} sent, {} failed, {} skipped, {} already delivered earlier; {} retries, {} rate-limited (429); {:.2} rows/s",
-        if report.stopped.is_some() {
+        // A planned stop (deadline) ends the run as intended: "done", with rows remaining.
+        if report.stopped.as_ref().is_some_and(|cause| !cause.planned) {
             "stopped"
         } else {
             "done"
