@@ -27,19 +27,22 @@ pub(super) fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, F
             )));
         }
     };
+    // A rehearsal is a job of its own: its journal must never make the real run believe
+    // the rows were delivered.
+    let kind = if args.sandbox { ".sandbox" } else { "" };
     Ok(JobFiles {
         results: args
             .results
             .clone()
-            .unwrap_or_else(|| with_suffix(&base, ".results.ndjson")),
+            .unwrap_or_else(|| with_suffix(&base, &format!("{kind}.results.ndjson"))),
         failed: args
             .failed
             .clone()
-            .unwrap_or_else(|| with_suffix(&base, ".failed.csv")),
+            .unwrap_or_else(|| with_suffix(&base, &format!("{kind}.failed.csv"))),
         journal: args
             .journal
             .clone()
-            .unwrap_or_else(|| with_suffix(&base, ".journal")),
+            .unwrap_or_else(|| with_suffix(&base, &format!("{kind}.journal"))),
     })
 }
 
