@@ -333,6 +333,21 @@ fn tickets_with_a_refused_token_stops_with_exit_3_and_no_output() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("HTTP 401"), "{stderr}");
     assert!(!stderr.contains("wrong"), "the token never shows: {stderr}");
+
+    // An existing output file a job may depend on is left exactly as it was.
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("open.csv");
+    std::fs::write(&keep, "ticketId\ntic_kept1\n").unwrap();
+    let output = bulk_reply(&sandbox, "tickets")
+        .arg("--output")
+        .arg(&keep)
+        .env("MKP_API_TOKEN", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("was left as it was"));
+    assert_eq!(std::fs::read_to_string(&keep).unwrap(), "ticketId\ntic_kept1\n");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no partial file left behind");
 }
 
 #[test]

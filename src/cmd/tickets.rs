@@ -138,7 +138,14 @@ pub fn run(args: Args) -> CmdResult {
     args.credentials.check_url("--base-url", &args.base_url)?;
     let credentials = args.credentials.resolve()?;
     let gate = RateGate::new(args.rate, 1).map_err(|e| Failure::bad_input(anyhow!(e)))?;
-    let out: Box<dyn Write> = match &args.output {
+    // The list is written beside the output file and moved over it only once complete, so
+    // a refused token or a lost connection never empties a file a job may depend on.
+    let partial = args.output.as_ref().map(|path| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".partial");
+        std::path::PathBuf::from(name)
+    });
+    let out: Box<dyn Write> = match &partial {
         Some(path) => {
             let mut options = OpenOptions::new();
             options.create(true).write(true).truncate(true);
@@ -172,17 +179,26 @@ pub fn run(args: Args) -> CmdResult {
         .as_ref()
         .map_or("standard output".to_string(), |p| p.display().to_string());
     let counts = counts.map_err(|failure| {
-        let _ = csv.flush();
+        let left = match &partial {
+            Some(partial) => {
+                let _ = std::fs::remove_file(partial);
+                format!("{where_to} was left as it was")
+            }
+            None => "what was printed is incomplete".to_string(),
+        };
         Failure {
             exit: failure.exit,
-            error: anyhow!(
-                "{:#}; what {where_to} holds so far is incomplete: run the command again",
-                failure.error
-            ),
+            error: anyhow!("{:#}; {left}: run the command again", failure.error),
         }
     })?;
     csv.flush()
         .map_err(|e| Failure::stopped(anyhow!("cannot write to {where_to}: {e}")))?;
+    drop(csv);
+    if let (Some(partial), Some(path)) = (&partial, &args.output) {
+        std::fs::rename(partial, path).map_err(|e| {
+            Failure::stopped(anyhow!("cannot move {} to {}: {e}", partial.display(), path.display()))
+        })?;
+    }
     let mut headline = format!(
         "listed {} from {} into {where_to}",
         plural(counts.written, "ticket"),
