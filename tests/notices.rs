@@ -346,8 +346,15 @@ fn tickets_with_a_refused_token_stops_with_exit_3_and_no_output() {
         .unwrap();
     assert_eq!(output.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&output.stderr).contains("was left as it was"));
-    assert_eq!(std::fs::read_to_string(&keep).unwrap(), "ticketId\ntic_kept1\n");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no partial file left behind");
+    assert_eq!(
+        std::fs::read_to_string(&keep).unwrap(),
+        "ticketId\ntic_kept1\n"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no partial file left behind"
+    );
 }
 
 #[test]

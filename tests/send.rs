@@ -494,7 +494,9 @@ fn rehearses_the_sample_against_the_built_in_sandbox() {
         .args(["--rate", "unlimited"])
         .assert()
         .code(0)
-        .stderr(contains("20 sent, 0 failed, 0 skipped, 0 already delivered earlier"));
+        .stderr(contains(
+            "20 sent, 0 failed, 0 skipped, 0 already delivered earlier",
+        ));
     assert_eq!(api.messages().len(), 20);
 }
 

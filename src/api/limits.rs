@@ -25,7 +25,8 @@ impl RateLimitInfo {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after)
-            .or_else(|| number("x-ratelimit-reset").map(until_unix_time));
+            .or_else(|| number("x-ratelimit-reset").map(until_unix_time))
+            .map(|wait| wait.min(MAX_SERVER_WAIT));
         RateLimitInfo {
             limit: number("x-ratelimit-limit").and_then(|n| u32::try_from(n).ok()),
             remaining: number("x-ratelimit-remaining").and_then(|n| u32::try_from(n).ok()),
@@ -33,6 +34,10 @@ impl RateLimitInfo {
         }
     }
 }
+
+/// The longest pause a server's answer can impose. A nonsensical `retry-after` (or a reset
+/// time sent in milliseconds) would otherwise hold every worker for ever.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(3600);
 
 /// `retry-after` is either whole seconds or an HTTP date.
 fn parse_retry_after(value: &str) -> Option<Duration> {
@@ -97,6 +102,14 @@ mod tests {
             wait <= Duration::from_secs(30) && wait >= Duration::from_secs(28),
             "{wait:?}"
         );
+    }
+
+    #[test]
+    fn an_absurd_wait_is_capped_at_an_hour() {
+        let info = RateLimitInfo::from_headers(&headers(&[("retry-after", "99999999999999999")]));
+        assert_eq!(info.retry_after, Some(MAX_SERVER_WAIT));
+        let info = RateLimitInfo::from_headers(&headers(&[("x-ratelimit-reset", "1764000000000")]));
+        assert_eq!(info.retry_after, Some(MAX_SERVER_WAIT));
     }
 
     #[test]

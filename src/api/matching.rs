@@ -98,7 +98,8 @@ pub fn normalise(html: &str) -> String {
 /// Decodes the entity at the start of `text` (which starts with `&`): the character and how
 /// many bytes it took.
 fn decode_entity(text: &str) -> Option<(char, usize)> {
-    let end = text[..text.len().min(12)].find(';')?;
+    // Bytes, not a string slice: the 12th byte may fall inside a character (`&ééééé…`).
+    let end = text.bytes().take(12).position(|b| b == b';')?;
     let name = &text[1..end];
     let decoded = match name {
         "amp" => '&',
@@ -148,6 +149,8 @@ mod tests {
             normalise("<p>Tom &amp; Jerry</p>\n<p>Hi&nbsp;there</p>"),
             "Tom & Jerry Hi there"
         );
+        // A cut in the middle of a character must not panic.
+        assert_eq!(normalise("R&ééééééé"), "R&ééééééé");
         assert_eq!(
             normalise("a<br/>b &#233; &#x41; &bogus; 1 < 2"),
             "a b é A &bogus; 1 < 2"

@@ -269,6 +269,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         gate: Arc::new(gate),
         concurrency: usize::from(args.concurrency),
         retry: RetryPolicy {
+            after_timeout: args.timeout,
             max_attempts: args.max_attempts,
             initial_delay: args.retry_delay,
             max_delay: Duration::from_secs(60),

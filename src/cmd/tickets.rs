@@ -196,7 +196,11 @@ pub fn run(args: Args) -> CmdResult {
     drop(csv);
     if let (Some(partial), Some(path)) = (&partial, &args.output) {
         std::fs::rename(partial, path).map_err(|e| {
-            Failure::stopped(anyhow!("cannot move {} to {}: {e}", partial.display(), path.display()))
+            Failure::stopped(anyhow!(
+                "cannot move {} to {}: {e}",
+                partial.display(),
+                path.display()
+            ))
         })?;
     }
     let mut headline = format!(
@@ -236,6 +240,7 @@ async fn list_all<W: Write>(
     let mut counts = Counts::default();
     let stop = StopSignal::default();
     let retry = RetryPolicy {
+        after_timeout: args.timeout,
         max_attempts: args.max_attempts,
         initial_delay: args.retry_delay,
         max_delay: Duration::from_secs(60),

@@ -54,7 +54,9 @@ pub fn encode(outcome: &Outcome, out: &mut Vec<u8>) {
             ticket,
         } => {
             record.http_status = Some(*http_status);
-            record.message_id = Some(message_id);
+            // Empty when the server accepted the message but it could not be recognised on
+            // the ticket: no id rather than a wrong one.
+            record.message_id = Some(message_id.as_str()).filter(|id| !id.is_empty());
             record.ticket = Some(ticket);
         }
         OutcomeResult::Failed { error, .. } => {

@@ -306,7 +306,10 @@ fn outcome_record(outcome: &Outcome, results_end: u64) -> Record {
     match &outcome.result {
         OutcomeResult::Sent { message_id, .. } => {
             // Ids never contain spaces; anything odd is replaced so the line stays parseable.
-            let message_id = message_id.replace(|c: char| c.is_whitespace(), "_");
+            let message_id = match message_id.as_str() {
+                "" => "-".to_string(),
+                id => id.replace(|c: char| c.is_whitespace(), "_"),
+            };
             Record::Sent {
                 key,
                 at_ms,

@@ -15,6 +15,7 @@ use crate::api::{
 };
 use crate::delivery::{Job, Outcome, OutcomeResult};
 use crate::journal::RowKey;
+use crate::output::{self, Level};
 
 /// Everything a delivery needs, shared by all in-flight rows.
 pub struct Courier {
@@ -67,6 +68,8 @@ impl Courier {
         attempts: &mut u32,
     ) -> Option<OutcomeResult> {
         let mut tries = 0;
+        // A 2xx whose answer we could not use still means the server took the message.
+        let mut accepted_by_server = false;
         let mut schedule = self.retry.schedule();
         let mut found_open = !self.skip_closed;
         loop {
@@ -75,8 +78,21 @@ impl Courier {
             }
             let error = match job.in_doubt_since {
                 Some(since) => match self.settle(job, since).await? {
-                    Ok(Some(sent)) => return Some(sent),
-                    Ok(None) => {
+                    Ok(Settled { found: true, sent }) => return Some(sent),
+                    Ok(Settled { sent, .. }) if accepted_by_server => {
+                        // The server said yes (2xx) but neither its answer nor the ticket
+                        // shows the message recognisably: it rewrote the text. Posting again
+                        // would make it appear twice.
+                        output::say(
+                            Level::Warn,
+                            &format!(
+                                "line {}: the server accepted the message for {} but it is not recognisable on the ticket; counted as sent, not posted again",
+                                job.line, job.ticket_id
+                            ),
+                        );
+                        return Some(sent);
+                    }
+                    Ok(Settled { .. }) => {
                         // Not there: the earlier attempt never landed, so sending is safe.
                         job.in_doubt_since = None;
                         continue;
@@ -122,6 +138,8 @@ impl Courier {
                             if !error.in_doubt {
                                 job.in_doubt_since = None;
                             }
+                            accepted_by_server |= error.kind == ErrorKind::InvalidResponse
+                                && error.http_status.is_some_and(|s| (200..300).contains(&s));
                             error
                         }
                     }
@@ -133,10 +151,12 @@ impl Courier {
                     self.stop.request(StopLevel::Graceful, error.message);
                     return None;
                 }
+                // A refused check of an in-doubt row (a 404 or a redirect on the read) does
+                // not settle the doubt: the journal keeps it for the next run.
                 ErrorClass::Permanent => {
                     return Some(OutcomeResult::Failed {
                         error,
-                        in_doubt_since: None,
+                        in_doubt_since: job.in_doubt_since,
                     });
                 }
                 ErrorClass::Retryable => {
@@ -153,7 +173,12 @@ impl Courier {
                         });
                     }
                     Tally::bump(&self.tally.retries);
-                    let delay = schedule.next_delay(error.limits.retry_after);
+                    let mut delay = schedule.next_delay(error.limits.retry_after);
+                    if error.kind == ErrorKind::Timeout && job.in_doubt_since.is_some() {
+                        // The request may still be at work on the server: reading the ticket
+                        // at once could miss a message that is about to land.
+                        delay = delay.max(self.retry.after_timeout);
+                    }
                     tracing::debug!(line = job.line, ticket = %job.ticket_id, ?delay, "retrying: {error}");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
@@ -189,21 +214,30 @@ impl Courier {
         }))
     }
 
-    /// Reads the ticket and looks for the row's message posted since `since`.
-    async fn settle(
-        &self,
-        job: &Job,
-        since: SystemTime,
-    ) -> Option<Result<Option<OutcomeResult>, ApiError>> {
+    /// Reads the ticket and looks for the row's message posted since `since`: `Sent` with
+    /// its id when found; otherwise `Sent` without an id, the ticket as read — to be used
+    /// only when the server already accepted the message.
+    async fn settle(&self, job: &Job, since: SystemTime) -> Option<Result<Settled, ApiError>> {
         let answer = self.read_ticket(job).await?;
         Some(answer.map(|reply| {
-            let found = find_delivered(&reply.value.ticket, &job.message, since)?;
-            tracing::debug!(line = job.line, ticket = %job.ticket_id, "in doubt, found delivered as {}", found.id);
-            Some(OutcomeResult::Sent {
+            let found = find_delivered(&reply.value.ticket, &job.message, since).map(|m| m.id.clone());
+            if let Some(id) = &found {
+                tracing::debug!(line = job.line, ticket = %job.ticket_id, "in doubt, found delivered as {id}");
+            }
+            let sent = OutcomeResult::Sent {
                 http_status: reply.http_status,
-                message_id: found.id.clone(),
+                message_id: found.clone().unwrap_or_default(),
                 ticket: reply.value.raw,
-            })
+            };
+            Settled { found: found.is_some(), sent }
         }))
     }
+}
+
+/// The answer of a check on an in-doubt row.
+struct Settled {
+    /// The message is on the ticket.
+    found: bool,
+    /// The row's outcome if it counts as sent.
+    sent: OutcomeResult,
 }

@@ -164,9 +164,13 @@ pub async fn run(
             }
         });
         // Reap finished deliveries so the set stays as small as the concurrency.
-        while in_flight.try_join_next().is_some() {}
+        while let Some(done) = in_flight.try_join_next() {
+            stop_on_crash(&done, &stop);
+        }
     }
-    while in_flight.join_next().await.is_some() {}
+    while let Some(done) = in_flight.join_next().await {
+        stop_on_crash(&done, &stop);
+    }
     let _ = intents.await;
     drop(journal);
     drop(courier);
@@ -198,6 +202,16 @@ pub async fn run(
         feed,
         failed_rows_file: written.failed_rows_file,
     })
+}
+
+/// A delivery that panicked (a bug; the crash report is already printed) leaves its row in
+/// doubt: stop the run as unfinished (exit 3) rather than report it done.
+fn stop_on_crash(done: &Result<(), tokio::task::JoinError>, stop: &StopSignal) {
+    if let Err(error) = done
+        && error.is_panic()
+    {
+        stop.request(StopLevel::Immediate, "an internal error stopped a delivery");
+    }
 }
 
 /// How many rows one batch of intents covers. A paced run needs few rows ahead of its

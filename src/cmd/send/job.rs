@@ -131,7 +131,9 @@ pub(super) struct Spool {
 
 impl Spool {
     pub(super) fn from_stdin(results: &Path) -> Result<Spool, Failure> {
-        let path = with_suffix(results, ".stdin");
+        // Named for this process: a second run of the same job must not overwrite the input
+        // of the first before the job's lock refuses it.
+        let path = with_suffix(results, &format!(".stdin.{}", std::process::id()));
         let mut options = std::fs::OpenOptions::new();
         options.create(true).write(true).truncate(true);
         #[cfg(unix)]
