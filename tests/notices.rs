@@ -713,3 +713,34 @@ fn tickets_filters_a_list_whose_server_ignores_filters() {
         ]
     );
 }
+
+#[test]
+fn a_json_null_is_an_empty_value_never_the_word_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("rows.ndjson");
+    std::fs::write(
+        &input,
+        "{\"ticketId\":\"tic_a1\",\"name\":null}\n{\"ticketId\":\"tic_a2\",\"name\":\"Ann\"}\n",
+    )
+    .unwrap();
+    let template = dir.path().join("notice.txt");
+    std::fs::write(&template, "Hi {{name}}").unwrap();
+    let output = bulk_reply_plain()
+        .args(["validate", "--json", "--template"])
+        .arg(&template)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{report}");
+    assert_eq!(errors[0]["line"], 1);
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("{{name}} has no value"),
+        "{report}"
+    );
+}

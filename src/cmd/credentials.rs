@@ -57,7 +57,12 @@ impl CredentialArgs {
         let header_error = |e: String| Failure::bad_input(anyhow!(e));
         if let Some(path) = &self.token_file {
             let token = read_token_file(path)?;
-            return Credentials::api_key(&token).map_err(header_error);
+            return Credentials::api_key(&token).map_err(|e| {
+                header_error(format!(
+                    "{e} (read from {}: the file must hold the token alone, on one line)",
+                    path.display()
+                ))
+            });
         }
         let api_token = env_value(API_TOKEN_VAR);
         let client_id = env_value(OAUTH_CLIENT_ID_VAR);

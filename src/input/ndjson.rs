@@ -149,6 +149,9 @@ impl NdjsonRecords {
                 .map(|(name, value)| {
                     let text = match value {
                         Value::String(text) => text.clone(),
+                        // JSON's "no value": an empty value, never the word "null" in a
+                        // customer's message.
+                        Value::Null => String::new(),
                         other => other.to_string(),
                     };
                     (name.clone(), text)

@@ -42,7 +42,9 @@ impl Template {
     pub fn load(path: &Path) -> Result<Template, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read the template {}: {e}", path.display()))?;
-        Template::parse(path, &text)
+        // Windows editors start UTF-8 files with a byte-order mark; it must not reach a
+        // customer (nor hide a Markdown heading).
+        Template::parse(path, text.strip_prefix('\u{feff}').unwrap_or(&text))
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Template, String> {
@@ -270,6 +272,18 @@ fn describe_gaps(missing: &[&str], empty: &[&str], fields: &[(String, String)]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_never_reaches_the_message() {
+        let mut file = tempfile::Builder::new().suffix(".md").tempfile().unwrap();
+        std::io::Write::write_all(&mut file, "\u{feff}# Storing {{name}}\n".as_bytes()).unwrap();
+        let template = Template::load(file.path()).unwrap();
+        let composer = Composer::new(Some(template), MessageFormat::Markdown).unwrap();
+        let message = composer
+            .compose("tic_1", "", &fields(&[("name", "Ann")]))
+            .unwrap();
+        assert_eq!(message.trim(), "<h1>Storing Ann</h1>");
+    }
 
     fn composer(text: &str, format: MessageFormat) -> Composer {
         let template = Template::parse(Path::new("t"), text).unwrap();
