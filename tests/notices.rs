@@ -744,3 +744,29 @@ fn a_json_null_is_an_empty_value_never_the_word_null() {
         "{report}"
     );
 }
+
+#[test]
+fn a_template_may_wrap_each_rows_own_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("rows.csv");
+    std::fs::write(
+        &input,
+        "ticketId,name,message\ntic_a1,Ann,Uw factuur is gecorrigeerd.\n",
+    )
+    .unwrap();
+    let template = dir.path().join("notice.txt");
+    std::fs::write(&template, "Beste {{name}},\n\n{{message}}").unwrap();
+    let output = bulk_reply_plain()
+        .args(["validate", "--json", "--template"])
+        .arg(&template)
+        .arg(&input)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    assert_eq!(report["warnings"].as_array().unwrap().len(), 0, "{report}");
+    assert_eq!(
+        report["preview"][0]["message"], "<p>Beste Ann,</p>\n<p>Uw factuur is gecorrigeerd.</p>",
+        "{report}"
+    );
+}

@@ -131,6 +131,7 @@ impl NdjsonRecords {
             }
             // Not sent (a template makes the message): kept only to warn that it is ignored.
             Some((_, Value::String(text))) => text,
+            Some((_, Value::Null)) => String::new(),
             Some((_, other)) => other.to_string(),
             None => String::new(),
         };

@@ -152,6 +152,7 @@ fn read_batches(
                 let ticket_id = row.ticket_id.to_owned();
                 let row = records.current_row();
                 if composer.message_column() == MessageColumn::Ignored
+                    && !composer.uses_message_column()
                     && !row.message.is_empty()
                     && !warned_of_message_column
                 {

@@ -29,6 +29,7 @@ use crate::input::{MessageColumn, loose_eq};
 
 /// The placeholder that is always there: the row's ticket id.
 const TICKET_ID: &str = "ticketId";
+const MESSAGE: &str = "message";
 
 /// A template file, parsed.
 #[derive(Debug, Clone)]
@@ -124,6 +125,15 @@ impl Composer {
         }
     }
 
+    /// Whether the template takes the input's message column (`{{message}}`).
+    pub fn uses_message_column(&self) -> bool {
+        self.template.as_ref().is_some_and(|t| {
+            t.placeholders()
+                .into_iter()
+                .any(|name| loose_eq(name, MESSAGE))
+        })
+    }
+
     /// The placeholders that match none of `columns` (nor `ticketId`), for a check at the
     /// header: with a CSV every row has the same columns, so one error there says it all.
     pub fn unknown_placeholders<'a>(&'a self, columns: &[String]) -> Vec<&'a str> {
@@ -156,7 +166,7 @@ impl Composer {
         for part in &self.html {
             match part {
                 Part::Literal(text) => html.push_str(text),
-                Part::Placeholder(name) => match value_of(name, ticket_id, fields) {
+                Part::Placeholder(name) => match value_of(name, ticket_id, message, fields) {
                     Some(value) if !value.trim().is_empty() => push_html_escaped(&mut html, value),
                     Some(_) => empty.push(name.as_str()),
                     None => missing.push(name.as_str()),
@@ -229,9 +239,15 @@ fn to_html_slots(parts: &[Part], format: MessageFormat) -> Result<Vec<Part>, Str
     }
 }
 
-/// The value a placeholder stands for: the ticket id, or the column of that name (written
-/// exactly so, else loosely: `{{customer name}}` finds `customerName`).
-fn value_of<'a>(name: &str, ticket_id: &'a str, fields: &'a [(String, String)]) -> Option<&'a str> {
+/// The value a placeholder stands for: the ticket id, the column of that name (written
+/// exactly so, else loosely: `{{customer name}}` finds `customerName`), or the input's
+/// message column (`{{message}}`: a template may wrap each row's own text).
+fn value_of<'a>(
+    name: &str,
+    ticket_id: &'a str,
+    message: &'a str,
+    fields: &'a [(String, String)],
+) -> Option<&'a str> {
     if loose_eq(name, TICKET_ID) {
         return Some(ticket_id);
     }
@@ -240,6 +256,7 @@ fn value_of<'a>(name: &str, ticket_id: &'a str, fields: &'a [(String, String)]) 
         .find(|(column, _)| column == name)
         .or_else(|| fields.iter().find(|(column, _)| loose_eq(column, name)))
         .map(|(_, value)| value.as_str())
+        .or_else(|| loose_eq(name, MESSAGE).then_some(message))
 }
 
 fn describe_gaps(missing: &[&str], empty: &[&str], fields: &[(String, String)]) -> String {
