@@ -770,3 +770,40 @@ fn a_template_may_wrap_each_rows_own_message() {
         "{report}"
     );
 }
+
+#[test]
+fn a_swallowed_row_is_reported_on_its_file_line_whatever_the_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("rows.csv");
+    std::fs::write(
+        &input,
+        "ticketId,message\ntic_a1,\"first line\n\nthird\n\ntic_b2,oops\nend\"\n",
+    )
+    .unwrap();
+    for format in ["html", "text", "markdown"] {
+        let output = bulk_reply_plain()
+            .args(["validate", "--json", "--message-format", format])
+            .arg(&input)
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let swallowed: Vec<&str> = report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|w| w["message"].as_str())
+            .filter(|m| m.contains("looks like a row of its own"))
+            .collect();
+        assert_eq!(swallowed.len(), 1, "{format}: {report}");
+        assert!(
+            swallowed[0].starts_with("line 6 inside"),
+            "{format}: {}",
+            swallowed[0]
+        );
+        assert!(
+            swallowed[0].contains("\"tic_b2,oops\""),
+            "{format}: {}",
+            swallowed[0]
+        );
+    }
+}

@@ -150,6 +150,7 @@ mod tests {
                 line: index as u64 + 2,
                 ticket_id,
                 message,
+                composed: false,
             };
             duplicates.record(ticket_id.trim(), &row);
         }

@@ -82,6 +82,7 @@ impl NdjsonRecords {
             line: self.line,
             ticket_id: &self.ticket_id,
             message: &self.message,
+            composed: false,
         }))
     }
 

@@ -23,6 +23,8 @@ pub(crate) struct RowView<'a> {
     /// As written, whitespace included, so the rules can warn about it.
     pub ticket_id: &'a str,
     pub message: &'a str,
+    /// Made by a template or a format conversion: its lines are not the file's lines.
+    pub composed: bool,
 }
 
 /// A problem with one record; reading goes on with the next one.

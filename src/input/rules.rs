@@ -86,16 +86,10 @@ pub(crate) fn check_row<'a>(
                     .to_owned(),
             );
         }
-        if let Some((offset, text)) = line_that_looks_like_a_row(message) {
-            report.warning(
-                line,
-                format!(
-                    "line {} inside this message looks like a row of its own ({}); if it is \
-                     one, a closing double quote is missing before it",
-                    row.line + offset,
-                    quote_value(text)
-                ),
-            );
+        // A composed message's lines are not the file's; its raw field was checked when it
+        // was read (see `swallowed_row`).
+        if let Some(warning) = swallowed_row(row.line, message).filter(|_| !row.composed) {
+            report.warning(line, warning);
         }
     }
     usable.then_some(ticket_id)
@@ -139,6 +133,18 @@ fn has_html_tag(text: &str) -> bool {
 
 /// A line after the first that starts like a CSV row (`tic_…` and a delimiter): the sign of
 /// a quoted message that swallowed the rows after it. Returns its offset in lines.
+/// The warning for a message as written in the file (its first line at `line`) with a line
+/// inside that looks like a row of its own: the sign of a missing closing quote.
+pub(crate) fn swallowed_row(line: u64, message: &str) -> Option<String> {
+    let (offset, text) = line_that_looks_like_a_row(message)?;
+    Some(format!(
+        "line {} inside this message looks like a row of its own ({}); if it is one, a \
+         closing double quote is missing before it",
+        line + offset,
+        quote_value(text)
+    ))
+}
+
 fn line_that_looks_like_a_row(message: &str) -> Option<(u64, &str)> {
     message
         .split('\n')
@@ -161,6 +167,7 @@ mod tests {
             line: 7,
             ticket_id,
             message,
+            composed: false,
         };
         let usable = check_row(&row, &rules, &mut report);
         if let Some(trimmed) = usable {

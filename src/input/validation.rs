@@ -100,6 +100,7 @@ enum Item {
         line: u64,
         ticket_id: Range<usize>,
         message: Range<usize>,
+        composed: bool,
     },
     Bad(RowError),
     /// A problem that does not stop the row from being checked.
@@ -125,6 +126,7 @@ impl Batch {
             line: row.line,
             ticket_id,
             message,
+            composed: row.composed,
         });
     }
 
@@ -162,11 +164,19 @@ fn read_batches(
                         "the message column is ignored: the template makes each row's message",
                     )));
                 }
+                if row.message.contains('\n')
+                    && let Some(warning) = rules::swallowed_row(row.line, &row.message)
+                {
+                    batch
+                        .items
+                        .push(Item::Warning(RowError::new(row.line, warning)));
+                }
                 match composer.compose(&row.ticket_id, &row.message, &row.extra) {
                     Ok(message) => batch.push_row(&RowView {
                         line: row.line,
                         ticket_id: &ticket_id,
                         message: &message,
+                        composed: true,
                     }),
                     Err(error) => batch.items.push(Item::Bad(RowError::new(row.line, error))),
                 }
@@ -208,11 +218,13 @@ fn check_batches(
                     line,
                     ticket_id,
                     message,
+                    composed,
                 } => {
                     let row = RowView {
                         line,
                         ticket_id: &batch.text[ticket_id],
                         message: &batch.text[message],
+                        composed,
                     };
                     if let Some(ticket_id) = rules::check_row(&row, rules, report) {
                         duplicates.record(ticket_id, &row);

@@ -278,6 +278,7 @@ impl CsvRecords {
                 .positions
                 .message
                 .map_or("", |index| self.record.text(text, index)),
+            composed: false,
         })
     }
 
