@@ -592,8 +592,20 @@ fn at_a_terminal_a_big_job_is_asked_about_first() {
     assert!(shown.contains("nothing was sent"), "{shown}");
     assert!(sandbox.messages().is_empty());
 
+    // A canary (no terminal, no question) sends the first 3; the question then shows the
+    // first message still to go, not the file's first.
+    bulk_reply(&sandbox, "send")
+        .arg(&input)
+        .args(["--template"])
+        .arg(&template)
+        .args(["--rate", "unlimited", "--canary", "3"])
+        .assert()
+        .code(0);
     let shown = at_terminal("y\n");
-    assert!(shown.contains("60 sent"), "{shown}");
+    assert!(shown.contains("About to send 57 messages"), "{shown}");
+    assert!(shown.contains("<p>Dear <em>Name 3</em></p>"), "{shown}");
+    assert!(!shown.contains("<em>Name 0</em>"), "{shown}");
+    assert!(shown.contains("57 sent"), "{shown}");
     assert_eq!(sandbox.messages().len(), 60);
 }
 

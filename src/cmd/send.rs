@@ -25,7 +25,7 @@ use crate::template::MessageArgs;
 mod job;
 mod report;
 
-use job::{Spool, durability, job_files, job_source, journal_failure};
+use job::{Spool, durability, first_to_send, job_files, job_source, journal_failure};
 use report::{
     exit_code, log_preview, print_problems, print_sandbox_report, print_summary, stop_reason,
 };
@@ -256,6 +256,14 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
     let max_rows = match (canary, args.max_rows) {
         (Some(canary), Some(max)) => Some(canary.min(max)),
         (canary, max) => canary.or(max),
+    };
+    // After a canary, the file's first row is no longer the first to go; the question shows
+    // the one that is (found only when the question is really asked: it reads the file).
+    let first_message = match first_message {
+        Some(_) if job.resume.has_settled_rows() && confirm::at_terminal() && !args.yes => {
+            first_to_send(&source, args.input.allow_duplicates, &composer, &job.resume)
+        }
+        first => first,
     };
     let go = confirmed(&args, &report, &job, max_rows, first_message.as_ref())?;
     if !go {

@@ -11,7 +11,7 @@ use super::Args;
 use crate::delivery::Job;
 use crate::exit::Failure;
 use crate::input::{self, InputSource};
-use crate::journal::{Durability, JobFiles, JournalError, RowKey};
+use crate::journal::{Durability, JobFiles, JournalError, ResumeState, RowKey, RowState};
 use crate::pipeline::{JobSource, Jobs};
 use crate::template::Composer;
 
@@ -157,4 +157,22 @@ impl Drop for Spool {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// The first row this run will send, as it will be posted: what the confirmation question
+/// shows when an earlier run (a canary) already delivered the first rows of the file.
+pub(super) fn first_to_send(
+    source: &InputSource,
+    allow_duplicates: bool,
+    composer: &Composer,
+    resume: &ResumeState,
+) -> Option<input::Preview> {
+    job_source(source.clone(), allow_duplicates, composer.clone())()
+        .filter_map(Result::ok)
+        .find(|job| resume.get(&job.key) != Some(RowState::Settled))
+        .map(|job| input::Preview {
+            line: job.line,
+            ticket_id: job.ticket_id,
+            message: job.message,
+        })
 }
