@@ -26,6 +26,7 @@ fn files(dir: &Path) -> JobFiles {
         journal: dir.join("rows.csv.journal"),
         results: dir.join("rows.csv.results.ndjson"),
         failed: dir.join("rows.csv.failed.csv"),
+        target: "https://api.example.test/v1".to_string(),
     }
 }
 

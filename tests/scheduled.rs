@@ -642,12 +642,22 @@ fn base_url_comes_from_the_flag_then_the_environment_then_the_default() {
     let input = write_csv(dir.path(), "where.csv", &rows(1));
     let summary_path = dir.path().join("s.json");
     // --max-rows 0 opens the job and sends nothing: no network needed to see the choice.
+    // Each call is a job of its own: a journal is bound to the API it posts to.
+    let calls = std::cell::Cell::new(0);
     let base_url_used = |flag: Option<&str>, env: Option<&str>| {
+        calls.set(calls.get() + 1);
         let mut cmd = Command::cargo_bin("bulk-reply").unwrap();
         cmd.arg("send")
             .arg(&input)
             .args(["--max-rows", "0", "--summary-json"])
             .arg(&summary_path)
+            .arg("--journal")
+            .arg(dir.path().join(format!("job{}.journal", calls.get())))
+            .arg("--results")
+            .arg(
+                dir.path()
+                    .join(format!("job{}.results.ndjson", calls.get())),
+            )
             .env("MKP_API_TOKEN", "any")
             .env_remove("MKP_OAUTH_CLIENT_ID")
             .env_remove("MKP_OAUTH_CLIENT_SECRET")

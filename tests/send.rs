@@ -561,3 +561,39 @@ fn max_rows_spreads_a_job_over_several_runs() {
         .stderr(contains("2 sent"));
     assert_exactly_once(&sandbox, &input_rows);
 }
+
+#[test]
+fn a_job_sent_to_one_api_is_never_taken_as_delivered_to_another() {
+    let staging = Sandbox::open_world();
+    let production = Sandbox::open_world();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), "notice.csv", &rows(3));
+    staging
+        .send(&input)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(0);
+
+    let journal = with_suffix(&input, ".journal");
+    let before = std::fs::read(&journal).unwrap();
+    production
+        .send(&input)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(2)
+        .stderr(contains("belongs to a job sent to"))
+        .stderr(contains("--journal and --results"));
+    assert!(production.messages().is_empty());
+    assert_eq!(std::fs::read(&journal).unwrap(), before, "left alone");
+
+    // Its own files: the whole input goes out.
+    production
+        .send(&input)
+        .args(["--rate", "unlimited", "--journal"])
+        .arg(dir.path().join("prod.journal"))
+        .arg("--results")
+        .arg(dir.path().join("prod.results.ndjson"))
+        .assert()
+        .code(0)
+        .stderr(contains("3 sent"));
+}

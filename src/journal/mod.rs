@@ -22,7 +22,7 @@ pub use writer::{
     Durability, JournalHandle, PendingIntents, WriterGone, WriterReport, spawn_writer,
 };
 
-use record::{HEADER, VERSION};
+use record::{HEADER, TARGET_PREFIX, VERSION};
 
 /// Where a job keeps its files.
 #[derive(Debug, Clone)]
@@ -30,6 +30,9 @@ pub struct JobFiles {
     pub journal: PathBuf,
     pub results: PathBuf,
     pub failed: PathBuf,
+    /// The API the job posts to. A journal records it, so that rows delivered to one API
+    /// (a staging portal, the sandbox) are never taken as delivered to another.
+    pub target: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,12 @@ pub enum JournalError {
     Damaged { path: PathBuf, line: u64 },
     #[error("the results file {} already exists but there is no journal for it at {}; it may belong to another input. Move it away or pass --results", .results.display(), .journal.display())]
     ForeignResults { results: PathBuf, journal: PathBuf },
+    #[error("{} belongs to a job sent to {recorded}, not to {target}: the rows it records as delivered went there. To send this input to {target} too, give that job its own files (--journal and --results), or move these away", .path.display())]
+    OtherTarget {
+        path: PathBuf,
+        recorded: String,
+        target: String,
+    },
     #[error("{}: {source}", .path.display())]
     Io {
         path: PathBuf,
@@ -75,6 +84,13 @@ impl OpenJob {
         let loaded = resume::load(&files.journal)?;
         let (resume, journal) = match loaded {
             Some(loaded) => {
+                if let Some(recorded) = loaded.target.filter(|recorded| *recorded != files.target) {
+                    return Err(JournalError::OtherTarget {
+                        path: files.journal.clone(),
+                        recorded,
+                        target: files.target.clone(),
+                    });
+                }
                 let journal = open_private(&files.journal).map_err(io(&files.journal))?;
                 // Drop a torn tail so the next record starts on a line of its own.
                 journal
@@ -96,7 +112,9 @@ impl OpenJob {
                 // Whatever is there is at most a torn header from a run that died at once.
                 journal.set_len(0).map_err(io(&files.journal))?;
                 journal
-                    .write_all(format!("{HEADER} {VERSION}\n").as_bytes())
+                    .write_all(
+                        format!("{HEADER} {VERSION}\n{TARGET_PREFIX}{}\n", files.target).as_bytes(),
+                    )
                     .map_err(io(&files.journal))?;
                 journal.sync_all().map_err(io(&files.journal))?;
                 sync_parent_dir(&files.journal);

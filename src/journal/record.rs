@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! bulk-reply journal 1
+//! target <base URL>                                    the API this job posts to
 //! I <key> <unix-ms>                                    about to send (intent)
 //! S <key> <unix-ms> <results-end> <message-id>         sent
 //! F <key> <unix-ms> <results-end> <kind> <doubt-ms|->  failed (doubt: may have been posted)
@@ -20,6 +21,8 @@ use std::io::Write;
 use super::key::RowKey;
 
 pub const HEADER: &str = "bulk-reply journal";
+/// The second line: the API the job posts to (`target https://…/v1`).
+pub const TARGET_PREFIX: &str = "target ";
 pub const VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::JournalError;
 use super::key::RowKey;
-use super::record::{HEADER, Record, VERSION};
+use super::record::{HEADER, Record, TARGET_PREFIX, VERSION};
 
 /// Where an earlier run left a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +117,8 @@ impl ResumeState {
 #[derive(Debug)]
 pub struct Loaded {
     pub state: ResumeState,
+    /// The API the job posts to, as its journal recorded it.
+    pub target: Option<String>,
     /// Bytes up to the end of the last complete line; anything after it was torn by a crash.
     pub valid_len: u64,
 }
@@ -138,6 +140,7 @@ pub fn load(path: &Path) -> Result<Option<Loaded>, JournalError> {
     let mut valid_len = 0u64;
     let mut state = ResumeState::default();
     let mut line_number = 0u64;
+    let mut target = None;
     loop {
         line.clear();
         let read = reader.read_until(b'\n', &mut line).map_err(io)?;
@@ -156,6 +159,11 @@ pub fn load(path: &Path) -> Result<Option<Loaded>, JournalError> {
             })?;
         if line_number == 1 {
             check_header(path, text)?;
+        } else if let Some(recorded) = text
+            .strip_prefix(TARGET_PREFIX)
+            .filter(|_| line_number == 2)
+        {
+            target = Some(recorded.to_string());
         } else {
             let record = Record::decode(text).ok_or_else(|| JournalError::Damaged {
                 path: path.to_path_buf(),
@@ -174,7 +182,11 @@ pub fn load(path: &Path) -> Result<Option<Loaded>, JournalError> {
         });
     }
     state.finish();
-    Ok(Some(Loaded { state, valid_len }))
+    Ok(Some(Loaded {
+        state,
+        target,
+        valid_len,
+    }))
 }
 
 fn check_header(path: &Path, text: &str) -> Result<(), JournalError> {

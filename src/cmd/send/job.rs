@@ -43,6 +43,12 @@ pub(super) fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, F
             .journal
             .clone()
             .unwrap_or_else(|| with_suffix(&base, &format!("{kind}.journal"))),
+        // The sandbox's port changes from run to run; what matters is that it is the sandbox.
+        target: if args.sandbox {
+            "the built-in sandbox".to_string()
+        } else {
+            args.base_url.trim_end_matches('/').to_string()
+        },
     })
 }
 
