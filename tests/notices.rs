@@ -819,3 +819,41 @@ fn a_swallowed_row_is_reported_on_its_file_line_whatever_the_format() {
         );
     }
 }
+
+#[test]
+fn a_row_left_in_doubt_is_checked_and_its_status_read_in_one_request() {
+    let sandbox = sandbox_with(vec![
+        seed("tic_o1", Status::Open, Source::Portal, "a"),
+        seed("tic_c1", Status::Closed, Source::Portal, "b"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        dir.path(),
+        "rows.csv",
+        "ticketId,message\ntic_o1,Update\ntic_c1,Update\n",
+    );
+    // A journal left by a run that recorded its intents and died before posting.
+    let mut journal = format!(
+        "bulk-reply journal 1\ntarget {}\n",
+        sandbox.base_url().trim_end_matches('/')
+    );
+    for ticket in ["tic_o1", "tic_c1"] {
+        let key = bulk_reply::journal::RowKey::of(ticket, "Update");
+        journal.push_str(&format!("I {key} 1700000000000\n"));
+    }
+    std::fs::write(dir.path().join("rows.csv.journal"), journal).unwrap();
+
+    bulk_reply(&sandbox, "send")
+        .arg(&input)
+        .arg("--skip-closed")
+        .assert()
+        .code(0)
+        .stderr(predicates::str::contains("1 sent, 0 failed, 1 skipped"));
+    let report = sandbox.report();
+    assert_eq!(
+        report.gets, 2,
+        "one read per row settles the doubt and tells the status"
+    );
+    assert_eq!(report.posts, 1);
+    assert_eq!(sandbox.messages().len(), 1);
+}

@@ -78,7 +78,9 @@ impl Courier {
             }
             let error = match job.in_doubt_since {
                 Some(since) => match self.settle(job, since).await? {
-                    Ok(Settled { found: true, sent }) => return Some(sent),
+                    Ok(Settled {
+                        found: true, sent, ..
+                    }) => return Some(sent),
                     Ok(Settled { sent, .. }) if accepted_by_server => {
                         // The server said yes (2xx) but neither its answer nor the ticket
                         // shows the message recognisably: it rewrote the text. Posting again
@@ -92,9 +94,23 @@ impl Courier {
                         );
                         return Some(sent);
                     }
-                    Ok(Settled { .. }) => {
+                    Ok(Settled {
+                        status,
+                        http_status,
+                        ..
+                    }) => {
                         // Not there: the earlier attempt never landed, so sending is safe.
                         job.in_doubt_since = None;
+                        // The same read tells --skip-closed what it needs: no second read.
+                        if !found_open {
+                            if status == TicketStatus::Closed {
+                                return Some(OutcomeResult::Skipped {
+                                    http_status,
+                                    reason: CLOSED_REASON.to_string(),
+                                });
+                            }
+                            found_open = true;
+                        }
                         continue;
                     }
                     Err(error) => error,
@@ -224,12 +240,13 @@ impl Courier {
             if let Some(id) = &found {
                 tracing::debug!(line = job.line, ticket = %job.ticket_id, "in doubt, found delivered as {id}");
             }
+            let (http_status, status) = (reply.http_status, reply.value.ticket.status);
             let sent = OutcomeResult::Sent {
-                http_status: reply.http_status,
+                http_status,
                 message_id: found.clone().unwrap_or_default(),
                 ticket: reply.value.raw,
             };
-            Settled { found: found.is_some(), sent }
+            Settled { found: found.is_some(), sent, status, http_status }
         }))
     }
 }
@@ -240,4 +257,7 @@ struct Settled {
     found: bool,
     /// The row's outcome if it counts as sent.
     sent: OutcomeResult,
+    /// The ticket's status as read.
+    status: TicketStatus,
+    http_status: u16,
 }
