@@ -29,14 +29,6 @@ impl Rate {
         }
     }
 
-    /// Requests per second, `None` when unlimited.
-    pub fn per_second(&self) -> Option<f64> {
-        match *self {
-            Rate::Limited { requests, per } => Some(f64::from(requests) / per.as_secs_f64()),
-            Rate::Unlimited => None,
-        }
-    }
-
     /// The shortest time `count` requests can take at this pace: the first leaves at once,
     /// each further one an interval later.
     pub fn ideal_duration(&self, count: u64) -> Duration {

@@ -43,6 +43,25 @@ impl HostileServer {
     }
 }
 
+impl HostileServer {
+    /// `bulk-reply send INPUT` aimed at this server, unpaced, with fast retries.
+    fn send(&self, input: &std::path::Path) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::cargo_bin("bulk-reply").unwrap();
+        cmd.arg("send")
+            .arg(input)
+            .args([
+                "--base-url",
+                &self.base_url,
+                "--rate",
+                "unlimited",
+                "--retry-delay",
+                "10ms",
+            ])
+            .env("MKP_API_TOKEN", "tok_hostile");
+        cmd
+    }
+}
+
 fn serve(stream: TcpStream, saw_redirect_target: &AtomicBool, rewriting_posts: &AtomicUsize) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut stream = stream;
@@ -193,27 +212,16 @@ fn every_misbehaviour_becomes_a_classified_row_outcome() {
     let input = write_csv(dir.path(), "hostile.csv", &rows);
 
     let started = std::time::Instant::now();
-    assert_cmd::Command::cargo_bin("bulk-reply")
-        .unwrap()
-        .arg("send")
-        .arg(&input)
+    server
+        .send(&input)
         .args([
-            "--base-url",
-            &server.base_url,
-            "--rate",
-            "unlimited",
             "--concurrency",
             "8",
-        ])
-        .args([
             "--timeout",
             "1s",
             "--max-attempts",
             "2",
-            "--retry-delay",
-            "10ms",
         ])
-        .env("MKP_API_TOKEN", "tok_secret_hostile")
         .timeout(Duration::from_secs(30))
         .assert()
         .code(1)
@@ -296,19 +304,8 @@ fn a_message_the_server_accepted_is_never_posted_again_even_if_unrecognisable() 
         "rewrites.csv",
         &[("tic_rewrites".into(), "<p>Caf&eacute; &euro; 10</p>".into())],
     );
-    assert_cmd::Command::cargo_bin("bulk-reply")
-        .unwrap()
-        .arg("send")
-        .arg(&input)
-        .args([
-            "--base-url",
-            &server.base_url,
-            "--rate",
-            "unlimited",
-            "--retry-delay",
-            "10ms",
-        ])
-        .env("MKP_API_TOKEN", "tok")
+    server
+        .send(&input)
         .assert()
         .code(0)
         .stderr(contains("not posted again"));

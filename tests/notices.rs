@@ -32,14 +32,8 @@ fn sandbox_with(seeds: Vec<TicketSeed>) -> Sandbox {
 }
 
 fn bulk_reply(sandbox: &Sandbox, command: &str) -> Command {
-    let mut cmd = Command::cargo_bin("bulk-reply").expect("binary built");
-    cmd.arg(command)
-        .args(["--base-url", &sandbox.base_url(), "--rate", "unlimited"])
-        .env("MKP_API_TOKEN", sandbox::DEFAULT_TOKEN)
-        .env_remove("MKP_BASE_URL")
-        .env_remove("MKP_OAUTH_CLIENT_ID")
-        .env_remove("MKP_OAUTH_CLIENT_SECRET")
-        .env_remove("MKP_OAUTH_REFRESH_TOKEN");
+    let mut cmd = sandbox.command(command);
+    cmd.args(["--rate", "unlimited"]);
     cmd
 }
 
@@ -220,6 +214,22 @@ fn template_errors_name_the_placeholder_and_the_line() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("--message-format"));
+}
+
+/// `bulk-reply validate --json EXTRA… INPUT`: the exit code and the report.
+fn validate_json(input: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let output = bulk_reply_plain()
+        .args(["validate", "--json"])
+        .args(extra)
+        .arg(input)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&output.stdout).unwrap();
+    (output.status.code(), report)
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
 }
 
 fn bulk_reply_plain() -> Command {
@@ -737,14 +747,8 @@ fn a_json_null_is_an_empty_value_never_the_word_null() {
     .unwrap();
     let template = dir.path().join("notice.txt");
     std::fs::write(&template, "Hi {{name}}").unwrap();
-    let output = bulk_reply_plain()
-        .args(["validate", "--json", "--template"])
-        .arg(&template)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (code, report) = validate_json(&input, &["--template", path_str(&template)]);
+    assert_eq!(code, Some(2));
     let errors = report["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{report}");
     assert_eq!(errors[0]["line"], 1);
@@ -768,14 +772,8 @@ fn a_template_may_wrap_each_rows_own_message() {
     .unwrap();
     let template = dir.path().join("notice.txt");
     std::fs::write(&template, "Beste {{name}},\n\n{{message}}").unwrap();
-    let output = bulk_reply_plain()
-        .args(["validate", "--json", "--template"])
-        .arg(&template)
-        .arg(&input)
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(output.status.code(), Some(0), "{report}");
+    let (code, report) = validate_json(&input, &["--template", path_str(&template)]);
+    assert_eq!(code, Some(0), "{report}");
     assert_eq!(report["warnings"].as_array().unwrap().len(), 0, "{report}");
     assert_eq!(
         report["preview"][0]["message"], "<p>Beste Ann,</p>\n<p>Uw factuur is gecorrigeerd.</p>",
@@ -793,12 +791,7 @@ fn a_swallowed_row_is_reported_on_its_file_line_whatever_the_format() {
     )
     .unwrap();
     for format in ["html", "text", "markdown"] {
-        let output = bulk_reply_plain()
-            .args(["validate", "--json", "--message-format", format])
-            .arg(&input)
-            .output()
-            .unwrap();
-        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let (_, report) = validate_json(&input, &["--message-format", format]);
         let swallowed: Vec<&str> = report["warnings"]
             .as_array()
             .unwrap()

@@ -45,6 +45,21 @@ fn input(dir: &Path, name: &str) -> std::path::PathBuf {
     write_csv(dir, name, &rows)
 }
 
+/// `send` at its most talkative, writing a summary file beside the input.
+fn verbose_send(sandbox: &Sandbox, input: &Path, log_format: &str) -> assert_cmd::Command {
+    let mut cmd = sandbox.send(input);
+    cmd.args([
+        "-vv",
+        "--log-format",
+        log_format,
+        "--rate",
+        "unlimited",
+        "--summary-json",
+    ])
+    .arg(format!("{}.summary.json", input.display()));
+    cmd
+}
+
 /// Everything the runs wrote: their output, and every file in the job's folder.
 fn assert_nothing_shows(secrets: &[&str], outputs: &[Vec<u8>], dir: &Path) {
     let mut everything: Vec<(String, Vec<u8>)> = outputs
@@ -84,18 +99,7 @@ fn an_api_key_never_shows_whatever_happens() {
     let mut outputs = Vec::new();
     for (name, format) in [("text.csv", "text"), ("json.csv", "json")] {
         let path = input(dir.path(), name);
-        let summary = dir.path().join(format!("{name}.summary.json"));
-        let output = sandbox
-            .send(&path)
-            .args([
-                "-vv",
-                "--log-format",
-                format,
-                "--rate",
-                "unlimited",
-                "--summary-json",
-            ])
-            .arg(&summary)
+        let output = verbose_send(&sandbox, &path, format)
             .env("MKP_API_TOKEN", API_KEY)
             .output()
             .unwrap();
@@ -154,17 +158,7 @@ fn oauth_secrets_never_show() {
         ("bad.csv", "text", "cs_LEAKCANARY_bad_secret"),
     ] {
         let path = input(dir.path(), name);
-        let output = sandbox
-            .send(&path)
-            .args([
-                "-vv",
-                "--log-format",
-                format,
-                "--rate",
-                "unlimited",
-                "--summary-json",
-            ])
-            .arg(dir.path().join(format!("{name}.summary.json")))
+        let output = verbose_send(&sandbox, &path, format)
             .env_remove("MKP_API_TOKEN")
             .env("MKP_OAUTH_CLIENT_ID", "app-1")
             .env("MKP_OAUTH_CLIENT_SECRET", secret)

@@ -29,7 +29,7 @@ pub fn check_base_url(
 }
 
 /// Whether the URL's host is this machine.
-pub fn is_loopback(url: &Url) -> bool {
+fn is_loopback(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };

@@ -43,10 +43,6 @@ impl ResumeState {
         self.open.get(key).copied()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.settled.is_empty() && self.open.is_empty()
-    }
-
     /// Whether an earlier run settled any row (delivered or skipped it).
     pub fn has_settled_rows(&self) -> bool {
         !self.settled.is_empty()

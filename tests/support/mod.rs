@@ -65,18 +65,24 @@ impl Sandbox {
         counts
     }
 
-    /// `bulk-reply send INPUT` aimed at this sandbox with its token, fast retries.
-    pub fn send(&self, input: &Path) -> Command {
+    /// `bulk-reply SUBCOMMAND` aimed at this sandbox with its token.
+    pub fn command(&self, subcommand: &str) -> Command {
         let mut cmd = Command::cargo_bin("bulk-reply").expect("binary built");
-        cmd.arg("send")
-            .arg(input)
-            .args(["--base-url", &self.base_url(), "--retry-delay", "10ms"])
+        cmd.arg(subcommand)
+            .args(["--base-url", &self.base_url()])
             .env("MKP_API_TOKEN", sandbox::DEFAULT_TOKEN)
             .env_remove("MKP_BASE_URL")
             // Set in a developer's shell, these would make the credentials ambiguous.
             .env_remove("MKP_OAUTH_CLIENT_ID")
             .env_remove("MKP_OAUTH_CLIENT_SECRET")
             .env_remove("MKP_OAUTH_REFRESH_TOKEN");
+        cmd
+    }
+
+    /// `bulk-reply send INPUT` aimed at this sandbox, with fast retries.
+    pub fn send(&self, input: &Path) -> Command {
+        let mut cmd = self.command("send");
+        cmd.arg(input).args(["--retry-delay", "10ms"]);
         cmd
     }
 }
