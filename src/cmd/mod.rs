@@ -1,9 +1,9 @@
 //! One module per subcommand. Each opens with its usage, owns its flags and returns the exit
 //! code it finished with.
 
+pub mod api_access;
 pub mod completions;
 pub mod confirm;
-pub mod credentials;
 pub mod man;
 pub mod sandbox;
 pub mod send;

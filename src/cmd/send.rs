@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
+use super::api_access::{ApiAccessArgs, CREDENTIALS_HELP};
 use super::confirm::{self, Asking, Plan};
-use super::credentials::{CREDENTIALS_HELP, CredentialArgs};
 use super::unattended::UnattendedArgs;
 use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
 use crate::duration::parse_duration;
@@ -29,8 +29,6 @@ use job::{Spool, durability, first_to_send, job_files, job_source, journal_failu
 use report::{
     exit_code, log_preview, print_problems, print_sandbox_report, print_summary, stop_reason,
 };
-
-pub(crate) const DEFAULT_BASE_URL: &str = "https://api.mijnklantportaal.nl/v1";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -99,12 +97,8 @@ pub struct Args {
     #[arg(long)]
     pub sandbox: bool,
 
-    /// The API's base URL
-    #[arg(long, env = "MKP_BASE_URL", default_value = DEFAULT_BASE_URL, value_name = "URL")]
-    pub base_url: String,
-
     #[command(flatten)]
-    pub credentials: CredentialArgs,
+    pub api: ApiAccessArgs,
 
     /// Requests per window, shared by all workers: N/s, N/min, N/h, or unlimited
     #[arg(long, default_value_t = Rate::API_DEFAULT, value_name = "RATE")]
@@ -242,12 +236,12 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
 
     let gate = RateGate::new(args.rate, args.burst).map_err(|e| Failure::bad_input(anyhow!(e)))?;
     if !args.sandbox {
-        args.credentials.check_url("--base-url", &args.base_url)?;
+        args.api.check_base_url()?;
     }
     let target = if args.sandbox {
         Target::Sandbox
     } else {
-        Target::Api(args.credentials.resolve()?)
+        Target::Api(args.api.resolve()?)
     };
     let job = OpenJob::open(&files).map_err(journal_failure)?;
     // A canary is the first run of a job; once a row is delivered, the same command goes on
@@ -299,7 +293,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
                     Credentials::api_key(&token).map_err(|e| Failure::stopped(anyhow!(e)))?;
                 (Some(sandbox), url, credentials)
             }
-            Target::Api(credentials) => (None, args.base_url.clone(), credentials),
+            Target::Api(credentials) => (None, args.api.base_url.clone(), credentials),
         };
         summary.base_url = Some(base_url.clone());
         let client = ApiClient::new(ClientOptions {

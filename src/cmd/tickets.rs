@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
-use super::credentials::{CREDENTIALS_HELP, CredentialArgs};
-use super::send::DEFAULT_BASE_URL;
+use super::api_access::{ApiAccessArgs, CREDENTIALS_HELP};
 use crate::api::{ApiClient, ApiError, ClientOptions, ErrorClass, ErrorKind, TicketSummary};
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
@@ -81,12 +80,8 @@ pub struct Args {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// The API's base URL
-    #[arg(long, env = "MKP_BASE_URL", default_value = DEFAULT_BASE_URL, value_name = "URL")]
-    pub base_url: String,
-
     #[command(flatten)]
-    pub credentials: CredentialArgs,
+    pub api: ApiAccessArgs,
 
     /// Requests per window (shared with anything else using the same key): N/s, N/min, N/h
     #[arg(long, default_value_t = Rate::API_DEFAULT, value_name = "RATE")]
@@ -135,8 +130,8 @@ struct Counts {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    args.credentials.check_url("--base-url", &args.base_url)?;
-    let credentials = args.credentials.resolve()?;
+    args.api.check_base_url()?;
+    let credentials = args.api.resolve()?;
     let gate = RateGate::new(args.rate, 1).map_err(|e| Failure::bad_input(anyhow!(e)))?;
     // The list is written beside the output file and moved over it only once complete, so
     // a refused token or a lost connection never empties a file a job may depend on.
@@ -162,7 +157,7 @@ pub fn run(args: Args) -> CmdResult {
     let runtime = super::runtime()?;
     let counts = runtime.block_on(async {
         let client = ApiClient::new(ClientOptions {
-            base_url: args.base_url.clone(),
+            base_url: args.api.base_url.clone(),
             credentials,
             timeout: args.timeout,
             max_connections: 1,

@@ -47,7 +47,7 @@ pub(super) fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, F
         target: if args.sandbox {
             "the built-in sandbox".to_string()
         } else {
-            args.base_url.trim_end_matches('/').to_string()
+            args.api.base_url.trim_end_matches('/').to_string()
         },
     })
 }

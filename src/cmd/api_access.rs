@@ -1,4 +1,5 @@
-//! Where the credentials of a command that talks to the API come from, and which win.
+//! How a command reaches the API: its base URL, and the credentials sent there — where
+//! they come from and which win.
 //!
 //! Precedence, most specific first:
 //! 1. `--token-file PATH`: an API key (or any fixed bearer token) read from a file. A flag
@@ -25,8 +26,15 @@ pub const OAUTH_CLIENT_SECRET_VAR: &str = "MKP_OAUTH_CLIENT_SECRET";
 pub const OAUTH_REFRESH_TOKEN_VAR: &str = "MKP_OAUTH_REFRESH_TOKEN";
 const DEFAULT_TOKEN_URL: &str = "https://manage.mijnklantportaal.nl/oauth/tokens";
 
+/// The default API, as documented by the vendor.
+pub const DEFAULT_BASE_URL: &str = "https://api.mijnklantportaal.nl/v1";
+
 #[derive(Debug, Clone, clap::Args)]
-pub struct CredentialArgs {
+pub struct ApiAccessArgs {
+    /// The API's base URL
+    #[arg(long, env = "MKP_BASE_URL", default_value = DEFAULT_BASE_URL, value_name = "URL")]
+    pub base_url: String,
+
     /// Read the API token from this file; wins over MKP_API_TOKEN and MKP_OAUTH_* (see
     /// "Credentials" below)
     #[arg(long, value_name = "PATH")]
@@ -43,7 +51,7 @@ pub struct CredentialArgs {
     pub allow_insecure_http: bool,
 }
 
-/// For the `after_help` of commands that flatten [`CredentialArgs`].
+/// For the `after_help` of commands that flatten [`ApiAccessArgs`].
 pub const CREDENTIALS_HELP: &str = "\
 Credentials (the first that applies wins):
   --token-file PATH        an API key read from a file
@@ -52,7 +60,7 @@ Credentials (the first that applies wins):
                            OAuth: access tokens renewed before they expire
   MKP_API_TOKEN together with MKP_OAUTH_* is refused (exit 2): unset one.";
 
-impl CredentialArgs {
+impl ApiAccessArgs {
     pub fn resolve(&self) -> Result<Credentials, Failure> {
         let header_error = |e: String| Failure::bad_input(anyhow!(e));
         if let Some(path) = &self.token_file {
@@ -106,7 +114,12 @@ impl CredentialArgs {
     }
 }
 
-impl CredentialArgs {
+impl ApiAccessArgs {
+    /// The https rule for `--base-url` (see [`ApiAccessArgs::check_url`]).
+    pub fn check_base_url(&self) -> Result<(), Failure> {
+        self.check_url("--base-url", &self.base_url)
+    }
+
     /// Refuses to send credentials in clear text to another machine (exit 2), before any
     /// connection is made; warns loudly when the user overrides that.
     pub fn check_url(&self, flag: &str, url: &str) -> Result<(), Failure> {
