@@ -39,7 +39,7 @@ fn job(i: usize) -> Job {
         ticket_id,
         message,
         extra: Vec::new(),
-        in_doubt_since: None,
+        doubt: None,
     }
 }
 
@@ -62,6 +62,7 @@ fn sent(job: Job) -> Outcome {
             http_status: 200,
             message_id,
             ticket,
+            copies: None,
         },
     }
 }

@@ -18,9 +18,19 @@ pub struct Job {
     /// The input's other columns, kept for the failed-rows file.
     pub extra: Vec<(String, String)>,
     pub key: RowKey,
-    /// Set when an earlier attempt may have posted the message (intent recorded, answer
-    /// lost): the ticket is read before anything is sent again.
-    pub in_doubt_since: Option<SystemTime>,
+    /// Set when an earlier run's request may have posted the message (intent recorded,
+    /// answer lost): the ticket is read before anything is sent again.
+    pub doubt: Option<Doubt>,
+}
+
+/// What a journal knows of a row whose earlier request may have posted its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Doubt {
+    /// The row's first intent: any copy of the message was posted after it.
+    pub since: SystemTime,
+    /// The row's latest intent: the last request left at about that moment, and could land
+    /// until its time limit and the settle period have passed.
+    pub last_request: SystemTime,
 }
 
 /// What happened to a row in this run.
@@ -39,6 +49,9 @@ pub enum OutcomeResult {
         message_id: String,
         /// The ticket exactly as the server returned it.
         ticket: Box<RawValue>,
+        /// Copies of the message counted on the ticket, when a read after a doubt counted
+        /// them; more than one means the customer got it more than once.
+        copies: Option<u32>,
     },
     Failed {
         error: ApiError,
@@ -50,6 +63,10 @@ pub enum OutcomeResult {
         http_status: u16,
         reason: String,
     },
+    /// `--in-doubt hold`: a request may have posted the message, it was not found after
+    /// the settle period, and the row is left for a person to check rather than risk a
+    /// second copy. Later runs read the ticket again.
+    Held { http_status: u16, since: SystemTime },
 }
 
 impl OutcomeResult {
@@ -58,6 +75,12 @@ impl OutcomeResult {
             OutcomeResult::Sent { .. } => "sent",
             OutcomeResult::Failed { .. } => "failed",
             OutcomeResult::Skipped { .. } => "skipped",
+            OutcomeResult::Held { .. } => "in_doubt",
         }
+    }
+
+    /// More than one copy of the message was found on the ticket.
+    pub fn doubled(&self) -> bool {
+        matches!(self, OutcomeResult::Sent { copies: Some(n), .. } if *n > 1)
     }
 }

@@ -24,6 +24,10 @@ pub struct Counts {
     pub sent: u64,
     pub failed: u64,
     pub skipped: u64,
+    /// Rows left for a person to check (`--in-doubt hold`).
+    pub in_doubt: u64,
+    /// Rows whose message was found on the ticket more than once (counted in `sent`).
+    pub doubled: u64,
     /// Rows an earlier run settled, not sent again.
     pub already_delivered: u64,
     /// Rows not delivered yet (failed ones included): what the next run would do. `null`
@@ -43,6 +47,8 @@ impl Counts {
             sent: Tally::get(&t.sent),
             failed: Tally::get(&t.failed),
             skipped: Tally::get(&t.skipped),
+            in_doubt: Tally::get(&t.in_doubt),
+            doubled: Tally::get(&t.doubled),
             already_delivered: Tally::get(&t.already_done),
             remaining: Some(report.remaining()),
             attempts: Tally::get(&t.attempts),

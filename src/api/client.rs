@@ -4,13 +4,15 @@
 
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use std::time::SystemTime;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, LOCATION};
 use serde_json::value::RawValue;
 
 use super::auth::Credentials;
 use super::error::ApiError;
 use super::limits::RateLimitInfo;
-use super::matching::find_posted;
+use super::matching::{ServerClock, find_posted};
 use super::ticket::{Ticket, TicketPage};
 
 /// A larger answer is not a ticket we want to hold in memory; real tickets are far smaller.
@@ -24,6 +26,13 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Idle keep-alive connections to keep; match the number of workers.
     pub max_connections: usize,
+    /// How long the kernel may keep trying to deliver bytes the server has not acknowledged
+    /// (TCP_USER_TIMEOUT). A request the client gave up on still sits in the socket's send
+    /// queue after the socket is closed, and would otherwise reach the server whenever the
+    /// path comes back — seconds or minutes later, after we checked the ticket and found
+    /// nothing. With this bound, the kernel drops such a connection, bytes and all, so a
+    /// request can land at most this long after it was last sent.
+    pub abandon_unacknowledged_after: Duration,
 }
 
 #[derive(Clone)]
@@ -39,6 +48,8 @@ pub struct Reply<T> {
     pub value: T,
     pub http_status: u16,
     pub limits: RateLimitInfo,
+    /// The server's clock as its `Date` header told it.
+    pub clock: ServerClock,
 }
 
 /// A message that was posted: the ticket as the server returned it (for the results file)
@@ -64,6 +75,7 @@ impl ApiClient {
             .connect_timeout(options.timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(options.max_connections)
             .tcp_nodelay(true)
+            .tcp_user_timeout(options.abandon_unacknowledged_after)
             // A redirect would carry the token to whatever host the Location names.
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -98,37 +110,29 @@ impl ApiClient {
             .post(self.ticket_url(ticket_id))
             .header(CONTENT_TYPE, "application/json")
             .body(body);
-        let (status, limits, bytes) = self.exchange(request).await?;
-        let fetched = parse_ticket(status, &bytes, limits)?;
+        let answer = self.exchange(request).await?;
+        let fetched = answer.ticket()?;
         let Some(posted) = find_posted(&fetched.ticket, message) else {
             return Err(ApiError::invalid_response(
-                status,
+                answer.status,
                 "the server answered with a ticket that does not contain the new message",
-                &bytes,
-                limits,
+                &answer.bytes,
+                answer.limits,
             ));
         };
         let message_id = posted.id.clone();
-        Ok(Reply {
-            value: Posted {
-                ticket: fetched.raw,
-                message_id,
-            },
-            http_status: status,
-            limits,
-        })
+        Ok(answer.reply(Posted {
+            ticket: fetched.raw,
+            message_id,
+        }))
     }
 
     /// `GET /tickets/{id}`: the ticket with all its messages.
     pub async fn get_ticket(&self, ticket_id: &str) -> Result<Reply<Fetched>, ApiError> {
         let request = self.http.get(self.ticket_url(ticket_id));
-        let (status, limits, bytes) = self.exchange(request).await?;
-        let fetched = parse_ticket(status, &bytes, limits)?;
-        Ok(Reply {
-            value: fetched,
-            http_status: status,
-            limits,
-        })
+        let answer = self.exchange(request).await?;
+        let fetched = answer.ticket()?;
+        Ok(answer.reply(fetched))
     }
 
     /// `GET /tickets?page=N`, with the `status` and `source` filters when given. Pages are
@@ -147,29 +151,22 @@ impl ApiClient {
             .http
             .get(format!("{}/tickets", self.base_url))
             .query(&query);
-        let (status, limits, bytes) = self.exchange(request).await?;
-        let page: TicketPage = serde_json::from_slice(&bytes).map_err(|e| {
+        let answer = self.exchange(request).await?;
+        let page: TicketPage = serde_json::from_slice(&answer.bytes).map_err(|e| {
             ApiError::invalid_response(
-                status,
+                answer.status,
                 format!("the answer is not a page of the ticket list: {e}"),
-                &bytes,
-                limits,
+                &answer.bytes,
+                answer.limits,
             )
         })?;
-        Ok(Reply {
-            value: page,
-            http_status: status,
-            limits,
-        })
+        Ok(answer.reply(page))
     }
 
     /// Sends a request with the current credentials and reads a bounded answer. A 401 with
     /// an OAuth token renews it and sends the request once more: a refused request was not
     /// acted on, so repeating it cannot post twice. Non-2xx statuses become errors here.
-    async fn exchange(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<(u16, RateLimitInfo, Vec<u8>), ApiError> {
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Answer, ApiError> {
         let bearer = self.credentials.bearer(&self.http).await?;
         // Bodies here are bytes, so a copy can always be kept for the one repeat.
         let Some(repeat) = request.try_clone() else {
@@ -204,16 +201,17 @@ impl ApiClient {
         }
     }
 
-    async fn exchange_once(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<(u16, RateLimitInfo, Vec<u8>), ApiError> {
+    async fn exchange_once(&self, request: reqwest::RequestBuilder) -> Result<Answer, ApiError> {
         let mut response = request
             .send()
             .await
             .map_err(|e| ApiError::from_transport(&e))?;
         let status = response.status().as_u16();
         let limits = RateLimitInfo::from_headers(response.headers());
+        let clock = ServerClock::from_date_header(
+            response.headers().get(DATE).and_then(|v| v.to_str().ok()),
+            SystemTime::now(),
+        );
         let location = response
             .headers()
             .get(LOCATION)
@@ -243,15 +241,40 @@ impl ApiClient {
                 location.as_deref(),
             ));
         }
-        Ok((status, limits, bytes))
+        Ok(Answer {
+            status,
+            limits,
+            clock,
+            bytes,
+        })
     }
 }
 
-fn parse_ticket(status: u16, bytes: &[u8], limits: RateLimitInfo) -> Result<Fetched, ApiError> {
-    let invalid = |why: String| ApiError::invalid_response(status, why, bytes, limits);
-    let raw: Box<RawValue> = serde_json::from_slice(bytes)
-        .map_err(|e| invalid(format!("the answer is not JSON: {e}")))?;
-    let ticket: Ticket = serde_json::from_str(raw.get())
-        .map_err(|e| invalid(format!("the answer is not a ticket: {e}")))?;
-    Ok(Fetched { ticket, raw })
+/// A 2xx answer, body read.
+struct Answer {
+    status: u16,
+    limits: RateLimitInfo,
+    clock: ServerClock,
+    bytes: Vec<u8>,
+}
+
+impl Answer {
+    fn ticket(&self) -> Result<Fetched, ApiError> {
+        let invalid =
+            |why: String| ApiError::invalid_response(self.status, why, &self.bytes, self.limits);
+        let raw: Box<RawValue> = serde_json::from_slice(&self.bytes)
+            .map_err(|e| invalid(format!("the answer is not JSON: {e}")))?;
+        let ticket: Ticket = serde_json::from_str(raw.get())
+            .map_err(|e| invalid(format!("the answer is not a ticket: {e}")))?;
+        Ok(Fetched { ticket, raw })
+    }
+
+    fn reply<T>(&self, value: T) -> Reply<T> {
+        Reply {
+            value,
+            http_status: self.status,
+            limits: self.limits,
+            clock: self.clock,
+        }
+    }
 }

@@ -16,7 +16,7 @@ use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::{self, InputArgs, InputSource};
 use crate::journal::OpenJob;
 use crate::output::{self, Level};
-use crate::pipeline::{self, RateGate, RetryPolicy, Settings};
+use crate::pipeline::{self, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings};
 use crate::rate::Rate;
 use crate::sandbox::{self, SandboxConfig};
 use crate::summary::{Counts, RunSummary, SummaryFile};
@@ -58,7 +58,8 @@ Interrupted? Run the same command again: rows already delivered are not sent twi
 
 Exit codes:
   0  every row delivered (in this run or an earlier one)
-  1  finished, some rows failed (see the failed-rows file)
+  1  finished, some rows failed (see the failed-rows file), are held in doubt
+     (--in-doubt hold), or were found on their ticket twice (named in the summary)
   2  usage or input error; nothing was sent
   3  stopped early (fatal API error, interrupt, job locked); run again to resume
   A planned stop (--max-rows, --deadline, --canary) exits 0 and says how many rows remain.
@@ -119,6 +120,19 @@ pub struct Args {
     /// Time limit for one request, answer included (e.g. 30s, 500ms)
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
+
+    /// After a request whose answer was lost, how long past its --timeout the ticket must
+    /// still not show the message before it counts as never posted: covers servers that
+    /// store late, reads from lagging replicas, and bytes still in the network (the kernel
+    /// drops unacknowledged bytes after half this, at most --timeout)
+    #[arg(long, default_value = "20s", value_parser = parse_duration, value_name = "DURATION")]
+    pub settle: Duration,
+
+    /// A row whose request may have posted the message but which is not on the ticket after
+    /// the settle period: post it again (resend), or leave it as in_doubt for a person to
+    /// check (hold: for notices where twice is worse than never)
+    #[arg(long, value_enum, default_value_t = InDoubtPolicy::Resend, value_name = "WHAT")]
+    pub in_doubt: InDoubtPolicy,
 
     /// The first pause before a retry; it doubles with each further attempt (with jitter)
     #[arg(long, default_value = "500ms", value_parser = parse_duration, value_name = "DURATION")]
@@ -270,17 +284,21 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         rate: args.rate,
         gate: Arc::new(gate),
         concurrency: usize::from(args.concurrency),
-        retry: RetryPolicy {
-            after_timeout: args.timeout,
-            max_attempts: args.max_attempts,
-            initial_delay: args.retry_delay,
-            max_delay: Duration::from_secs(60),
+        policy: Policy {
+            retry: RetryPolicy {
+                max_attempts: args.max_attempts,
+                initial_delay: args.retry_delay,
+                max_delay: Duration::from_secs(60),
+            },
+            request_timeout: args.timeout,
+            settle: args.settle,
+            in_doubt: args.in_doubt,
+            skip_closed: args.skip_closed,
         },
         durability: durability(),
         max_rows,
         deadline,
         progress: args.unattended.progress_view(),
-        skip_closed: args.skip_closed,
     };
     let runtime = super::runtime()?;
     runtime.block_on(async {
@@ -301,6 +319,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             credentials,
             timeout: args.timeout,
             max_connections: usize::from(args.concurrency),
+            abandon_unacknowledged_after: abandon_unacknowledged_after(args.timeout, args.settle),
         })
         .map_err(|e| Failure::bad_input(anyhow!(e)))?;
         // Wrong OAuth credentials stop the run here, before any row is touched.
@@ -327,6 +346,14 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         }
         Ok(exit_code(&report))
     })
+}
+
+/// How long the kernel may retry bytes the server has not acknowledged: half the settle
+/// period, so a request the client gave up on lands within it or never; never longer than
+/// the request's own time limit, and at least a second, so a short hiccup on a healthy path
+/// does not cut connections.
+fn abandon_unacknowledged_after(timeout: Duration, settle: Duration) -> Duration {
+    (settle / 2).min(timeout).max(Duration::from_secs(1))
 }
 
 /// Where the messages go.

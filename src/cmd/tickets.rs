@@ -161,6 +161,8 @@ pub fn run(args: Args) -> CmdResult {
             credentials,
             timeout: args.timeout,
             max_connections: 1,
+            // Reads only: a request given up on can land later without harm.
+            abandon_unacknowledged_after: args.timeout,
         })
         .map_err(|e| Failure::bad_input(anyhow!(e)))?;
         client
@@ -235,7 +237,6 @@ async fn list_all<W: Write>(
     let mut counts = Counts::default();
     let stop = StopSignal::default();
     let retry = RetryPolicy {
-        after_timeout: args.timeout,
         max_attempts: args.max_attempts,
         initial_delay: args.retry_delay,
         max_delay: Duration::from_secs(60),

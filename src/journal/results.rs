@@ -20,6 +20,12 @@ struct ResultRecord<'a> {
     ticket: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    /// Copies of the message counted on the ticket, when a read after a doubt counted them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    copies: Option<u32>,
+    /// The customer got the message more than once.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    doubled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<ErrorRecord<'a>>,
 }
@@ -33,6 +39,10 @@ struct ErrorRecord<'a> {
     body: Option<&'a str>,
 }
 
+const DOUBLED_REASON: &str = "the message is on the ticket more than once: an earlier request whose answer was lost was stored after the settle period, after the message was posted again (see copies)";
+
+const HELD_REASON: &str = "a request may have posted the message, which was not found on the ticket after the settle period; --in-doubt hold never posts twice: check the ticket, then run again with --in-doubt resend to post it";
+
 /// Appends the outcome's record, with its newline, to `out`.
 pub fn encode(outcome: &Outcome, out: &mut Vec<u8>) {
     let job = &outcome.job;
@@ -45,6 +55,8 @@ pub fn encode(outcome: &Outcome, out: &mut Vec<u8>) {
         message_id: None,
         ticket: None,
         reason: None,
+        copies: None,
+        doubled: outcome.result.doubled(),
         error: None,
     };
     match &outcome.result {
@@ -52,8 +64,13 @@ pub fn encode(outcome: &Outcome, out: &mut Vec<u8>) {
             http_status,
             message_id,
             ticket,
+            copies,
         } => {
             record.http_status = Some(*http_status);
+            record.copies = *copies;
+            if record.doubled {
+                record.reason = Some(DOUBLED_REASON);
+            }
             // Empty when the server accepted the message but it could not be recognised on
             // the ticket: no id rather than a wrong one.
             record.message_id = Some(message_id.as_str()).filter(|id| !id.is_empty());
@@ -74,6 +91,10 @@ pub fn encode(outcome: &Outcome, out: &mut Vec<u8>) {
         } => {
             record.http_status = Some(*http_status);
             record.reason = Some(reason);
+        }
+        OutcomeResult::Held { http_status, .. } => {
+            record.http_status = Some(*http_status);
+            record.reason = Some(HELD_REASON);
         }
     }
     // Serialising plain strings and numbers into a Vec cannot fail.

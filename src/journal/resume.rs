@@ -17,8 +17,9 @@ pub enum RowState {
     /// Failed for good last time; tried again in this run.
     Failed,
     /// An intent with no outcome, or a failure whose last attempt may have posted: read the
-    /// ticket before sending again.
-    InDoubt { since_ms: u64 },
+    /// ticket before sending again. `since_ms` is the row's first intent (copies count from
+    /// there), `last_ms` its latest (that request may land until its settle period is over).
+    InDoubt { since_ms: u64, last_ms: u64 },
 }
 
 /// What the journal says, row by row.
@@ -69,15 +70,19 @@ impl ResumeState {
             // An intent on a row already in doubt keeps the earlier moment: the message may
             // have been posted any time since then.
             Record::Intent { at_ms, .. } => match self.open.get(&key) {
-                Some(RowState::InDoubt { since_ms }) => RowState::InDoubt {
+                Some(RowState::InDoubt { since_ms, last_ms }) => RowState::InDoubt {
                     since_ms: (*since_ms).min(*at_ms),
+                    last_ms: (*last_ms).max(*at_ms),
                 },
-                _ => RowState::InDoubt { since_ms: *at_ms },
+                _ => RowState::InDoubt {
+                    since_ms: *at_ms,
+                    last_ms: *at_ms,
+                },
             },
             // Withdrawn before any request left: the row is simply pending again, unless an
             // older doubt is still unsettled.
             Record::Released { intent_ms, .. } => match self.open.get(&key) {
-                Some(RowState::InDoubt { since_ms }) if since_ms == intent_ms => {
+                Some(RowState::InDoubt { since_ms, .. }) if since_ms == intent_ms => {
                     self.open.remove(&key);
                     return;
                 }
@@ -88,6 +93,10 @@ impl ResumeState {
                 ..
             } => RowState::InDoubt {
                 since_ms: *since_ms,
+                last_ms: match self.open.get(&key) {
+                    Some(RowState::InDoubt { last_ms, .. }) => (*last_ms).max(*since_ms),
+                    _ => *since_ms,
+                },
             },
             Record::Failed {
                 doubt_since_ms: None,
@@ -248,11 +257,17 @@ mod tests {
         assert_eq!(loaded.state.get(&a), Some(RowState::Settled));
         assert_eq!(
             loaded.state.get(&b),
-            Some(RowState::InDoubt { since_ms: 12 })
+            Some(RowState::InDoubt {
+                since_ms: 12,
+                last_ms: 12
+            })
         );
         assert_eq!(
             loaded.state.get(&c),
-            Some(RowState::InDoubt { since_ms: 9 })
+            Some(RowState::InDoubt {
+                since_ms: 9,
+                last_ms: 9
+            })
         );
         assert_eq!(loaded.state.results_end, 180);
         assert_eq!(
@@ -294,7 +309,11 @@ mod tests {
         assert_eq!(loaded.state.get(&fresh), None, "released: pending again");
         assert_eq!(
             loaded.state.get(&doubted),
-            Some(RowState::InDoubt { since_ms: 10 })
+            Some(RowState::InDoubt {
+                since_ms: 10,
+                last_ms: 30
+            }),
+            "the withdrawn intent's moment is kept as the latest: waiting longer is safe"
         );
     }
 
@@ -308,7 +327,10 @@ mod tests {
         let loaded = load(file.path()).unwrap().unwrap();
         assert_eq!(
             loaded.state.get(&a),
-            Some(RowState::InDoubt { since_ms: 10 })
+            Some(RowState::InDoubt {
+                since_ms: 10,
+                last_ms: 10
+            })
         );
         let full = std::fs::metadata(file.path()).unwrap().len();
         assert_eq!(loaded.valid_len, full - format!("S {a} 11 10").len() as u64);

@@ -332,8 +332,19 @@ fn outcome_record(outcome: &Outcome, results_end: u64) -> Record {
             at_ms,
             results_end,
         },
+        // Still in doubt for the journal: later runs read the ticket again.
+        OutcomeResult::Held { since, .. } => Record::Failed {
+            key,
+            at_ms,
+            results_end,
+            kind: HELD_KIND.to_string(),
+            doubt_since_ms: Some(unix_ms(*since)),
+        },
     }
 }
+
+/// The journal's kind for a row held in doubt, as its results record's status says.
+const HELD_KIND: &str = "in_doubt";
 
 pub(crate) fn unix_ms(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH)

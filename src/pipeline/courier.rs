@@ -1,263 +1,230 @@
-//! Delivering one row: wait for the gate, post, and act on the class of whatever went
-//! wrong. A row whose answer was lost is settled by reading the ticket before it is ever
-//! sent again — the POST is not idempotent. With `skip_closed`, each ticket is read before
-//! its message is posted, and a closed one is left alone: replying would reopen it.
+//! Delivering one row: the I/O of the per-row protocol. [`RowProtocol`] decides what
+//! comes next; the courier waits for the rate gate, records the intent, posts, reads the
+//! ticket, sleeps, and hands each answer back — nothing else.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::progress::Tally;
+use super::protocol::{Event, Policy, PostReply, ReadReply, RowProtocol, Step};
 use super::rate_gate::RateGate;
-use super::retry::RetryPolicy;
 use super::stop::{StopLevel, StopSignal};
-use crate::api::{
-    ApiClient, ApiError, ErrorClass, ErrorKind, Fetched, Reply, TicketStatus, find_delivered,
-};
+use crate::api::{ApiClient, ApiError, ErrorKind, count_delivered};
 use crate::delivery::{Job, Outcome, OutcomeResult};
-use crate::journal::RowKey;
-use crate::output::{self, Level};
+use crate::journal::JournalHandle;
 
-/// Everything a delivery needs, shared by all in-flight rows.
+/// Everything a delivery needs, shared by all rows in flight.
 pub struct Courier {
     pub client: ApiClient,
     pub gate: Arc<RateGate>,
-    pub retry: RetryPolicy,
+    pub policy: Policy,
     pub stop: StopSignal,
     pub tally: Arc<Tally>,
-    /// Read the ticket first; record a closed one as skipped instead of posting.
-    pub skip_closed: bool,
+    pub journal: JournalHandle,
+    /// The places among the requests in flight (`--concurrency`). A row waiting out a
+    /// settle period gives its place back.
+    pub slots: Arc<Semaphore>,
 }
 
-/// The reason recorded for a ticket left alone by `--skip-closed`.
-pub const CLOSED_REASON: &str = "ticket is closed";
-
-/// A row left for the next run because this one is stopping.
-pub struct Abandoned {
-    pub key: RowKey,
-    /// The intent to withdraw, when no request for this row can have been acted on; `None`
-    /// leaves the row in doubt, to be settled by reading its ticket.
-    pub release: Option<SystemTime>,
+/// Why a row ends this run without an outcome.
+enum Left {
+    /// The run is stopping; the journal keeps the row as it stands (in doubt if a request
+    /// may have posted it).
+    Stopping,
+    /// The journal cannot be written: nothing may be sent any more.
+    JournalGone,
 }
 
 impl Courier {
-    /// Delivers one row whose intent was recorded at `intent_at`.
-    pub async fn deliver(&self, mut job: Job, intent_at: SystemTime) -> Result<Outcome, Abandoned> {
+    /// Delivers one row, holding `slot` while it has a request to make. `None` when the run
+    /// stops first.
+    pub async fn deliver(&self, job: Job, slot: OwnedSemaphorePermit) -> Option<Outcome> {
+        let mut slot = Some(slot);
+        let mut row = RowProtocol::new(self.policy, job.doubt);
         let mut attempts = 0;
-        match self
-            .try_until_settled(&mut job, intent_at, &mut attempts)
-            .await
-        {
-            Some(result) => Ok(Outcome {
-                job,
-                attempts,
-                result,
-            }),
-            None => Err(Abandoned {
-                key: job.key,
-                release: job.in_doubt_since.is_none().then_some(intent_at),
-            }),
-        }
-    }
-
-    /// The retry loop. `None` means the run is stopping; `job.in_doubt_since` then tells
-    /// whether a request of this row may have been acted on.
-    async fn try_until_settled(
-        &self,
-        job: &mut Job,
-        intent_at: SystemTime,
-        attempts: &mut u32,
-    ) -> Option<OutcomeResult> {
-        let mut tries = 0;
-        // A 2xx whose answer we could not use still means the server took the message.
-        let mut accepted_by_server = false;
-        let mut schedule = self.retry.schedule();
-        let mut found_open = !self.skip_closed;
+        let mut event = Event::Begin;
         loop {
-            if self.stop.is_stopping() {
-                return None;
-            }
-            let error = match job.in_doubt_since {
-                Some(since) => match self.settle(job, since).await? {
-                    Ok(Settled {
-                        found: true, sent, ..
-                    }) => return Some(sent),
-                    Ok(Settled { sent, .. }) if accepted_by_server => {
-                        // The server said yes (2xx) but neither its answer nor the ticket
-                        // shows the message recognisably: it rewrote the text. Posting again
-                        // would make it appear twice.
-                        output::say(
-                            Level::Warn,
-                            &format!(
-                                "line {}: the server accepted the message for {} but it is not recognisable on the ticket; counted as sent, not posted again",
-                                job.line, job.ticket_id
-                            ),
-                        );
-                        return Some(sent);
-                    }
-                    Ok(Settled {
-                        status,
-                        http_status,
-                        ..
-                    }) => {
-                        // Not there: the earlier attempt never landed, so sending is safe.
-                        job.in_doubt_since = None;
-                        // The same read tells --skip-closed what it needs: no second read.
-                        if !found_open {
-                            if status == TicketStatus::Closed {
-                                return Some(OutcomeResult::Skipped {
-                                    http_status,
-                                    reason: CLOSED_REASON.to_string(),
-                                });
-                            }
-                            found_open = true;
-                        }
-                        continue;
-                    }
-                    Err(error) => error,
-                },
-                None if !found_open => match self.read_status(job).await? {
-                    Ok((_, TicketStatus::Open | TicketStatus::Unknown)) => {
-                        found_open = true;
-                        continue;
-                    }
-                    Ok((http_status, TicketStatus::Closed)) => {
-                        return Some(OutcomeResult::Skipped {
-                            http_status,
-                            reason: CLOSED_REASON.to_string(),
-                        });
-                    }
-                    // A failed read posted nothing; its error is classified like any.
-                    Err(error) => error,
-                },
-                None => {
-                    if !self.gate.acquire(&self.stop).await {
-                        return None;
-                    }
-                    *attempts += 1;
-                    Tally::bump(&self.tally.attempts);
-                    // From here until an answer proves otherwise, the message may be posted.
-                    job.in_doubt_since = Some(intent_at);
-                    let answer = tokio::select! {
-                        answer = self.client.post_message(&job.ticket_id, &job.message) => answer,
-                        _ = self.stop.reached(StopLevel::Immediate) => return None,
-                    };
-                    match answer {
-                        Ok(reply) => {
-                            self.gate.observe(&reply.limits);
-                            return Some(OutcomeResult::Sent {
-                                http_status: reply.http_status,
-                                message_id: reply.value.message_id,
-                                ticket: reply.value.ticket,
-                            });
-                        }
-                        Err(error) => {
-                            if !error.in_doubt {
-                                job.in_doubt_since = None;
-                            }
-                            accepted_by_server |= error.kind == ErrorKind::InvalidResponse
-                                && error.http_status.is_some_and(|s| (200..300).contains(&s));
-                            error
-                        }
-                    }
-                }
-            };
-            tries += 1;
-            match error.class() {
-                ErrorClass::Fatal => {
-                    self.stop.request(StopLevel::Graceful, error.message);
-                    return None;
-                }
-                // A refused check of an in-doubt row (a 404 or a redirect on the read) does
-                // not settle the doubt: the journal keeps it for the next run.
-                ErrorClass::Permanent => {
-                    return Some(OutcomeResult::Failed {
-                        error,
-                        in_doubt_since: job.in_doubt_since,
+            let step = row.next(event, SystemTime::now());
+            let next = match step {
+                Step::Done(result) => {
+                    self.warn_if_unrecognised(&job, &result);
+                    return Some(Outcome {
+                        job,
+                        attempts,
+                        result,
                     });
                 }
-                ErrorClass::Retryable => {
-                    if error.kind == ErrorKind::RateLimited {
-                        Tally::bump(&self.tally.rate_limited);
-                        self.gate.pause(&error.limits);
-                    }
-                    if tries >= self.retry.max_attempts {
-                        // Still in doubt? The journal keeps that, and the next run reads the
-                        // ticket before trying again.
-                        return Some(OutcomeResult::Failed {
-                            error,
-                            in_doubt_since: job.in_doubt_since,
-                        });
-                    }
-                    Tally::bump(&self.tally.retries);
-                    let mut delay = schedule.next_delay(error.limits.retry_after);
-                    if error.kind == ErrorKind::Timeout && job.in_doubt_since.is_some() {
-                        // The request may still be at work on the server: reading the ticket
-                        // at once could miss a message that is about to land.
-                        delay = delay.max(self.retry.after_timeout);
-                    }
-                    tracing::debug!(line = job.line, ticket = %job.ticket_id, ?delay, "retrying: {error}");
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = self.stop.reached(StopLevel::Graceful) => return None,
-                    }
+                Step::StopRun(error) => {
+                    self.stop.request(StopLevel::Graceful, error.message);
+                    Err(Left::Stopping)
                 }
-            }
+                Step::Pause(delay) => {
+                    Tally::bump(&self.tally.retries);
+                    tracing::debug!(line = job.line, ticket = %job.ticket_id, ?delay, "pausing before the next request");
+                    self.pause(delay).await
+                }
+                Step::WaitUntil(moment) => self.wait_out(moment, &mut slot, &row).await,
+                Step::Post => {
+                    let posted = self.post(&job).await;
+                    if posted.is_ok() {
+                        attempts += 1;
+                    }
+                    posted
+                }
+                Step::Read => self.read(&job, row.copies_since()).await,
+            };
+            event = match next {
+                Ok(event) => event,
+                Err(Left::Stopping) => return None,
+                Err(Left::JournalGone) => {
+                    self.stop
+                        .request(StopLevel::Immediate, "the journal can no longer be written");
+                    return None;
+                }
+            };
         }
     }
 
-    /// Reads the ticket, within the rate limit. `None` when the run stops first.
-    async fn read_ticket(&self, job: &Job) -> Option<Result<Reply<Fetched>, ApiError>> {
+    /// Records the intent, then posts. The intent is made durable right before its request,
+    /// so a crash leaves no more rows in doubt than there were requests in flight.
+    async fn post(&self, job: &Job) -> Result<Event, Left> {
         if !self.gate.acquire(&self.stop).await {
-            return None;
+            return Err(Left::Stopping);
         }
+        let pending = self
+            .journal
+            .intents(vec![job.key])
+            .await
+            .map_err(|_| Left::JournalGone)?;
+        let intent_at = pending.durable().await.map_err(|_| Left::JournalGone)?;
+        if self.stop.is_stopping() {
+            // No request left: withdraw the intent, so the next run need not read the ticket.
+            self.journal
+                .release(job.key, intent_at)
+                .await
+                .map_err(|_| Left::JournalGone)?;
+            return Err(Left::Stopping);
+        }
+        Tally::bump(&self.tally.attempts);
+        let at = SystemTime::now();
+        let answer = tokio::select! {
+            answer = self.client.post_message(&job.ticket_id, &job.message) => answer,
+            // Abandoned mid-request: the row stays in doubt, and the kernel drops whatever
+            // of the request the server has not acknowledged.
+            _ = self.stop.reached(StopLevel::Immediate) => return Err(Left::Stopping),
+        };
+        let answer = match answer {
+            Ok(reply) => {
+                self.gate.observe(&reply.limits);
+                Ok(PostReply {
+                    http_status: reply.http_status,
+                    message_id: reply.value.message_id,
+                    ticket: reply.value.ticket,
+                })
+            }
+            Err(error) => Err(self.noted(error)),
+        };
+        Ok(Event::Posted { at, answer })
+    }
+
+    /// Reads the ticket within the rate limit and counts the row's message on it.
+    async fn read(&self, job: &Job, copies_since: Option<SystemTime>) -> Result<Event, Left> {
+        if !self.gate.acquire(&self.stop).await {
+            return Err(Left::Stopping);
+        }
+        let at = SystemTime::now();
         let answer = tokio::select! {
             answer = self.client.get_ticket(&job.ticket_id) => answer,
-            _ = self.stop.reached(StopLevel::Immediate) => return None,
+            _ = self.stop.reached(StopLevel::Immediate) => return Err(Left::Stopping),
         };
-        if let Ok(reply) = &answer {
-            self.gate.observe(&reply.limits);
-        }
-        Some(answer)
-    }
-
-    /// Reads the ticket's status (`--skip-closed`). A 404 here is the row's failure, as it
-    /// would be for the POST.
-    async fn read_status(&self, job: &Job) -> Option<Result<(u16, TicketStatus), ApiError>> {
-        let answer = self.read_ticket(job).await?;
-        Some(answer.map(|reply| {
-            tracing::debug!(line = job.line, ticket = %job.ticket_id, status = ?reply.value.ticket.status, "read before posting");
-            (reply.http_status, reply.value.ticket.status)
-        }))
-    }
-
-    /// Reads the ticket and looks for the row's message posted since `since`: `Sent` with
-    /// its id when found; otherwise `Sent` without an id, the ticket as read — to be used
-    /// only when the server already accepted the message.
-    async fn settle(&self, job: &Job, since: SystemTime) -> Option<Result<Settled, ApiError>> {
-        let answer = self.read_ticket(job).await?;
-        Some(answer.map(|reply| {
-            let found = find_delivered(&reply.value.ticket, &job.message, since).map(|m| m.id.clone());
-            if let Some(id) = &found {
-                tracing::debug!(line = job.line, ticket = %job.ticket_id, "in doubt, found delivered as {id}");
+        let answer = match answer {
+            Ok(reply) => {
+                self.gate.observe(&reply.limits);
+                let ticket = &reply.value.ticket;
+                let (copies, newest_id) = match copies_since {
+                    Some(since) => {
+                        let found = count_delivered(ticket, &job.message, since, reply.clock);
+                        (found.copies, found.newest.map(|m| m.id.clone()))
+                    }
+                    None => (0, None),
+                };
+                tracing::debug!(line = job.line, ticket = %job.ticket_id, copies, status = ?ticket.status, "read the ticket");
+                Ok(ReadReply {
+                    http_status: reply.http_status,
+                    status: ticket.status,
+                    copies,
+                    newest_id,
+                    ticket: reply.value.raw,
+                })
             }
-            let (http_status, status) = (reply.http_status, reply.value.ticket.status);
-            let sent = OutcomeResult::Sent {
-                http_status,
-                message_id: found.clone().unwrap_or_default(),
-                ticket: reply.value.raw,
-            };
-            Settled { found: found.is_some(), sent, status, http_status }
-        }))
+            Err(error) => Err(self.noted(error)),
+        };
+        Ok(Event::Read { at, answer })
     }
-}
 
-/// The answer of a check on an in-doubt row.
-struct Settled {
-    /// The message is on the ticket.
-    found: bool,
-    /// The row's outcome if it counts as sent.
-    sent: OutcomeResult,
-    /// The ticket's status as read.
-    status: TicketStatus,
-    http_status: u16,
+    /// What every failed request tells the whole run: a 429 pauses every worker.
+    fn noted(&self, error: ApiError) -> ApiError {
+        if error.kind == ErrorKind::RateLimited {
+            Tally::bump(&self.tally.rate_limited);
+            self.gate.pause(&error.limits);
+        }
+        tracing::debug!("request failed: {error}");
+        error
+    }
+
+    async fn pause(&self, delay: Duration) -> Result<Event, Left> {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => Ok(Event::Waited),
+            _ = self.stop.reached(StopLevel::Graceful) => Err(Left::Stopping),
+        }
+    }
+
+    /// Waits until `moment` without a place among the requests in flight. A graceful stop
+    /// ends the wait, unless a delivered row waits to have its copies counted: that read
+    /// is what tells whether the customer got the message twice.
+    async fn wait_out(
+        &self,
+        moment: SystemTime,
+        slot: &mut Option<OwnedSemaphorePermit>,
+        row: &RowProtocol,
+    ) -> Result<Event, Left> {
+        let delay = moment
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        let level = match row.awaiting_count() {
+            true => StopLevel::Immediate,
+            false => StopLevel::Graceful,
+        };
+        slot.take();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = self.stop.reached(level) => return Err(Left::Stopping),
+        }
+        let place = tokio::select! {
+            place = self.slots.clone().acquire_owned() => place,
+            _ = self.stop.reached(level) => return Err(Left::Stopping),
+        };
+        *slot = Some(place.map_err(|_| Left::Stopping)?);
+        Ok(Event::Waited)
+    }
+
+    fn warn_if_unrecognised(&self, job: &Job, result: &OutcomeResult) {
+        if let OutcomeResult::Sent {
+            message_id,
+            copies: None,
+            ..
+        } = result
+            && message_id.is_empty()
+        {
+            crate::output::say(
+                crate::output::Level::Warn,
+                &format!(
+                    "line {}: the server accepted the message for {} but it is not recognisable on the ticket; counted as sent, not posted again",
+                    job.line, job.ticket_id
+                ),
+            );
+        }
+    }
 }

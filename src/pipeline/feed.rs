@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::progress::Tally;
 use super::stop::{StopLevel, StopSignal};
-use crate::delivery::Job;
+use crate::delivery::{Doubt, Job};
 use crate::journal::{ResumeState, RowState};
 
 /// The rows of the input, in order, as jobs. An `Err` is a row that can no longer be read
@@ -58,8 +58,11 @@ pub fn spawn_feeder(
                     Tally::bump(&tally.already_done);
                     continue;
                 }
-                Some(RowState::InDoubt { since_ms }) => {
-                    job.in_doubt_since = Some(UNIX_EPOCH + Duration::from_millis(since_ms));
+                Some(RowState::InDoubt { since_ms, last_ms }) => {
+                    job.doubt = Some(Doubt {
+                        since: UNIX_EPOCH + Duration::from_millis(since_ms),
+                        last_request: UNIX_EPOCH + Duration::from_millis(last_ms),
+                    });
                 }
                 Some(RowState::Failed) | None => {}
             }

@@ -1,13 +1,15 @@
 //! The run loop: reader → workers → writer, joined by bounded channels.
 //!
 //! ```text
-//! feeder thread ──jobs──► dispatcher ──spawns ≤ concurrency──► Courier::deliver ──outcomes──► journal writer thread
-//!   (input, resume)        (semaphore)                         (RateGate, ApiClient, retry)     (journal, results, failed rows)
+//! feeder thread ──jobs──► dispatcher ──spawns ≤ concurrency──► Courier::deliver ──intents, outcomes──► journal writer thread
+//!   (input, resume)        (semaphore)                         (RowProtocol, RateGate,          (journal, results, failed rows)
+//!                                                               ApiClient)
 //! ```
 
 mod courier;
 mod feed;
 mod progress;
+mod protocol;
 mod rate_gate;
 mod retry;
 mod stop;
@@ -21,32 +23,29 @@ use tokio::task::JoinSet;
 
 pub use feed::{FeedEnd, JobSource, Jobs};
 pub use progress::{ProgressView, Tally, format_duration};
+pub use protocol::{CLOSED_REASON, InDoubtPolicy, Policy};
 pub use rate_gate::RateGate;
 pub use retry::RetryPolicy;
 pub use stop::{StopCause, StopLevel, StopSignal};
 
 use crate::api::ApiClient;
-use crate::delivery::Job;
-use crate::delivery::OutcomeResult;
 use crate::journal::{Durability, JournalError, OpenJob, spawn_writer};
-use crate::journal::{JournalHandle, PendingIntents};
 use crate::rate::Rate;
-use courier::{Abandoned, Courier};
+use courier::Courier;
 use progress::{Goal, Progress};
 
 pub struct Settings {
     pub rate: Rate,
     pub gate: Arc<RateGate>,
     pub concurrency: usize,
-    pub retry: RetryPolicy,
+    /// How each row is tried, checked and settled.
+    pub policy: Policy,
     pub durability: Durability,
     /// Send at most this many rows in this run (`--max-rows`, `--canary`).
     pub max_rows: Option<u64>,
     /// Start no new request after this moment (`--deadline`).
     pub deadline: Option<tokio::time::Instant>,
     pub progress: ProgressView,
-    /// Read each ticket first and skip the closed ones (`--skip-closed`).
-    pub skip_closed: bool,
 }
 
 /// What a run did, for the summary and the exit code.
@@ -66,6 +65,7 @@ impl RunReport {
     pub fn remaining(&self) -> u64 {
         let t = &self.tally;
         let settled = Tally::get(&t.already_done) + Tally::get(&t.sent) + Tally::get(&t.skipped);
+        // Rows held in doubt are not settled: a person checks them, later runs read them.
         self.total_rows.saturating_sub(settled)
     }
 }
@@ -99,63 +99,45 @@ pub async fn run(
     let resume = std::mem::take(&mut job.resume);
     let counted = tally.clone();
     let (journal, writer) = spawn_writer(job, settings.durability, move |outcome| {
-        let counter = match outcome.result {
-            OutcomeResult::Sent { .. } => &counted.sent,
-            OutcomeResult::Failed { .. } => &counted.failed,
-            OutcomeResult::Skipped { .. } => &counted.skipped,
-        };
-        Tally::bump(counter);
+        counted.count(outcome);
     });
 
-    let batch = intent_batch(settings.rate, settings.concurrency);
-    let (to_intents, from_feeder) = mpsc::channel(batch);
+    let (to_workers, mut ready) = mpsc::channel(settings.concurrency);
     let feeder = feed::spawn_feeder(
         jobs,
         resume,
-        to_intents,
+        to_workers,
         settings.max_rows,
         stop.clone(),
         tally.clone(),
     );
-    let (to_workers, mut ready) = mpsc::channel(settings.concurrency);
-    let intents = tokio::spawn(record_intents(
-        from_feeder,
-        to_workers,
-        journal.clone(),
-        stop.clone(),
-        batch,
-    ));
     let goal = Goal {
         total_rows,
         max_rows: settings.max_rows,
     };
     let progress = Progress::start(tally.clone(), goal, settings.rate, settings.progress);
 
+    let slots = Arc::new(Semaphore::new(settings.concurrency));
     let courier = Arc::new(Courier {
         client,
         gate: settings.gate,
-        retry: settings.retry,
+        policy: settings.policy,
         stop: stop.clone(),
         tally: tally.clone(),
-        skip_closed: settings.skip_closed,
+        journal: journal.clone(),
+        slots: slots.clone(),
     });
-    let slots = Arc::new(Semaphore::new(settings.concurrency));
     let mut in_flight = JoinSet::new();
-    while let Some((job, intent_at)) = ready.recv().await {
+    while let Some(job) = ready.recv().await {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             break;
         };
         let courier = courier.clone();
         let journal = journal.clone();
         in_flight.spawn(async move {
-            let _slot = slot;
-            let written = match courier.deliver(job, intent_at).await {
-                Ok(outcome) => journal.record(outcome).await,
-                Err(Abandoned {
-                    key,
-                    release: Some(intent_at),
-                }) => journal.release(key, intent_at).await,
-                Err(Abandoned { release: None, .. }) => Ok(()),
+            let written = match courier.deliver(job, slot).await {
+                Some(outcome) => journal.record(outcome).await,
+                None => Ok(()),
             };
             if written.is_err() {
                 courier
@@ -171,7 +153,6 @@ pub async fn run(
     while let Some(done) = in_flight.join_next().await {
         stop_on_crash(&done, &stop);
     }
-    let _ = intents.await;
     drop(journal);
     drop(courier);
     progress.finish();
@@ -212,70 +193,4 @@ fn stop_on_crash(done: &Result<(), tokio::task::JoinError>, stop: &StopSignal) {
     {
         stop.request(StopLevel::Immediate, "an internal error stopped a delivery");
     }
-}
-
-/// How many rows one batch of intents covers. A paced run needs few rows ahead of its
-/// requests; an unlimited one needs enough that one fsync covers many requests, or the disk
-/// would set the pace. The cost of a larger batch: after a crash, the next run reads the
-/// tickets of up to that many rows (times the batches in flight) before sending them.
-fn intent_batch(rate: Rate, concurrency: usize) -> usize {
-    match rate {
-        Rate::Unlimited => concurrency.max(256),
-        Rate::Limited { .. } => concurrency,
-    }
-}
-
-/// How many batches of intents may be on their way to disk at once.
-const INTENT_BATCHES_IN_FLIGHT: usize = 4;
-
-/// The stage between the reader and the workers: records intents for whatever rows are
-/// waiting, in batches whose fsyncs overlap the requests, rather than one fsync in front of
-/// each request. At most a few batches of rows (about 5 × concurrency) carry an intent
-/// without a request yet: a clean stop withdraws those intents, and after a crash the next
-/// run reads their tickets before sending them.
-async fn record_intents(
-    mut from_feeder: mpsc::Receiver<Job>,
-    to_workers: mpsc::Sender<(Job, std::time::SystemTime)>,
-    journal: JournalHandle,
-    stop: StopSignal,
-    batch_size: usize,
-) {
-    let (to_forwarder, mut pending) =
-        mpsc::channel::<(PendingIntents, Vec<Job>)>(INTENT_BATCHES_IN_FLIGHT);
-    let writer_gone = {
-        let stop = stop.clone();
-        move || stop.request(StopLevel::Immediate, "the journal can no longer be written")
-    };
-    // Forwards each batch, in order, once its intents are durable.
-    let forwarder = tokio::spawn({
-        let writer_gone = writer_gone.clone();
-        async move {
-            while let Some((intents, batch)) = pending.recv().await {
-                let Ok(intent_at) = intents.durable().await else {
-                    return writer_gone();
-                };
-                for job in batch {
-                    if to_workers.send((job, intent_at)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    loop {
-        let mut batch = Vec::with_capacity(batch_size);
-        if from_feeder.recv_many(&mut batch, batch_size).await == 0 {
-            break;
-        }
-        let keys = batch.iter().map(|job| job.key).collect();
-        let Ok(intents) = journal.intents(keys).await else {
-            writer_gone();
-            break;
-        };
-        if to_forwarder.send((intents, batch)).await.is_err() {
-            break;
-        }
-    }
-    drop(to_forwarder);
-    let _ = forwarder.await;
 }

@@ -2,15 +2,19 @@
 //! them — a bar on a terminal, a line every so often in a log. Kept apart from the engine,
 //! as oha keeps its monitor apart.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::delivery::{Outcome, OutcomeResult};
 use crate::fields;
 use crate::output::{self, Level};
 use crate::rate::Rate;
+
+/// How many doubled rows a run remembers by name; the count is always complete.
+const NAMED_DOUBLES: usize = 1000;
 
 /// Counters of the run. Outcomes count once they are durable in the journal.
 #[derive(Debug, Default)]
@@ -18,6 +22,12 @@ pub struct Tally {
     pub sent: AtomicU64,
     pub failed: AtomicU64,
     pub skipped: AtomicU64,
+    /// Rows left for a person to check (`--in-doubt hold`).
+    pub in_doubt: AtomicU64,
+    /// Rows found on their ticket more than once (counted in `sent` too).
+    pub doubled: AtomicU64,
+    /// The first of those rows, to name them: (line, ticket).
+    pub doubled_rows: Mutex<Vec<(u64, String)>>,
     /// Rows an earlier run already settled (delivered or skipped), not sent again.
     pub already_done: AtomicU64,
     /// POST requests sent (each try of each row; reads that settle a row in doubt excluded).
@@ -36,8 +46,30 @@ impl Tally {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn finished(&self) -> u64 {
-        Self::get(&self.sent) + Self::get(&self.failed) + Self::get(&self.skipped)
+    /// Counts a row's outcome, once it is durable.
+    pub fn count(&self, outcome: &Outcome) {
+        let counter = match outcome.result {
+            OutcomeResult::Sent { .. } => &self.sent,
+            OutcomeResult::Failed { .. } => &self.failed,
+            OutcomeResult::Skipped { .. } => &self.skipped,
+            OutcomeResult::Held { .. } => &self.in_doubt,
+        };
+        Self::bump(counter);
+        if outcome.result.doubled() {
+            Self::bump(&self.doubled);
+            if let Ok(mut rows) = self.doubled_rows.lock()
+                && rows.len() < NAMED_DOUBLES
+            {
+                rows.push((outcome.job.line, outcome.job.ticket_id.clone()));
+            }
+        }
+    }
+
+    pub fn finished(&self) -> u64 {
+        Self::get(&self.sent)
+            + Self::get(&self.failed)
+            + Self::get(&self.skipped)
+            + Self::get(&self.in_doubt)
     }
 
     /// Rows dealt with, by this run or (already delivered) an earlier one.

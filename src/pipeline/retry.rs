@@ -14,9 +14,6 @@ pub struct RetryPolicy {
     /// failed together do not retry together.
     pub initial_delay: Duration,
     pub max_delay: Duration,
-    /// After a request timed out, how long to wait before reading the ticket to see whether
-    /// it landed: a request that outlived our patience may still complete on the server.
-    pub after_timeout: Duration,
 }
 
 impl RetryPolicy {
@@ -62,7 +59,6 @@ mod tests {
     #[test]
     fn grows_exponentially_within_the_jitter_and_honours_the_server() {
         let policy = RetryPolicy {
-            after_timeout: Duration::ZERO,
             max_attempts: 8,
             initial_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(2),

@@ -117,7 +117,7 @@ pub(super) fn jobs_from(
             message: row.message,
             extra: row.extra,
             key,
-            in_doubt_since: None,
+            doubt: None,
         })
     }))
 }

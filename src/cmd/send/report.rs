@@ -14,11 +14,16 @@ use crate::summary::Counts;
 pub(super) fn exit_code(report: &RunReport) -> Exit {
     if report.stopped.as_ref().is_some_and(|cause| !cause.planned) {
         Exit::Stopped
-    } else if Tally::get(&report.tally.failed) > 0 {
+    } else if needs_attention(&report.tally) {
         Exit::RowsFailed
     } else {
         Exit::Ok
     }
+}
+
+/// Rows a person should look at: failed, held in doubt, or delivered twice.
+fn needs_attention(tally: &Tally) -> bool {
+    Tally::get(&tally.failed) + Tally::get(&tally.in_doubt) + Tally::get(&tally.doubled) > 0
 }
 
 /// In json log mode, each previewed message as a structured line (the human report on
@@ -90,6 +95,38 @@ pub(super) fn stop_reason(report: &RunReport, canary: bool) -> Option<(String, b
     }
 }
 
+/// Names the tickets that got the message twice: the one failure no later run can undo.
+fn print_doubles(tally: &Tally) {
+    let doubled = Tally::get(&tally.doubled);
+    if doubled == 0 {
+        return;
+    }
+    let rows = tally
+        .doubled_rows
+        .lock()
+        .map(|rows| rows.clone())
+        .unwrap_or_default();
+    let mut named: Vec<String> = rows
+        .iter()
+        .take(20)
+        .map(|(line, ticket)| format!("{ticket} (line {line})"))
+        .collect();
+    if doubled > named.len() as u64 {
+        named.push(format!("and {} more", doubled - named.len() as u64));
+    }
+    output::emit(
+        Level::Error,
+        &format!(
+            "{doubled} rows reached their ticket more than once: {}. An earlier request whose answer was lost was stored after the settle period, after the message had been posted again; the results file has \"doubled\": true on those rows. A longer --settle, or --in-doubt hold, prevents this on servers that store this late",
+            named.join(", ")
+        ),
+        fields! {
+            "doubled" => doubled,
+            "doubledTickets" => rows.iter().map(|(_, ticket)| ticket.as_str()).collect::<Vec<_>>(),
+        },
+    );
+}
+
 pub(super) fn print_summary(
     report: &RunReport,
     files: &JobFiles,
@@ -97,10 +134,17 @@ pub(super) fn print_summary(
     stop_reason: Option<(String, bool)>,
 ) {
     let t = &report.tally;
-    let finished = Tally::get(&t.sent) + Tally::get(&t.failed) + Tally::get(&t.skipped);
-    let per_second = finished as f64 / report.elapsed.as_secs_f64().max(0.001);
+    let per_second = t.finished() as f64 / report.elapsed.as_secs_f64().max(0.001);
+    // Rare outcomes are named only when they happened; a double is never left unsaid.
+    let mut rare = String::new();
+    if Tally::get(&t.in_doubt) > 0 {
+        rare.push_str(&format!(", {} in doubt", Tally::get(&t.in_doubt)));
+    }
+    if Tally::get(&t.doubled) > 0 {
+        rare.push_str(&format!(", {} DOUBLED", Tally::get(&t.doubled)));
+    }
     let headline = format!(
-        "{} in {}: {} sent, {} failed, {} skipped, {} already delivered earlier; {} retries, {} rate-limited (429); {:.2} rows/s",
+        "{} in {}: {} sent, {} failed, {} skipped{rare}, {} already delivered earlier; {} retries, {} rate-limited (429); {:.2} rows/s",
         // A planned stop (deadline) ends the run as intended: "done", with rows remaining.
         if report.stopped.as_ref().is_some_and(|cause| !cause.planned) {
             "stopped"
@@ -133,6 +177,17 @@ pub(super) fn print_summary(
         &format!("results: {}", files.results.display()),
         fields! {"resultsFile" => files.results},
     );
+    print_doubles(t);
+    if Tally::get(&t.in_doubt) > 0 {
+        output::emit(
+            Level::Warn,
+            &format!(
+                "{} rows are in doubt (--in-doubt hold): a request may have posted the message, but it was not on the ticket after the settle period. Check those tickets (status \"in_doubt\" in the results); run again with --in-doubt resend to post the ones that lack it",
+                Tally::get(&t.in_doubt)
+            ),
+            fields! {"inDoubt" => Tally::get(&t.in_doubt)},
+        );
+    }
     if let Some(failed) = &report.failed_rows_file {
         output::emit(
             Level::Warn,

@@ -1,0 +1,683 @@
+//! The per-row protocol, decided without I/O: given where a row stands and the last thing
+//! that happened to it, what the courier does next — post, read the ticket, pause, wait for
+//! the settle period, or finish with an outcome.
+//!
+//! The POST is not idempotent, so the rules exist to keep a message from reaching a
+//! customer twice, or never:
+//!
+//! - A request whose answer was lost (timeout, cut connection, 504) leaves the row **in
+//!   doubt**: the message may have been posted. The ticket is read; a copy posted since the
+//!   row's first intent settles the row as sent.
+//! - A read that shows no copy proves nothing until the **settle period** has passed: a
+//!   request may still land up to its time limit after it left (the kernel drops whatever
+//!   the server has not acknowledged soon after, see `ClientOptions`), and a replica may show
+//!   the store as it was a while ago. Only a read that starts at or after
+//!   `last request + --timeout + --settle` and shows no copy proves the message absent. A
+//!   miss before that means: wait, read again.
+//! - Proven absent, the row is posted again (`--in-doubt resend`, the default), or left
+//!   `in_doubt` for a person (`--in-doubt hold`: twice is worse than never).
+//! - A row posted again after a doubt is read once more after the settle period of that
+//!   last post, and its copies counted: a late commit of the earlier request beyond the
+//!   settle period cannot be prevented without idempotency keys, but it is never silent.
+//!
+//! [`RowProtocol::next`] takes the time as a parameter, so the table of tests below walks
+//! every answer kind without a clock or a network.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::value::RawValue;
+
+use super::retry::{RetryPolicy, RetrySchedule};
+use crate::api::{ApiError, ErrorClass, ErrorKind, TicketStatus};
+use crate::delivery::{Doubt, OutcomeResult};
+
+/// The reason recorded for a ticket left alone by `--skip-closed`.
+pub const CLOSED_REASON: &str = "ticket is closed";
+
+/// What to do with a row whose message was proven absent after a doubt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InDoubtPolicy {
+    /// Post it again (and count the copies once more after the settle period).
+    Resend,
+    /// Never post it again: record it as `in_doubt` for a person to check.
+    Hold,
+}
+
+/// The rules one run applies to every row.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub retry: RetryPolicy,
+    /// The time limit of one request (`--timeout`).
+    pub request_timeout: Duration,
+    /// How long after a request's time limit a read must wait before an absent message
+    /// counts as never posted (`--settle`).
+    pub settle: Duration,
+    pub in_doubt: InDoubtPolicy,
+    /// Read each ticket first and leave closed ones alone (`--skip-closed`).
+    pub skip_closed: bool,
+}
+
+impl Policy {
+    /// When a read that shows no copy proves a request that left at `request_at` absent.
+    fn proof_after(&self, request_at: SystemTime) -> SystemTime {
+        request_at
+            .checked_add(self.request_timeout.saturating_add(self.settle))
+            .unwrap_or(request_at)
+    }
+}
+
+/// The next thing the courier does for a row.
+#[derive(Debug)]
+pub enum Step {
+    /// Record an intent, then post the message.
+    Post,
+    /// Read the ticket (within the rate limit) and count the copies of the message since
+    /// [`RowProtocol::copies_since`].
+    Read,
+    /// A retry pause: the row keeps its place among the requests in flight.
+    Pause(Duration),
+    /// Wait for the settle period until this moment, then read. The row gives up its place
+    /// meanwhile, so other rows keep the rate going.
+    WaitUntil(SystemTime),
+    /// The row is settled for this run.
+    Done(OutcomeResult),
+    /// Every row would fail the same way: stop the run, leave this row as it stands.
+    StopRun(ApiError),
+}
+
+/// A successful POST.
+#[derive(Debug)]
+pub struct PostReply {
+    pub http_status: u16,
+    pub message_id: String,
+    pub ticket: Box<RawValue>,
+}
+
+/// A successful read of the ticket.
+#[derive(Debug)]
+pub struct ReadReply {
+    pub http_status: u16,
+    pub status: TicketStatus,
+    /// Copies of the message posted since [`RowProtocol::copies_since`] (0 when there is
+    /// no such moment yet).
+    pub copies: u32,
+    /// The newest copy's id.
+    pub newest_id: Option<String>,
+    pub ticket: Box<RawValue>,
+}
+
+/// What just happened to the row.
+#[derive(Debug)]
+pub enum Event {
+    /// The row is picked up.
+    Begin,
+    /// The pause or wait asked for is over.
+    Waited,
+    /// A POST that left at `at` was answered (or not).
+    Posted {
+        at: SystemTime,
+        answer: Result<PostReply, ApiError>,
+    },
+    /// A read that left at `at` was answered (or not).
+    Read {
+        at: SystemTime,
+        answer: Result<ReadReply, ApiError>,
+    },
+}
+
+/// Where one row stands.
+pub struct RowProtocol {
+    policy: Policy,
+    retry: RetrySchedule,
+    /// The first moment any request of this row may have posted the message.
+    first_intent: Option<SystemTime>,
+    /// While in doubt: a read from this moment on that shows no copy proves absence.
+    doubt_proof_after: Option<SystemTime>,
+    /// The message was posted again after it was proven absent.
+    reposted: bool,
+    /// The answer to that second post, held until a read after its settle period has
+    /// counted the copies.
+    unverified: Option<PostReply>,
+    /// A 2xx came back whose body was unusable: the server took the message, so it is never
+    /// posted again, whatever a read shows.
+    accepted: bool,
+    /// The ticket's status was read (`--skip-closed`).
+    status_read: bool,
+    /// Failed requests so far, against `--max-attempts`.
+    errors: u32,
+}
+
+impl RowProtocol {
+    /// A row as the journal left it: fresh, or in doubt since an earlier run.
+    pub fn new(policy: Policy, doubt: Option<Doubt>) -> Self {
+        RowProtocol {
+            retry: policy.retry.schedule(),
+            first_intent: doubt.map(|d| d.since),
+            doubt_proof_after: doubt.map(|d| policy.proof_after(d.last_request)),
+            policy,
+            reposted: false,
+            unverified: None,
+            accepted: false,
+            status_read: false,
+            errors: 0,
+        }
+    }
+
+    /// Copies of the message count from this moment on (the row's first intent).
+    pub fn copies_since(&self) -> Option<SystemTime> {
+        self.first_intent
+    }
+
+    /// Whether a request of this row may have posted the message, unsettled.
+    pub fn in_doubt(&self) -> bool {
+        self.doubt_proof_after.is_some() || self.unverified.is_some()
+    }
+
+    /// A 2xx to a second post is waiting for its copies to be counted: a stop should let
+    /// that read happen rather than leave a delivered row in doubt.
+    pub fn awaiting_count(&self) -> bool {
+        self.unverified.is_some()
+    }
+
+    /// Decides the next step. `now` is the moment of deciding.
+    pub fn next(&mut self, event: Event, now: SystemTime) -> Step {
+        match event {
+            Event::Begin => match self.doubt_proof_after {
+                // After a crash the dead run's request may still be on its way: a read
+                // before its settle period could only find it, never rule it out.
+                Some(proof_after) if now < proof_after => Step::WaitUntil(proof_after),
+                Some(_) => Step::Read,
+                None => self.read_or_post(),
+            },
+            Event::Waited => match self.in_doubt() {
+                true => Step::Read,
+                false => self.read_or_post(),
+            },
+            Event::Posted { at, answer } => self.posted(at, answer),
+            Event::Read { at, answer } => self.read(at, answer),
+        }
+    }
+
+    fn read_or_post(&self) -> Step {
+        match self.policy.skip_closed && !self.status_read {
+            true => Step::Read,
+            false => Step::Post,
+        }
+    }
+
+    fn posted(&mut self, at: SystemTime, answer: Result<PostReply, ApiError>) -> Step {
+        self.first_intent.get_or_insert(at);
+        match answer {
+            Ok(reply) if self.reposted => {
+                // Delivered; once the settle period of this post is over, a late copy of
+                // the earlier request would show too.
+                let proof_after = self.policy.proof_after(at);
+                self.unverified = Some(reply);
+                Step::WaitUntil(proof_after)
+            }
+            Ok(reply) => Step::Done(OutcomeResult::Sent {
+                http_status: reply.http_status,
+                message_id: reply.message_id,
+                ticket: reply.ticket,
+                copies: None,
+            }),
+            Err(error) => {
+                if error.in_doubt {
+                    self.doubt_proof_after = Some(self.policy.proof_after(at));
+                    self.accepted |= error.kind == ErrorKind::InvalidResponse
+                        && error.http_status.is_some_and(|s| (200..300).contains(&s));
+                }
+                self.failed(error)
+            }
+        }
+    }
+
+    fn read(&mut self, at: SystemTime, answer: Result<ReadReply, ApiError>) -> Step {
+        let reply = match answer {
+            Ok(reply) => reply,
+            Err(error) => return self.failed(error),
+        };
+        self.status_read = true;
+        if let Some(posted) = self.unverified.take() {
+            return Step::Done(OutcomeResult::Sent {
+                http_status: posted.http_status,
+                message_id: posted.message_id,
+                ticket: posted.ticket,
+                // Our own 2xx copy is there even if a sanitiser made it unrecognisable.
+                copies: Some(reply.copies.max(1)),
+            });
+        }
+        let Some(proof_after) = self.doubt_proof_after else {
+            // The read before the first post (`--skip-closed`).
+            return match reply.status {
+                TicketStatus::Closed => skipped_closed(reply.http_status),
+                TicketStatus::Open | TicketStatus::Unknown => Step::Post,
+            };
+        };
+        if reply.copies > 0 {
+            return Step::Done(OutcomeResult::Sent {
+                http_status: reply.http_status,
+                message_id: reply.newest_id.unwrap_or_default(),
+                ticket: reply.ticket,
+                copies: Some(reply.copies),
+            });
+        }
+        if self.accepted {
+            // The server said yes but the ticket does not show the message recognisably:
+            // it rewrote the text. Posting again would make it appear twice.
+            return Step::Done(OutcomeResult::Sent {
+                http_status: reply.http_status,
+                message_id: String::new(),
+                ticket: reply.ticket,
+                copies: None,
+            });
+        }
+        if at < proof_after {
+            return Step::WaitUntil(proof_after);
+        }
+        // Proven absent: no request of this row can land any more.
+        self.doubt_proof_after = None;
+        match self.policy.in_doubt {
+            InDoubtPolicy::Hold => Step::Done(OutcomeResult::Held {
+                http_status: reply.http_status,
+                since: self.first_intent.unwrap_or(at),
+            }),
+            InDoubtPolicy::Resend if reply.status == TicketStatus::Closed && self.policy.skip_closed => {
+                skipped_closed(reply.http_status)
+            }
+            InDoubtPolicy::Resend => {
+                self.reposted = true;
+                Step::Post
+            }
+        }
+    }
+
+    /// A request failed: try again, give up on the row, or stop the run, by the class of
+    /// the error.
+    fn failed(&mut self, error: ApiError) -> Step {
+        self.errors += 1;
+        let give_up = match error.class() {
+            ErrorClass::Fatal => return Step::StopRun(error),
+            ErrorClass::Permanent => true,
+            ErrorClass::Retryable => self.errors >= self.policy.retry.max_attempts,
+        };
+        if give_up {
+            return Step::Done(match self.unverified.take() {
+                // Delivered; only the count of copies could not be read.
+                Some(posted) => OutcomeResult::Sent {
+                    http_status: posted.http_status,
+                    message_id: posted.message_id,
+                    ticket: posted.ticket,
+                    copies: None,
+                },
+                // Still in doubt? The journal keeps that, and the next run reads the ticket
+                // before trying again. A refused read (a 404) does not settle the doubt.
+                None => OutcomeResult::Failed {
+                    in_doubt_since: self.in_doubt().then_some(()).and(self.first_intent),
+                    error,
+                },
+            });
+        }
+        Step::Pause(self.retry.next_delay(error.limits.retry_after))
+    }
+}
+
+fn skipped_closed(http_status: u16) -> Step {
+    Step::Done(OutcomeResult::Skipped {
+        http_status,
+        reason: CLOSED_REASON.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::RateLimitInfo;
+
+    const TIMEOUT: Duration = Duration::from_secs(30);
+    const SETTLE: Duration = Duration::from_secs(20);
+
+    fn policy(in_doubt: InDoubtPolicy, skip_closed: bool) -> Policy {
+        Policy {
+            retry: RetryPolicy {
+                max_attempts: 3,
+                initial_delay: Duration::from_millis(100),
+                max_delay: Duration::from_secs(1),
+            },
+            request_timeout: TIMEOUT,
+            settle: SETTLE,
+            in_doubt,
+            skip_closed,
+        }
+    }
+
+    fn t(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_900_000_000 + secs)
+    }
+
+    fn ticket() -> Box<RawValue> {
+        RawValue::from_string(r#"{"id":"tic_1"}"#.into()).unwrap()
+    }
+
+    fn posted() -> Result<PostReply, ApiError> {
+        Ok(PostReply {
+            http_status: 200,
+            message_id: "tim_new".into(),
+            ticket: ticket(),
+        })
+    }
+
+    fn read(copies: u32, status: TicketStatus) -> Result<ReadReply, ApiError> {
+        Ok(ReadReply {
+            http_status: 200,
+            status,
+            copies,
+            newest_id: (copies > 0).then(|| "tim_found".to_string()),
+            ticket: ticket(),
+        })
+    }
+
+    fn status(code: u16) -> ApiError {
+        ApiError::from_status(code, b"{}", RateLimitInfo::default(), None)
+    }
+
+    fn lost_answer() -> ApiError {
+        ApiError {
+            kind: ErrorKind::Timeout,
+            message: "timed out".into(),
+            http_status: None,
+            body: None,
+            limits: RateLimitInfo::default(),
+            in_doubt: true,
+        }
+    }
+
+    fn refused_connection() -> ApiError {
+        ApiError {
+            in_doubt: false,
+            kind: ErrorKind::Network,
+            ..lost_answer()
+        }
+    }
+
+    fn garbled_2xx() -> ApiError {
+        ApiError::invalid_response(200, "not JSON", b"{\"id\":", RateLimitInfo::default())
+    }
+
+    /// What a step is, in a word, for the tables.
+    fn kind(step: &Step) -> String {
+        match step {
+            Step::Post => "post".into(),
+            Step::Read => "read".into(),
+            Step::Pause(_) => "pause".into(),
+            Step::WaitUntil(at) => format!("wait until {}", at.duration_since(t(0)).unwrap().as_secs()),
+            Step::Done(outcome) => match outcome {
+                OutcomeResult::Sent { copies, message_id, .. } => {
+                    format!("sent {message_id} copies {copies:?}")
+                }
+                OutcomeResult::Failed { error, in_doubt_since } => format!(
+                    "failed {} doubt {:?}",
+                    error.kind.as_str(),
+                    in_doubt_since.map(|s| s.duration_since(t(0)).unwrap().as_secs())
+                ),
+                OutcomeResult::Skipped { reason, .. } => format!("skipped {reason}"),
+                OutcomeResult::Held { since, .. } => {
+                    format!("held since {}", since.duration_since(t(0)).unwrap().as_secs())
+                }
+            },
+            Step::StopRun(error) => format!("stop {}", error.kind.as_str()),
+        }
+    }
+
+    /// Feeds events at the given moments and returns the steps, one word each.
+    fn walk(mut row: RowProtocol, events: Vec<(u64, Event)>) -> Vec<String> {
+        events
+            .into_iter()
+            .map(|(at, event)| kind(&row.next(event, t(at))))
+            .collect()
+    }
+
+    fn fresh(in_doubt: InDoubtPolicy) -> RowProtocol {
+        RowProtocol::new(policy(in_doubt, false), None)
+    }
+
+    #[test]
+    fn a_2xx_is_sent_once() {
+        let steps = walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![(0, Event::Begin), (0, Event::Posted { at: t(0), answer: posted() })],
+        );
+        assert_eq!(steps, ["post", "sent tim_new copies None"]);
+    }
+
+    #[test]
+    fn a_lost_answer_found_on_the_ticket_is_sent_without_a_second_post() {
+        let steps = walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![
+                (0, Event::Begin),
+                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (31, Event::Waited),
+                (31, Event::Read { at: t(31), answer: read(1, TicketStatus::Open) }),
+            ],
+        );
+        assert_eq!(steps, ["post", "pause", "read", "sent tim_found copies Some(1)"]);
+    }
+
+    #[test]
+    fn a_miss_before_the_settle_period_waits_and_reads_again() {
+        // Posted at 0, time limit 30 s, settle 20 s: only a read from 50 on proves absence.
+        let steps = walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![
+                (0, Event::Begin),
+                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (31, Event::Waited),
+                (31, Event::Read { at: t(31), answer: read(0, TicketStatus::Open) }),
+                (50, Event::Waited),
+                // The late request has landed meanwhile.
+                (50, Event::Read { at: t(50), answer: read(1, TicketStatus::Open) }),
+            ],
+        );
+        assert_eq!(
+            steps,
+            ["post", "pause", "read", "wait until 50", "read", "sent tim_found copies Some(1)"]
+        );
+    }
+
+    #[test]
+    fn proven_absent_is_posted_again_and_its_copies_counted_after_the_settle_period() {
+        let steps = walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![
+                (0, Event::Begin),
+                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (31, Event::Waited),
+                (50, Event::Read { at: t(50), answer: read(0, TicketStatus::Open) }),
+                (51, Event::Posted { at: t(51), answer: posted() }),
+                (101, Event::Waited),
+                // The first request committed late, beyond the settle period: two copies.
+                (101, Event::Read { at: t(101), answer: read(2, TicketStatus::Open) }),
+            ],
+        );
+        assert_eq!(
+            steps,
+            ["post", "pause", "read", "post", "wait until 101", "read", "sent tim_new copies Some(2)"]
+        );
+    }
+
+    #[test]
+    fn hold_never_posts_a_doubtful_row_again() {
+        let steps = walk(
+            fresh(InDoubtPolicy::Hold),
+            vec![
+                (0, Event::Begin),
+                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (31, Event::Waited),
+                (50, Event::Read { at: t(50), answer: read(0, TicketStatus::Open) }),
+            ],
+        );
+        assert_eq!(steps, ["post", "pause", "read", "held since 0"]);
+    }
+
+    #[test]
+    fn a_504_is_a_doubt_a_5xx_and_a_refused_connection_are_not() {
+        let mut row = fresh(InDoubtPolicy::Resend);
+        assert!(matches!(row.next(Event::Begin, t(0)), Step::Post));
+        let step = row.next(Event::Posted { at: t(0), answer: Err(status(503)) }, t(1));
+        assert!(matches!(step, Step::Pause(_)) && !row.in_doubt());
+        assert!(matches!(row.next(Event::Waited, t(2)), Step::Post));
+        let step = row.next(Event::Posted { at: t(2), answer: Err(refused_connection()) }, t(2));
+        assert!(matches!(step, Step::Pause(_)) && !row.in_doubt());
+        assert!(matches!(row.next(Event::Waited, t(3)), Step::Post));
+        // The third failure spends --max-attempts 3: the row fails, in doubt since its
+        // first request.
+        let step = row.next(Event::Posted { at: t(3), answer: Err(status(504)) }, t(4));
+        assert_eq!(kind(&step), "failed server doubt Some(0)");
+    }
+
+    #[test]
+    fn a_429_pauses_for_at_least_what_the_server_asks() {
+        let mut row = fresh(InDoubtPolicy::Resend);
+        assert!(matches!(row.next(Event::Begin, t(0)), Step::Post));
+        let mut limited = status(429);
+        limited.limits.retry_after = Some(Duration::from_secs(7));
+        let step = row.next(Event::Posted { at: t(0), answer: Err(limited) }, t(0));
+        assert!(matches!(step, Step::Pause(d) if d >= Duration::from_secs(7)), "{step:?}");
+        assert!(!row.in_doubt());
+    }
+
+    #[test]
+    fn a_4xx_fails_the_row_and_a_401_or_403_stops_the_run() {
+        for (code, expected) in [
+            (404, "failed not_found doubt None"),
+            (422, "failed rejected doubt None"),
+            (401, "stop unauthorized"),
+            (403, "stop unauthorized"),
+        ] {
+            let steps = walk(
+                fresh(InDoubtPolicy::Resend),
+                vec![(0, Event::Begin), (0, Event::Posted { at: t(0), answer: Err(status(code)) })],
+            );
+            assert_eq!(steps[1], expected, "HTTP {code}");
+        }
+    }
+
+    #[test]
+    fn a_read_that_404s_keeps_the_doubt() {
+        let steps = walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![
+                (0, Event::Begin),
+                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (31, Event::Waited),
+                (31, Event::Read { at: t(31), answer: Err(status(404)) }),
+            ],
+        );
+        assert_eq!(steps[3], "failed not_found doubt Some(0)");
+    }
+
+    #[test]
+    fn a_garbled_2xx_is_never_posted_again() {
+        let steps = walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![
+                (0, Event::Begin),
+                (0, Event::Posted { at: t(0), answer: Err(garbled_2xx()) }),
+                (1, Event::Waited),
+                // A sanitiser rewrote it beyond recognition: no copy is seen.
+                (1, Event::Read { at: t(1), answer: read(0, TicketStatus::Open) }),
+            ],
+        );
+        assert_eq!(steps, ["post", "pause", "read", "sent  copies None"]);
+    }
+
+    #[test]
+    fn after_a_crash_the_first_read_waits_for_the_dead_runs_last_request() {
+        let doubt = Doubt {
+            since: t(0),
+            last_request: t(40),
+        };
+        let row = RowProtocol::new(policy(InDoubtPolicy::Resend, false), Some(doubt));
+        assert_eq!(row.copies_since(), Some(t(0)));
+        let steps = walk(
+            row,
+            vec![
+                (41, Event::Begin),
+                (90, Event::Waited),
+                (90, Event::Read { at: t(90), answer: read(0, TicketStatus::Open) }),
+            ],
+        );
+        assert_eq!(steps, ["wait until 90", "read", "post"]);
+        // Long after: read at once.
+        let row = RowProtocol::new(policy(InDoubtPolicy::Resend, false), Some(doubt));
+        assert_eq!(walk(row, vec![(500, Event::Begin)]), ["read"]);
+    }
+
+    #[test]
+    fn skip_closed_reads_first_and_one_read_settles_a_doubt_and_the_status() {
+        let row = RowProtocol::new(policy(InDoubtPolicy::Resend, true), None);
+        let steps = walk(
+            row,
+            vec![
+                (0, Event::Begin),
+                (0, Event::Read { at: t(0), answer: read(0, TicketStatus::Closed) }),
+            ],
+        );
+        assert_eq!(steps, ["read", "skipped ticket is closed"]);
+
+        let row = RowProtocol::new(policy(InDoubtPolicy::Resend, true), None);
+        let steps = walk(
+            row,
+            vec![
+                (0, Event::Begin),
+                (0, Event::Read { at: t(0), answer: read(0, TicketStatus::Open) }),
+            ],
+        );
+        assert_eq!(steps, ["read", "post"]);
+
+        let doubt = Doubt { since: t(0), last_request: t(0) };
+        let row = RowProtocol::new(policy(InDoubtPolicy::Resend, true), Some(doubt));
+        let steps = walk(
+            row,
+            vec![
+                (100, Event::Begin),
+                (100, Event::Read { at: t(100), answer: read(0, TicketStatus::Closed) }),
+            ],
+        );
+        assert_eq!(steps, ["read", "skipped ticket is closed"]);
+    }
+
+    #[test]
+    fn retryable_read_errors_pause_and_count_against_the_attempts() {
+        let steps = walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![
+                (0, Event::Begin),
+                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (31, Event::Waited),
+                (31, Event::Read { at: t(31), answer: Err(status(500)) }),
+                (32, Event::Waited),
+                (32, Event::Read { at: t(32), answer: Err(status(500)) }),
+            ],
+        );
+        assert_eq!(steps, ["post", "pause", "read", "pause", "read", "failed server doubt Some(0)"]);
+    }
+
+    #[test]
+    fn a_verification_read_that_fails_still_counts_the_row_as_sent() {
+        let steps = walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![
+                (0, Event::Begin),
+                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (50, Event::Waited),
+                (50, Event::Read { at: t(50), answer: read(0, TicketStatus::Open) }),
+                (51, Event::Posted { at: t(51), answer: posted() }),
+                (101, Event::Waited),
+                (101, Event::Read { at: t(101), answer: Err(status(404)) }),
+            ],
+        );
+        assert_eq!(steps[6], "sent tim_new copies None");
+    }
+}
