@@ -56,6 +56,8 @@ impl HostileServer {
                 "unlimited",
                 "--retry-delay",
                 "10ms",
+                "--settle",
+                "200ms",
             ])
             .env("MKP_API_TOKEN", "tok_hostile");
         cmd

@@ -79,10 +79,12 @@ impl Sandbox {
         cmd
     }
 
-    /// `bulk-reply send INPUT` aimed at this sandbox, with fast retries.
+    /// `bulk-reply send INPUT` aimed at this sandbox, with fast retries and a short settle
+    /// period (an in-process sandbox stores at once and its reads never lag).
     pub fn send(&self, input: &Path) -> Command {
         let mut cmd = self.command("send");
-        cmd.arg(input).args(["--retry-delay", "10ms"]);
+        cmd.arg(input)
+            .args(["--retry-delay", "10ms", "--settle", "200ms"]);
         cmd
     }
 }
