@@ -46,6 +46,7 @@ impl Courier {
         let mut attempts = 0;
         let mut event = Event::Begin;
         loop {
+            let last_error = failure_of(&event);
             let step = row.next(event, SystemTime::now());
             let next = match step {
                 Step::Done(result) => {
@@ -62,7 +63,7 @@ impl Courier {
                 }
                 Step::Pause(delay) => {
                     Tally::bump(&self.tally.retries);
-                    tracing::debug!(line = job.line, ticket = %job.ticket_id, ?delay, "pausing before the next request");
+                    tracing::debug!(line = job.line, ticket = %job.ticket_id, ?delay, "retrying: {}", last_error.unwrap_or_default());
                     self.pause(delay).await
                 }
                 Step::WaitUntil(moment) => self.wait_out(moment, &mut slot, &row).await,
@@ -226,5 +227,15 @@ impl Courier {
                 ),
             );
         }
+    }
+}
+
+/// The error an event carries, for the log line of the retry that follows.
+fn failure_of(event: &Event) -> Option<String> {
+    match event {
+        Event::Posted { answer: Err(error), .. } | Event::Read { answer: Err(error), .. } => {
+            Some(error.to_string())
+        }
+        _ => None,
     }
 }
