@@ -8,6 +8,7 @@
 //! - `store`: tickets and appended messages
 //! - `rate_limit`: the rolling window, and the peak meter behind the report
 //! - `faults`: reproducible failures, drops and garbage
+//! - `rewrite`: the stored HTML a sanitiser makes of a posted message
 //! - `oauth`: the token endpoint and the access tokens it issued
 //! - `routes`: the HTTP surface; `server`: the accept loop and per-connection hang-up
 //! - `report`: the counters behind `/__sandbox/report`
@@ -16,6 +17,7 @@ mod faults;
 mod oauth;
 mod rate_limit;
 mod report;
+mod rewrite;
 mod routes;
 mod server;
 mod store;
@@ -32,6 +34,7 @@ use tokio::net::TcpListener;
 pub use faults::Faults;
 pub use oauth::OAuthApp;
 pub use report::Report;
+pub use rewrite::{RewriteMode, Rewrites};
 pub use store::AppendedMessage;
 pub use world::{Source, Status, TicketSeed, World, load_world};
 
