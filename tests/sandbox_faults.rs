@@ -214,3 +214,162 @@ async fn a_lagging_read_hides_a_fresh_message_and_shows_it_once_the_lag_has_pass
     assert_eq!(shown["messages"][0]["message"], "<p>Fixed</p>");
     sandbox.shutdown().await;
 }
+
+fn late_by(delay: Duration) -> sandbox::Faults {
+    sandbox::Faults {
+        seed: 5,
+        late_rate: 1.0,
+        late_by: delay,
+        ..sandbox::Faults::none()
+    }
+}
+
+#[tokio::test]
+async fn a_late_post_whose_client_gave_up_is_stored_all_the_same() {
+    let delay = Duration::from_millis(400);
+    let sandbox = start(SandboxConfig {
+        faults: late_by(delay),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .expect("a client");
+    let sent = Instant::now();
+    let gave_up = impatient
+        .post(format!("{}/tickets/tic_late1", sandbox.base_url()))
+        .bearer_auth(TOKEN)
+        .json(&json!({"message": "<p>Are you still there?</p>"}))
+        .send()
+        .await
+        .expect_err("the client times out first");
+    assert!(gave_up.is_timeout(), "{gave_up}");
+    assert!(sandbox.messages().is_empty(), "not stored yet");
+
+    while sandbox.report().late_stored == 0 {
+        assert!(sent.elapsed() < delay * 10, "never stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(sent.elapsed() >= delay, "stored after {:?}", sent.elapsed());
+    let messages = sandbox.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].ticket_id, "tic_late1");
+    let read = json_of(get(&sandbox, "tic_late1").await).await;
+    assert_eq!(
+        read["messages"][0]["message"],
+        "<p>Are you still there?</p>"
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_patient_client_gets_the_ticket_once_the_late_store_is_done() {
+    let delay = Duration::from_millis(300);
+    let sandbox = start(SandboxConfig {
+        faults: late_by(delay),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let sent = Instant::now();
+    let answer = post(&sandbox, "tic_late2", "<p>Slowly</p>").await;
+    assert!(
+        sent.elapsed() >= delay,
+        "answered after {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(answer.status(), StatusCode::OK);
+    let ticket = json_of(answer).await;
+    assert_eq!(ticket["messages"][0]["message"], "<p>Slowly</p>");
+    let report = sandbox.shutdown().await;
+    assert_eq!((report.late_stored, report.late_dropped), (1, 0));
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_a_late_store_nobody_waits_for() {
+    let sandbox = start(SandboxConfig {
+        faults: late_by(Duration::from_millis(300)),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(50))
+        .build()
+        .expect("a client");
+    let gave_up = impatient
+        .post(format!("{}/tickets/tic_late3", sandbox.base_url()))
+        .bearer_auth(TOKEN)
+        .json(&json!({"message": "Stored while stopping"}))
+        .send()
+        .await;
+    assert!(gave_up.is_err());
+    let report = sandbox.shutdown().await;
+    assert_eq!(report.late_stored, 1, "the drain let it land");
+    assert_eq!(report.late_dropped, 0);
+    assert_eq!(report.messages_appended, 1);
+}
+
+#[tokio::test]
+async fn a_gateway_timeout_answers_504_html_and_the_message_is_stored() {
+    let sandbox = start(SandboxConfig {
+        faults: sandbox::Faults {
+            seed: 9,
+            gateway_timeout_rate: 1.0,
+            ..sandbox::Faults::none()
+        },
+        ..SandboxConfig::default()
+    })
+    .await;
+    let answer = post(&sandbox, "tic_gw1", "<p>Through the gateway</p>").await;
+    assert_eq!(answer.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(answer.headers()["content-type"], "text/html");
+    let body = answer.text().await.expect("a body");
+    assert!(
+        body.starts_with("<html><body><h1>504 Gateway Time-out</h1>"),
+        "{body}"
+    );
+    assert!(
+        serde_json::from_str::<Value>(&body).is_err(),
+        "not the API's JSON"
+    );
+
+    let read = json_of(get(&sandbox, "tic_gw1").await).await;
+    assert_eq!(read["messages"][0]["message"], "<p>Through the gateway</p>");
+    let report = inspect(&sandbox, "report").await;
+    assert_eq!(report["gatewayTimeouts"], 1);
+    assert_eq!(report["statusCounts"]["504"], 1);
+    assert_eq!(report["messagesAppended"], 1);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_same_seed_meets_the_same_late_and_gateway_faults_on_the_same_rows() {
+    async fn statuses(seed: u64) -> Vec<u16> {
+        let sandbox = start(SandboxConfig {
+            faults: sandbox::Faults {
+                seed,
+                late_rate: 0.3,
+                late_by: Duration::from_millis(20),
+                gateway_timeout_rate: 0.3,
+                ..sandbox::Faults::none()
+            },
+            rate_limit: bulk_reply::rate::Rate::Unlimited,
+            ..SandboxConfig::default()
+        })
+        .await;
+        let mut statuses = Vec::new();
+        for row in 0..30 {
+            let answer = post(&sandbox, &format!("tic_row{row}"), "Hello").await;
+            statuses.push(answer.status().as_u16());
+        }
+        let report = sandbox.shutdown().await;
+        assert_eq!(report.messages_appended, 30, "every fault here stores");
+        assert_eq!(
+            report.gateway_timeouts,
+            statuses.iter().filter(|&&s| s == 504).count() as u64
+        );
+        assert!(report.late_stored > 0 && report.gateway_timeouts > 0);
+        statuses
+    }
+    assert_eq!(statuses(3).await, statuses(3).await);
+}

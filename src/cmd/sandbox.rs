@@ -27,6 +27,9 @@ Examples:
   # 5 minutes behind, and reads come from a replica 2 s behind the primary
   bulk-reply sandbox --rewrite entities,void-tags,wrap --clock-skew -5m --read-lag 2s
   bulk-reply sandbox --rewrite all                     every rewrite mode at once
+  # A POST in ten is stored 30 s late (after your client gave up), one in twenty is stored
+  # and then answered 504 by the gateway
+  bulk-reply sandbox --late-rate 0.1 --late-by 30s --gateway-timeout-rate 0.05 --seed 7
 
   curl -H 'Authorization: Bearer sandbox-token' -H 'Content-Type: application/json' \\
        -d '{\"message\": \"<p>Fixed!</p>\"}' http://127.0.0.1:8080/v1/tickets/tic_abc123
@@ -83,6 +86,20 @@ pub struct Args {
     /// Fraction of POSTs answered 200 with a body that is not JSON (message appended)
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction)]
     garbage_rate: f64,
+
+    /// Fraction of POSTs stored --late-by after they arrived and answered only then (200),
+    /// even if the client gave up meanwhile (e.g. 0.1)
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction)]
+    late_rate: f64,
+
+    /// How late a --late-rate POST is stored and answered (e.g. 30s, past the client's
+    /// timeout)
+    #[arg(long, value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
+    late_by: Duration,
+
+    /// Fraction of POSTs stored, then answered 504 with a gateway's HTML page (e.g. 0.05)
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction)]
+    gateway_timeout_rate: f64,
 
     /// Delay before every /v1 request is handled (e.g. 20ms)
     #[arg(long, value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
@@ -146,6 +163,9 @@ pub fn run(args: Args) -> CmdResult {
             drop_rate: args.drop_rate,
             garbage_rate: args.garbage_rate,
             latency: args.latency,
+            late_rate: args.late_rate,
+            late_by: args.late_by,
+            gateway_timeout_rate: args.gateway_timeout_rate,
         },
         oauth: args.oauth_client_id.zip(args.oauth_client_secret).map(
             |(client_id, client_secret)| OAuthApp {
@@ -176,12 +196,17 @@ pub fn run(args: Args) -> CmdResult {
             ),
         );
         stop.await.map_err(Failure::stopped)?;
-        let report = running.report();
-        running.shutdown().await;
+        // The report after shutdown: late stores that landed while it drained count.
+        let report = running.shutdown().await;
+        let late_dropped = if report.late_dropped > 0 {
+            format!("; {} late stores cancelled unstored", report.late_dropped)
+        } else {
+            String::new()
+        };
         output::say(
             Level::Info,
             &format!(
-                "bulk-reply sandbox: stopped after {} requests; {} messages appended ({} duplicates)",
+                "bulk-reply sandbox: stopped after {} requests; {} messages appended ({} duplicates){late_dropped}",
                 report.requests, report.messages_appended, report.duplicate_messages
             ),
         );

@@ -8,7 +8,8 @@
 //! - `store`: tickets and appended messages, and the lagging reads of them
 //! - `rate_limit`: the rolling window, and the peak meter behind the report
 //! - `clock`: the server's clock, off the client's by `--clock-skew`
-//! - `faults`: reproducible failures, drops and garbage
+//! - `faults`: reproducible failures, drops, garbage, late stores and gateway timeouts
+//! - `late`: the tasks that store late POSTs, even for a client that has gone
 //! - `rewrite`: the stored HTML a sanitiser makes of a posted message
 //! - `oauth`: the token endpoint and the access tokens it issued
 //! - `routes`: the HTTP surface; `server`: the accept loop and per-connection hang-up
@@ -16,6 +17,7 @@
 
 mod clock;
 mod faults;
+mod late;
 mod oauth;
 mod rate_limit;
 mod report;
@@ -189,8 +191,16 @@ impl RunningSandbox {
         self.sandbox.store().appended()
     }
 
-    /// Stops accepting, lets requests in flight finish, and returns when all is closed.
-    pub async fn shutdown(self) {
+    /// Stops accepting, lets requests in flight and late stores (`--late-rate`) finish, up to
+    /// a few seconds in all, and returns the final report: late stores still waiting then are
+    /// cancelled and counted as `lateDropped`. (Dropping a `RunningSandbox` instead, or ending
+    /// its runtime, cancels them uncounted.)
+    pub async fn shutdown(self) -> Report {
+        let deadline = tokio::time::Instant::now() + server::DRAIN_TIMEOUT;
         self.server.stop().await;
+        // After the server: a late POST whose client still waits is drained with its
+        // connection; what remains here are the stores nobody waits for.
+        self.sandbox.drain_late_stores(deadline).await;
+        self.sandbox.report()
     }
 }

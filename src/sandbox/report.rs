@@ -32,6 +32,12 @@ pub struct Report {
     pub peak_requests_per_window: u64,
     /// Access tokens issued by `POST /oauth/tokens`.
     pub tokens_issued: u64,
+    /// POSTs stored late on purpose (`--late-rate`), whether or not the client still waited.
+    pub late_stored: u64,
+    /// Late stores still waiting when shutdown's drain time ran out: cancelled, never stored.
+    pub late_dropped: u64,
+    /// POSTs appended, then answered 504 on purpose (`--gateway-timeout-rate`).
+    pub gateway_timeouts: u64,
 }
 
 /// The report's figures that the store keeps, counted under its lock.
@@ -48,6 +54,9 @@ pub struct Counters {
     posts: AtomicU64,
     gets: AtomicU64,
     dropped: AtomicU64,
+    late_stored: AtomicU64,
+    late_dropped: AtomicU64,
+    gateway_timeouts: AtomicU64,
     /// Indexed by status code; HTTP statuses are three digits.
     by_status: Box<[AtomicU64]>,
 }
@@ -61,6 +70,9 @@ impl Default for Counters {
             posts: AtomicU64::new(0),
             gets: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            late_stored: AtomicU64::new(0),
+            late_dropped: AtomicU64::new(0),
+            gateway_timeouts: AtomicU64::new(0),
             by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -86,6 +98,18 @@ impl Counters {
         self.dropped.fetch_add(1, Relaxed);
     }
 
+    pub fn late_stored(&self) {
+        self.late_stored.fetch_add(1, Relaxed);
+    }
+
+    pub fn late_dropped(&self, cancelled: u64) {
+        self.late_dropped.fetch_add(cancelled, Relaxed);
+    }
+
+    pub fn gateway_timeout(&self) {
+        self.gateway_timeouts.fetch_add(1, Relaxed);
+    }
+
     /// The report, given the figures kept elsewhere (store, rate limiter, token issuer).
     pub fn report(&self, store: StoreFigures, peak: u64, tokens_issued: u64) -> Report {
         let status_counts = self
@@ -109,6 +133,9 @@ impl Counters {
             stale_reads: store.stale_reads,
             peak_requests_per_window: peak,
             tokens_issued,
+            late_stored: self.late_stored.load(Relaxed),
+            late_dropped: self.late_dropped.load(Relaxed),
+            gateway_timeouts: self.gateway_timeouts.load(Relaxed),
         }
     }
 }

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::SandboxConfig;
 use super::clock::ServerClock;
 use super::faults::{Fault, Faults};
+use super::late::LateStores;
 use super::oauth::{TokenIssuer, TokenRequest};
 use super::rate_limit::{PeakMeter, RollingWindow, Verdict};
 use super::report::{Counters, Report};
@@ -47,6 +48,7 @@ pub struct Sandbox {
     limiter: Mutex<Limiter>,
     counters: Counters,
     tokens: TokenIssuer,
+    late_stores: LateStores,
 }
 
 struct Limiter {
@@ -74,6 +76,7 @@ impl Sandbox {
             }),
             counters: Counters::default(),
             tokens: TokenIssuer::new(config.oauth, config.token_ttl),
+            late_stores: LateStores::default(),
         }
     }
 
@@ -86,6 +89,12 @@ impl Sandbox {
 
     pub fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
+    }
+
+    /// For shutdown: waits for late stores until `deadline`, and counts those it cancelled.
+    pub async fn drain_late_stores(&self, deadline: tokio::time::Instant) {
+        let cancelled = self.late_stores.drain(deadline).await;
+        self.counters.late_dropped(cancelled);
     }
 
     fn admit(&self) -> Verdict {
@@ -297,14 +306,68 @@ async fn post_message(
                 std::future::pending().await
             }
             Fault::Garbage => garbage_answer(ticket_json),
-            Fault::None | Fault::Fail(_) => json_response(StatusCode::OK, ticket_json),
+            Fault::GatewayTimeout => {
+                sandbox.counters.gateway_timeout();
+                gateway_timeout_answer()
+            }
+            Fault::None | Fault::Fail(_) | Fault::Late => {
+                json_response(StatusCode::OK, ticket_json)
+            }
         },
         PostOutcome::Failed(status) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             api_error(status, "Server error (injected by --fail-rate).")
         }
+        PostOutcome::StoreLater => {
+            let (posted, stored) = (message.to_owned(), stored.into_owned());
+            store_late(sandbox, ticket_id, posted, stored).await
+        }
         PostOutcome::Refused(refusal) => refused(refusal),
     }
+}
+
+/// `--late-rate`: the backend stores the message `late_by` after it arrived and answers only
+/// then. The store runs in a task of its own (see `late`) that this handler merely awaits, so
+/// it happens even when the client gives up and hyper drops this handler.
+async fn store_late(
+    sandbox: Arc<Sandbox>,
+    ticket_id: String,
+    posted: String,
+    stored: String,
+) -> Response {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let late_by = sandbox.faults.late_by;
+    let backend = sandbox.clone();
+    sandbox.late_stores.schedule(async move {
+        tokio::time::sleep(late_by).await;
+        let appended = backend.store().append(&ticket_id, &posted, &stored);
+        if appended.is_ok() {
+            backend.counters.late_stored();
+        }
+        // Nobody is waiting when the client has gone; the message is stored all the same.
+        let _ = answer.send(appended);
+    });
+    match answered.await {
+        Ok(Ok(ticket_json)) => json_response(StatusCode::OK, ticket_json),
+        Ok(Err(refusal)) => refused(refusal),
+        // Only when shutdown gave up on the store: there is nothing to show.
+        Err(_) => api_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The sandbox stopped before storing this message.",
+        ),
+    }
+}
+
+/// What a gateway (nginx, a load balancer) answers when the backend is too slow for it: a
+/// 504 with its own HTML page, not the API's JSON. The backend stored the message anyway.
+fn gateway_timeout_answer() -> Response {
+    (
+        StatusCode::GATEWAY_TIMEOUT,
+        [(CONTENT_TYPE, HeaderValue::from_static("text/html"))],
+        "<html><body><h1>504 Gateway Time-out</h1>\n\
+         The server didn't respond in time.\n</body></html>\n",
+    )
+        .into_response()
 }
 
 fn refused(refusal: Refusal) -> Response {

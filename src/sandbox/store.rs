@@ -156,13 +156,15 @@ pub struct AppendedMessage {
 #[derive(Debug)]
 pub enum PostOutcome {
     /// Appended; the whole ticket as JSON, and the fault to apply to the answer
-    /// (`Fault::None`, `Fault::Drop` or `Fault::Garbage`).
+    /// (`Fault::None`, `Fault::Drop`, `Fault::Garbage` or `Fault::GatewayTimeout`).
     Appended {
         ticket_json: Vec<u8>,
         fault: Fault,
     },
     /// Injected server failure with this status: nothing appended.
     Failed(u16),
+    /// `Fault::Late`: nothing appended yet; the caller appends after the delay.
+    StoreLater,
     Refused(Refusal),
 }
 
@@ -297,8 +299,10 @@ impl Store {
         } else {
             Fault::None
         };
-        if let Fault::Fail(status) = fault {
-            return PostOutcome::Failed(status);
+        match fault {
+            Fault::Fail(status) => return PostOutcome::Failed(status),
+            Fault::Late => return PostOutcome::StoreLater,
+            Fault::None | Fault::Drop | Fault::Garbage | Fault::GatewayTimeout => {}
         }
         match self.append(id, posted, stored) {
             Ok(ticket_json) => PostOutcome::Appended { ticket_json, fault },
@@ -308,7 +312,7 @@ impl Store {
 
     /// Appends a message to the ticket (reopening it if closed) and returns the whole ticket
     /// as JSON, all messages shown: the primary's answer.
-    fn append(&mut self, id: &str, posted: &str, stored: &str) -> Result<Vec<u8>, Refusal> {
+    pub fn append(&mut self, id: &str, posted: &str, stored: &str) -> Result<Vec<u8>, Refusal> {
         let index = self.find_or_create(id).ok_or(Refusal::NotFound)?;
         let ticket = &mut self.tickets[index];
         if ticket.source == Source::Chat {
