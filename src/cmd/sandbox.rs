@@ -199,7 +199,7 @@ pub fn run(args: Args) -> CmdResult {
         // The report after shutdown: late stores that landed while it drained count.
         let report = running.shutdown().await;
         let late_dropped = if report.late_dropped > 0 {
-            format!("; {} late stores cancelled unstored", report.late_dropped)
+            format!("; {} late stores cancelled, never stored", report.late_dropped)
         } else {
             String::new()
         };
