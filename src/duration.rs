@@ -1,4 +1,5 @@
-//! Human durations on the command line: `250ms`, `30s`, `5m`, `2h`, `1h30m`.
+//! Human durations on the command line: `250ms`, `30s`, `5m`, `2h`, `1h30m`, and signed ones
+//! (`-5m`, `+90s`) where a value may lie in either direction, such as a clock's skew.
 
 use std::time::Duration;
 
@@ -47,6 +48,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// Parses a duration that may be negative: `-5m`, `+90s`, `2m` (no sign: positive). The part
+/// after the sign is read by [`parse_duration`].
+pub fn parse_signed_duration(text: &str) -> Result<time::Duration, String> {
+    let text = text.trim();
+    let (negative, magnitude) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let magnitude = parse_duration(magnitude)?;
+    let magnitude = time::Duration::try_from(magnitude)
+        .map_err(|_| format!("duration {text:?} is too large"))?;
+    Ok(if negative { -magnitude } else { magnitude })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +82,31 @@ mod tests {
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("10 parsecs").is_err());
         assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn signed_durations_take_an_optional_sign() {
+        assert_eq!(
+            parse_signed_duration("-5m"),
+            Ok(time::Duration::minutes(-5))
+        );
+        assert_eq!(
+            parse_signed_duration("+90s"),
+            Ok(time::Duration::seconds(90))
+        );
+        assert_eq!(parse_signed_duration("2m"), Ok(time::Duration::minutes(2)));
+        assert_eq!(
+            parse_signed_duration(" -1h30m "),
+            Ok(-time::Duration::minutes(90))
+        );
+        assert_eq!(parse_signed_duration("0s"), Ok(time::Duration::ZERO));
+    }
+
+    #[test]
+    fn signed_durations_reject_a_bare_or_doubled_sign() {
+        assert!(parse_signed_duration("-").is_err());
+        assert!(parse_signed_duration("+").is_err());
+        assert!(parse_signed_duration("--5m").is_err());
+        assert!(parse_signed_duration("-fast").is_err());
     }
 }

@@ -396,8 +396,13 @@ async fn inspection_views_need_no_token_and_match_the_in_process_figures() {
             "dropped": 0,
             "messagesAppended": 4,
             "duplicateMessages": 1,
+            "messagesRewritten": 0,
+            "staleReads": 0,
             "peakRequestsPerWindow": 6,
-            "tokensIssued": 0
+            "tokensIssued": 0,
+            "lateStored": 0,
+            "lateDropped": 0,
+            "gatewayTimeouts": 0
         })
     );
     assert_eq!(

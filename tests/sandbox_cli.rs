@@ -169,6 +169,12 @@ fn bad_flags_are_usage_errors() {
         ["--rate-limit", "60"],
         ["--latency", "soon"],
         ["--listen", "localhost"],
+        ["--rewrite", "entities,bold"],
+        ["--clock-skew", "-5 minutes"],
+        ["--read-lag", "1 fortnight"],
+        ["--late-rate", "2"],
+        ["--late-by", "later"],
+        ["--gateway-timeout-rate", "half"],
     ] {
         cargo_bin_cmd!("bulk-reply")
             .arg("sandbox")
@@ -191,6 +197,24 @@ fn bad_flags_are_usage_errors() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("at most 1"));
+    // Checked when the sandbox starts: the sum of all per-POST rates, a late store's delay,
+    // and a skew no real server has.
+    for (args, says) in [
+        (
+            &["--late-rate", "0.6", "--gateway-timeout-rate", "0.6"][..],
+            "at most 1",
+        ),
+        (&["--late-rate", "0.1"][..], "--late-by"),
+        (&["--clock-skew=-9000h"][..], "more than a year"),
+    ] {
+        cargo_bin_cmd!("bulk-reply")
+            .args(["sandbox", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(says));
+    }
 }
 
 #[test]
@@ -200,5 +224,9 @@ fn help_shows_examples() {
         .assert()
         .success()
         .stdout(predicate::str::contains("Examples:"))
-        .stdout(predicate::str::contains("--rate-limit off"));
+        .stdout(predicate::str::contains("--rate-limit off"))
+        .stdout(predicate::str::contains(
+            "--rewrite entities,void-tags,wrap",
+        ))
+        .stdout(predicate::str::contains("--late-rate 0.1 --late-by 30s"));
 }

@@ -23,7 +23,7 @@ fn faults(seed: u64, fail: f64, drop: f64, garbage: f64) -> Faults {
         fail_rate: fail,
         drop_rate: drop,
         garbage_rate: garbage,
-        latency: Duration::ZERO,
+        ..Faults::none()
     }
 }
 

@@ -8,11 +8,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::duration::parse_duration;
+use crate::duration::{parse_duration, parse_signed_duration};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::output::{self, Level};
 use crate::rate::Rate;
-use crate::sandbox::{self, Faults, OAuthApp, SandboxConfig, World};
+use crate::sandbox::{self, Faults, OAuthApp, Rewrites, SandboxConfig, World};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -22,6 +22,14 @@ Examples:
   bulk-reply sandbox --rate-limit 5/s --token s3cret   a faster key, another token
   bulk-reply sandbox --rate-limit off                  no limit (benchmarks)
   bulk-reply sandbox --fail-rate 0.05 --drop-rate 0.01 --garbage-rate 0.01 --latency 20ms --seed 7
+
+  # What real deployments do: a sanitiser rewrites what you post, the server's clock is
+  # 5 minutes behind, and reads come from a replica 2 s behind the primary
+  bulk-reply sandbox --rewrite entities,void-tags,wrap --clock-skew -5m --read-lag 2s
+  bulk-reply sandbox --rewrite all                     every rewrite mode at once
+  # A POST in ten is stored 30 s late (after your client gave up), one in twenty is stored
+  # and then answered 504 by the gateway
+  bulk-reply sandbox --late-rate 0.1 --late-by 30s --gateway-timeout-rate 0.05 --seed 7
 
   curl -H 'Authorization: Bearer sandbox-token' -H 'Content-Type: application/json' \\
        -d '{\"message\": \"<p>Fixed!</p>\"}' http://127.0.0.1:8080/v1/tickets/tic_abc123
@@ -79,6 +87,20 @@ pub struct Args {
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction)]
     garbage_rate: f64,
 
+    /// Fraction of POSTs stored --late-by after they arrived and answered only then (200),
+    /// even if the client gave up meanwhile (e.g. 0.1)
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction)]
+    late_rate: f64,
+
+    /// How late a --late-rate POST is stored and answered (e.g. 30s, past the client's
+    /// timeout)
+    #[arg(long, value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
+    late_by: Duration,
+
+    /// Fraction of POSTs stored, then answered 504 with a gateway's HTML page (e.g. 0.05)
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction)]
+    gateway_timeout_rate: f64,
+
     /// Delay before every /v1 request is handled (e.g. 20ms)
     #[arg(long, value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
     latency: Duration,
@@ -96,6 +118,23 @@ pub struct Args {
     /// 0s issues tokens refused at once
     #[arg(long, value_name = "DUR", default_value = "1h", value_parser = parse_duration)]
     token_ttl: Duration,
+
+    /// Store each message as a help-desk sanitiser would; the POST's answer and every read
+    /// show the stored form. Modes (applied in this order): strip-attributes, void-tags,
+    /// strong, linkify, quotes, whitespace, wrap, entities, numeric; or all
+    #[arg(long, value_name = "MODE[,MODE...]")]
+    rewrite: Option<Rewrites>,
+
+    /// The server's clock is off by this much, ahead or behind (e.g. -5m, +90s): postedAt,
+    /// createdAt and the Date header of every answer
+    #[arg(long, value_name = "DUR", default_value = "0s", allow_hyphen_values = true,
+          value_parser = parse_signed_duration)]
+    clock_skew: time::Duration,
+
+    /// Reads lag writes: GET of a ticket and the list show no message stored less than this
+    /// long ago (e.g. 2s), as a replica or cache would; the POST's own answer shows it
+    #[arg(long, value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
+    read_lag: Duration,
 }
 
 fn fraction(text: &str) -> Result<f64, String> {
@@ -124,6 +163,9 @@ pub fn run(args: Args) -> CmdResult {
             drop_rate: args.drop_rate,
             garbage_rate: args.garbage_rate,
             latency: args.latency,
+            late_rate: args.late_rate,
+            late_by: args.late_by,
+            gateway_timeout_rate: args.gateway_timeout_rate,
         },
         oauth: args.oauth_client_id.zip(args.oauth_client_secret).map(
             |(client_id, client_secret)| OAuthApp {
@@ -132,6 +174,9 @@ pub fn run(args: Args) -> CmdResult {
             },
         ),
         token_ttl: args.token_ttl,
+        rewrite: args.rewrite.unwrap_or_default(),
+        clock_skew: args.clock_skew,
+        read_lag: args.read_lag,
     };
     let rate_limit = config.rate_limit;
     let runtime = super::runtime()?;
@@ -151,12 +196,17 @@ pub fn run(args: Args) -> CmdResult {
             ),
         );
         stop.await.map_err(Failure::stopped)?;
-        let report = running.report();
-        running.shutdown().await;
+        // The report after shutdown: late stores that landed while it drained count.
+        let report = running.shutdown().await;
+        let late_dropped = if report.late_dropped > 0 {
+            format!("; {} late stores cancelled, never stored", report.late_dropped)
+        } else {
+            String::new()
+        };
         output::say(
             Level::Info,
             &format!(
-                "bulk-reply sandbox: stopped after {} requests; {} messages appended ({} duplicates)",
+                "bulk-reply sandbox: stopped after {} requests; {} messages appended ({} duplicates){late_dropped}",
                 report.requests, report.messages_appended, report.duplicate_messages
             ),
         );

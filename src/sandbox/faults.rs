@@ -1,4 +1,5 @@
-//! Faults on purpose: failed, dropped and garbled answers to `POST /v1/tickets/{id}`.
+//! Faults on purpose: failed, dropped, garbled, late and gateway-timed-out answers to
+//! `POST /v1/tickets/{id}`.
 //!
 //! Reproducible under concurrency: a decision is not drawn from one shared random generator
 //! in arrival order (which would change with every interleaving) but derived from a hash of
@@ -6,6 +7,11 @@
 //! ticket and message. The same job run twice with the same seed meets the same faults on the
 //! same rows, however its workers interleave; a retry of a failed row is a new attempt and
 //! gets a fresh decision.
+//!
+//! Every per-POST fault comes out of the same single roll, one slice of `[0, 1)` per fault in
+//! a fixed order (fail, drop, garbage, late, gateway timeout), so the rates add up to at most
+//! 1 and a rate left at 0 shifts no other fault: a seed meets the same fails, drops and
+//! garbage it met before late stores and gateway timeouts existed.
 
 use std::time::Duration;
 
@@ -24,6 +30,15 @@ pub struct Faults {
     pub garbage_rate: f64,
     /// Waited before every `/v1` request is handled.
     pub latency: Duration,
+    /// Fraction of POSTs whose message is stored `late_by` after the request arrived, and
+    /// answered (200, the ticket) only then: a slow backend that commits after the client's
+    /// timeout. The store happens even if the client has gone.
+    pub late_rate: f64,
+    /// How late a late POST is stored and answered.
+    pub late_by: Duration,
+    /// Fraction of POSTs whose message is appended, then answered 504 with a gateway's HTML
+    /// page: the proxy gave up waiting, the backend did not.
+    pub gateway_timeout_rate: f64,
 }
 
 /// What happens to one POST.
@@ -36,6 +51,10 @@ pub enum Fault {
     Drop,
     /// Append, then answer 200 with a body that is not JSON.
     Garbage,
+    /// Append `late_by` from now, and answer only then.
+    Late,
+    /// Append, then answer 504 with an HTML page.
+    GatewayTimeout,
 }
 
 const FAIL_STATUSES: [u16; 3] = [500, 502, 503];
@@ -49,31 +68,46 @@ impl Faults {
             drop_rate: 0.0,
             garbage_rate: 0.0,
             latency: Duration::ZERO,
+            late_rate: 0.0,
+            late_by: Duration::ZERO,
+            gateway_timeout_rate: 0.0,
         }
     }
 
-    /// Each rate is a probability and together they cannot exceed 1.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        for (flag, rate) in [
+    /// The per-POST fault rates, by flag, in the order they split the roll.
+    fn rates(&self) -> [(&'static str, f64); 5] {
+        [
             ("--fail-rate", self.fail_rate),
             ("--drop-rate", self.drop_rate),
             ("--garbage-rate", self.garbage_rate),
-        ] {
+            ("--late-rate", self.late_rate),
+            ("--gateway-timeout-rate", self.gateway_timeout_rate),
+        ]
+    }
+
+    /// Each rate is a probability, together they cannot exceed 1, and a late store needs
+    /// a delay.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (flag, rate) in self.rates() {
             if !(0.0..=1.0).contains(&rate) {
                 bail!("{flag} {rate} is not a fraction between 0 and 1");
             }
         }
-        let total = self.fail_rate + self.drop_rate + self.garbage_rate;
+        let total: f64 = self.rates().iter().map(|(_, rate)| rate).sum();
         if total > 1.0 + 1e-9 {
             bail!(
-                "--fail-rate, --drop-rate and --garbage-rate add up to {total}; together they must be at most 1"
+                "--fail-rate, --drop-rate, --garbage-rate, --late-rate and --gateway-timeout-rate \
+                 add up to {total}; together they must be at most 1"
             );
+        }
+        if self.late_rate > 0.0 && self.late_by.is_zero() {
+            bail!("--late-rate needs --late-by: how long after arriving a late POST is stored");
         }
         Ok(())
     }
 
     pub fn any_rate(&self) -> bool {
-        self.fail_rate > 0.0 || self.drop_rate > 0.0 || self.garbage_rate > 0.0
+        self.rates().iter().any(|&(_, rate)| rate > 0.0)
     }
 
     /// The fault for the `attempt`-th POST (counting from 0) of `message` to `ticket_id`.
@@ -96,6 +130,14 @@ impl Faults {
         threshold += self.garbage_rate;
         if roll < threshold {
             return Fault::Garbage;
+        }
+        threshold += self.late_rate;
+        if roll < threshold {
+            return Fault::Late;
+        }
+        threshold += self.gateway_timeout_rate;
+        if roll < threshold {
+            return Fault::GatewayTimeout;
         }
         Fault::None
     }
@@ -135,7 +177,17 @@ mod tests {
             fail_rate: fail,
             drop_rate: drop,
             garbage_rate: garbage,
-            latency: Duration::ZERO,
+            ..Faults::none()
+        }
+    }
+
+    fn late_and_gateway(late: f64, gateway: f64) -> Faults {
+        Faults {
+            seed: 42,
+            late_rate: late,
+            late_by: Duration::from_secs(1),
+            gateway_timeout_rate: gateway,
+            ..Faults::none()
         }
     }
 
@@ -152,6 +204,7 @@ mod tests {
                 Fault::Drop => drop += 1,
                 Fault::Garbage => garbage += 1,
                 Fault::None => {}
+                Fault::Late | Fault::GatewayTimeout => panic!("rate 0"),
             }
         }
         assert!((1_800..2_200).contains(&fail), "{fail}");
@@ -183,5 +236,82 @@ mod tests {
         assert!(faults(0.5, 0.4, 0.2).validate().is_err());
         assert!(faults(0.5, 0.3, 0.2).validate().is_ok());
         assert!(faults(f64::NAN, 0.0, 0.0).validate().is_err());
+    }
+
+    #[test]
+    fn late_and_gateway_timeout_rates_are_honoured_beside_the_others() {
+        let f = Faults {
+            fail_rate: 0.1,
+            ..late_and_gateway(0.15, 0.05)
+        };
+        let (mut fail, mut late, mut gateway) = (0, 0, 0);
+        for row in 0..20_000 {
+            match f.decide(&format!("tic_{row}"), "Our apologies", 0) {
+                Fault::Fail(_) => fail += 1,
+                Fault::Late => late += 1,
+                Fault::GatewayTimeout => gateway += 1,
+                Fault::None => {}
+                other => panic!("rate 0: {other:?}"),
+            }
+        }
+        assert!((1_800..2_200).contains(&fail), "{fail}");
+        assert!((2_750..3_250).contains(&late), "{late}");
+        assert!((850..1_150).contains(&gateway), "{gateway}");
+    }
+
+    #[test]
+    fn late_and_gateway_decisions_are_reproducible_and_retries_redraw() {
+        let a = late_and_gateway(0.3, 0.3);
+        let b = Faults {
+            seed: 43,
+            ..a.clone()
+        };
+        let decisions = |f: &Faults| -> Vec<Fault> {
+            (0..200).map(|n| f.decide("tic_1", "hello", n)).collect()
+        };
+        assert_eq!(decisions(&a), decisions(&a.clone()));
+        assert_ne!(decisions(&a), decisions(&b));
+        for fault in [Fault::None, Fault::Late, Fault::GatewayTimeout] {
+            assert!(decisions(&a).contains(&fault), "{fault:?}");
+        }
+    }
+
+    #[test]
+    fn new_rates_at_zero_leave_every_old_decision_unchanged() {
+        let old = faults(0.2, 0.2, 0.2);
+        let with_new_zero = Faults {
+            late_by: Duration::from_secs(5),
+            ..old.clone()
+        };
+        for row in 0..1_000 {
+            let ticket = format!("tic_{row}");
+            assert_eq!(
+                old.decide(&ticket, "x", 0),
+                with_new_zero.decide(&ticket, "x", 0)
+            );
+        }
+    }
+
+    #[test]
+    fn late_and_gateway_rates_join_the_sum_and_a_late_store_needs_a_delay() {
+        assert!(late_and_gateway(0.5, 0.5).validate().is_ok());
+        let error = late_and_gateway(0.6, 0.5)
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("at most 1"), "{error}");
+        let too_much = Faults {
+            drop_rate: 0.5,
+            ..late_and_gateway(0.3, 0.3)
+        };
+        assert!(too_much.validate().is_err());
+        assert!(late_and_gateway(1.2, 0.0).validate().is_err());
+        assert!(late_and_gateway(0.0, f64::NAN).validate().is_err());
+        let no_delay = Faults {
+            late_by: Duration::ZERO,
+            ..late_and_gateway(0.1, 0.0)
+        };
+        let error = no_delay.validate().unwrap_err().to_string();
+        assert!(error.contains("--late-by"), "{error}");
     }
 }

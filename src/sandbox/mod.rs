@@ -5,17 +5,23 @@
 //! returns a [`RunningSandbox`] with the base URL, the inspection views and a shutdown.
 //!
 //! - `world`: which tickets exist (`--tickets` file or the open world)
-//! - `store`: tickets and appended messages
+//! - `store`: tickets and appended messages, and the lagging reads of them
 //! - `rate_limit`: the rolling window, and the peak meter behind the report
-//! - `faults`: reproducible failures, drops and garbage
+//! - `clock`: the server's clock, off the client's by `--clock-skew`
+//! - `faults`: reproducible failures, drops, garbage, late stores and gateway timeouts
+//! - `late`: the tasks that store late POSTs, even for a client that has gone
+//! - `rewrite`: the stored HTML a sanitiser makes of a posted message
 //! - `oauth`: the token endpoint and the access tokens it issued
 //! - `routes`: the HTTP surface; `server`: the accept loop and per-connection hang-up
 //! - `report`: the counters behind `/__sandbox/report`
 
+mod clock;
 mod faults;
+mod late;
 mod oauth;
 mod rate_limit;
 mod report;
+mod rewrite;
 mod routes;
 mod server;
 mod store;
@@ -32,10 +38,12 @@ use tokio::net::TcpListener;
 pub use faults::Faults;
 pub use oauth::OAuthApp;
 pub use report::Report;
+pub use rewrite::{RewriteMode, Rewrites};
 pub use store::AppendedMessage;
 pub use world::{Source, Status, TicketSeed, World, load_world};
 
 use crate::rate::Rate;
+use clock::ServerClock;
 use routes::Sandbox;
 use server::Server;
 
@@ -58,6 +66,15 @@ pub struct SandboxConfig {
     /// How long an issued access token is accepted (`expires_in`, in whole seconds). Zero
     /// issues tokens that are refused at once: a broken token service, for rehearsals.
     pub token_ttl: Duration,
+    /// What the help desk's sanitiser does to a message before storing it; the answer to
+    /// the POST and every read show the stored form.
+    pub rewrite: Rewrites,
+    /// How far the server's clock is off real time (positive: ahead), at most a year:
+    /// `postedAt`, the `createdAt` of tickets it creates and every `Date` header.
+    pub clock_skew: time::Duration,
+    /// How stale reads are: `GET` of a ticket and the list show no message stored less
+    /// than this long ago (the POST's own answer shows it at once).
+    pub read_lag: Duration,
 }
 
 /// Written by hand so that the token never reaches a log line.
@@ -72,6 +89,9 @@ impl fmt::Debug for SandboxConfig {
             .field("faults", &self.faults)
             .field("oauth", &self.oauth)
             .field("token_ttl", &self.token_ttl)
+            .field("rewrite", &self.rewrite)
+            .field("clock_skew", &self.clock_skew)
+            .field("read_lag", &self.read_lag)
             .finish()
     }
 }
@@ -92,6 +112,9 @@ impl Default for SandboxConfig {
             faults: Faults::none(),
             oauth: None,
             token_ttl: DEFAULT_TOKEN_TTL,
+            rewrite: Rewrites::NONE,
+            clock_skew: time::Duration::ZERO,
+            read_lag: Duration::ZERO,
         }
     }
 }
@@ -106,10 +129,12 @@ pub struct RunningSandbox {
 }
 
 /// Binds and starts serving. Fails if a fault rate is not a fraction (or they add up past 1),
-/// a fixed world repeats an id or has a malformed one, or the address cannot be bound.
+/// a fixed world repeats an id or has a malformed one, the clock skew exceeds a year, or the
+/// address cannot be bound.
 pub async fn start(config: SandboxConfig) -> anyhow::Result<RunningSandbox> {
     config.faults.validate()?;
     config.world.validate()?;
+    let clock = ServerClock::skewed_by(config.clock_skew)?;
     let listener = TcpListener::bind(config.listen).await.with_context(|| {
         format!(
             "cannot listen on {}; choose another address with --listen (port 0 picks a free one)",
@@ -120,7 +145,7 @@ pub async fn start(config: SandboxConfig) -> anyhow::Result<RunningSandbox> {
         .local_addr()
         .context("cannot read the sandbox's own address")?;
     let origin = format!("http://{}", reachable(bound));
-    let sandbox = Arc::new(Sandbox::new(config, origin.clone()));
+    let sandbox = Arc::new(Sandbox::new(config, clock, origin.clone()));
     let server = Server::spawn(listener, routes::router(sandbox.clone()));
     Ok(RunningSandbox {
         base_url: format!("{origin}/v1"),
@@ -166,8 +191,16 @@ impl RunningSandbox {
         self.sandbox.store().appended()
     }
 
-    /// Stops accepting, lets requests in flight finish, and returns when all is closed.
-    pub async fn shutdown(self) {
+    /// Stops accepting, lets requests in flight and late stores (`--late-rate`) finish, up to
+    /// a few seconds in all, and returns the final report: late stores still waiting then are
+    /// cancelled and counted as `lateDropped`. (Dropping a `RunningSandbox` instead, or ending
+    /// its runtime, cancels them uncounted.)
+    pub async fn shutdown(self) -> Report {
+        let deadline = tokio::time::Instant::now() + server::DRAIN_TIMEOUT;
         self.server.stop().await;
+        // After the server: a late POST whose client still waits is drained with its
+        // connection; what remains here are the stores nobody waits for.
+        self.sandbox.drain_late_stores(deadline).await;
+        self.sandbox.report()
     }
 }

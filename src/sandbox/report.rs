@@ -20,12 +20,32 @@ pub struct Report {
     /// POSTs left unanswered on purpose (`--drop-rate`): they have no status.
     pub dropped: u64,
     pub messages_appended: u64,
-    /// Messages whose exact text was already on the same ticket when appended.
+    /// Messages whose exact posted text was already on the same ticket when appended
+    /// (compared as posted, not as `--rewrite` stored them).
     pub duplicate_messages: u64,
+    /// Messages stored in another form than posted (`--rewrite`).
+    pub messages_rewritten: u64,
+    /// `GET /v1/tickets/{id}` answers that did not yet show every message stored on the
+    /// ticket (`--read-lag`).
+    pub stale_reads: u64,
     /// The most requests the token made within one rate-limit window (1 s when off).
     pub peak_requests_per_window: u64,
     /// Access tokens issued by `POST /oauth/tokens`.
     pub tokens_issued: u64,
+    /// POSTs stored late on purpose (`--late-rate`), whether or not the client still waited.
+    pub late_stored: u64,
+    /// Late stores still waiting when shutdown's drain time ran out: cancelled, never stored.
+    pub late_dropped: u64,
+    /// POSTs appended, then answered 504 on purpose (`--gateway-timeout-rate`).
+    pub gateway_timeouts: u64,
+}
+
+/// The report's figures that the store keeps, counted under its lock.
+pub struct StoreFigures {
+    pub messages_appended: u64,
+    pub duplicate_messages: u64,
+    pub messages_rewritten: u64,
+    pub stale_reads: u64,
 }
 
 /// Lock-free counters, bumped once or twice per request.
@@ -34,6 +54,9 @@ pub struct Counters {
     posts: AtomicU64,
     gets: AtomicU64,
     dropped: AtomicU64,
+    late_stored: AtomicU64,
+    late_dropped: AtomicU64,
+    gateway_timeouts: AtomicU64,
     /// Indexed by status code; HTTP statuses are three digits.
     by_status: Box<[AtomicU64]>,
 }
@@ -47,6 +70,9 @@ impl Default for Counters {
             posts: AtomicU64::new(0),
             gets: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            late_stored: AtomicU64::new(0),
+            late_dropped: AtomicU64::new(0),
+            gateway_timeouts: AtomicU64::new(0),
             by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -72,14 +98,20 @@ impl Counters {
         self.dropped.fetch_add(1, Relaxed);
     }
 
-    /// The report, given the figures kept elsewhere (store and rate limiter).
-    pub fn report(
-        &self,
-        messages_appended: u64,
-        duplicate_messages: u64,
-        peak: u64,
-        tokens_issued: u64,
-    ) -> Report {
+    pub fn late_stored(&self) {
+        self.late_stored.fetch_add(1, Relaxed);
+    }
+
+    pub fn late_dropped(&self, cancelled: u64) {
+        self.late_dropped.fetch_add(cancelled, Relaxed);
+    }
+
+    pub fn gateway_timeout(&self) {
+        self.gateway_timeouts.fetch_add(1, Relaxed);
+    }
+
+    /// The report, given the figures kept elsewhere (store, rate limiter, token issuer).
+    pub fn report(&self, store: StoreFigures, peak: u64, tokens_issued: u64) -> Report {
         let status_counts = self
             .by_status
             .iter()
@@ -95,10 +127,15 @@ impl Counters {
             gets: self.gets.load(Relaxed),
             status_counts,
             dropped: self.dropped.load(Relaxed),
-            messages_appended,
-            duplicate_messages,
+            messages_appended: store.messages_appended,
+            duplicate_messages: store.duplicate_messages,
+            messages_rewritten: store.messages_rewritten,
+            stale_reads: store.stale_reads,
             peak_requests_per_window: peak,
             tokens_issued,
+            late_stored: self.late_stored.load(Relaxed),
+            late_dropped: self.late_dropped.load(Relaxed),
+            gateway_timeouts: self.gateway_timeouts.load(Relaxed),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The HTTP surface: the `/v1` ticket API behind its gate (latency, auth, rate limit), and the
-//! `/__sandbox` inspection views, open to anyone.
+//! `/__sandbox` inspection views, open to anyone. With `--clock-skew`, every answer carries
+//! the server's own `Date`.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime};
@@ -7,7 +8,7 @@ use std::time::{Instant, SystemTime};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{OriginalUri, Path, Query, Request, State};
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{CONTENT_TYPE, DATE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,12 +17,15 @@ use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::SandboxConfig;
+use super::clock::ServerClock;
 use super::faults::{Fault, Faults};
+use super::late::LateStores;
 use super::oauth::{TokenIssuer, TokenRequest};
 use super::rate_limit::{PeakMeter, RollingWindow, Verdict};
 use super::report::{Counters, Report};
+use super::rewrite::Rewrites;
 use super::server::Hangup;
-use super::store::{ListFilter, PostOutcome, Store, TicketSummary, atom_now};
+use super::store::{ListFilter, PostOutcome, Refusal, Store, TicketSummary};
 use super::world::{Source, Status};
 
 /// Tickets per list page, as in the real API.
@@ -36,12 +40,15 @@ pub struct Sandbox {
     /// `Bearer <token>`, compared byte for byte with the `Authorization` header.
     authorization: Vec<u8>,
     faults: Faults,
+    rewrites: Rewrites,
+    clock: ServerClock,
     /// `http://host:port`, for the absolute URLs of the list pages.
     origin: String,
     store: Mutex<Store>,
     limiter: Mutex<Limiter>,
     counters: Counters,
     tokens: TokenIssuer,
+    late_stores: LateStores,
 }
 
 struct Limiter {
@@ -50,33 +57,44 @@ struct Limiter {
 }
 
 impl Sandbox {
-    pub fn new(config: SandboxConfig, origin: String) -> Self {
+    pub fn new(config: SandboxConfig, clock: ServerClock, origin: String) -> Self {
         Sandbox {
             authorization: format!("Bearer {}", config.token).into_bytes(),
             faults: config.faults,
+            rewrites: config.rewrite,
+            clock,
             origin,
-            store: Mutex::new(Store::new(config.world, config.agent_name)),
+            store: Mutex::new(Store::new(
+                config.world,
+                config.agent_name,
+                clock,
+                config.read_lag,
+            )),
             limiter: Mutex::new(Limiter {
                 window: RollingWindow::new(config.rate_limit),
                 peak: PeakMeter::new(config.rate_limit),
             }),
             counters: Counters::default(),
             tokens: TokenIssuer::new(config.oauth, config.token_ttl),
+            late_stores: LateStores::default(),
         }
     }
 
     pub fn report(&self) -> Report {
-        let (appended, duplicates) = {
-            let store = lock(&self.store);
-            (store.messages_appended(), store.duplicate_messages())
-        };
+        let store = lock(&self.store).figures();
         let peak = lock(&self.limiter).peak.peak();
         self.counters
-            .report(appended, duplicates, peak, self.tokens.tokens_issued())
+            .report(store, peak, self.tokens.tokens_issued())
     }
 
     pub fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
+    }
+
+    /// For shutdown: waits for late stores until `deadline`, and counts those it cancelled.
+    pub async fn drain_late_stores(&self, deadline: tokio::time::Instant) {
+        let cancelled = self.late_stores.drain(deadline).await;
+        self.counters.late_dropped(cancelled);
     }
 
     fn admit(&self) -> Verdict {
@@ -113,13 +131,33 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(sandbox.clone(), gate));
-    Router::new()
+    let router = Router::new()
         .nest("/v1", api)
         .route("/oauth/tokens", post(issue_token))
         .route("/__sandbox/report", get(show_report))
         .route("/__sandbox/messages", get(show_messages))
-        .fallback(no_such_route)
-        .with_state(sandbox)
+        .fallback(no_such_route);
+    // Unskewed, hyper's own `Date` (added only where a response has none) is already right.
+    let router = if sandbox.clock.is_skewed() {
+        router.layer(middleware::map_response_with_state(
+            sandbox.clone(),
+            stamp_server_date,
+        ))
+    } else {
+        router
+    };
+    router.with_state(sandbox)
+}
+
+/// Dates every answer by the server's (skewed) clock.
+async fn stamp_server_date(
+    State(sandbox): State<Arc<Sandbox>>,
+    mut response: Response,
+) -> Response {
+    if let Ok(date) = HeaderValue::from_str(&sandbox.clock.http_date()) {
+        response.headers_mut().insert(DATE, date);
+    }
+    response
 }
 
 /// Runs before every `/v1` handler: counting, latency, auth, rate limit; then stamps the
@@ -254,10 +292,11 @@ async fn post_message(
             "The message field is required and must be a non-empty string.",
         );
     };
-    let posted_at = atom_now();
+    // Rewritten before the store's lock is taken: it is the slow part.
+    let stored = sandbox.rewrites.apply(message);
     let outcome = sandbox
         .store()
-        .post(&ticket_id, message, posted_at, &sandbox.faults);
+        .post(&ticket_id, message, &stored, &sandbox.faults);
     match outcome {
         PostOutcome::Appended { ticket_json, fault } => match fault {
             Fault::Drop => {
@@ -267,14 +306,74 @@ async fn post_message(
                 std::future::pending().await
             }
             Fault::Garbage => garbage_answer(ticket_json),
-            Fault::None | Fault::Fail(_) => json_response(StatusCode::OK, ticket_json),
+            Fault::GatewayTimeout => {
+                sandbox.counters.gateway_timeout();
+                gateway_timeout_answer()
+            }
+            Fault::None | Fault::Fail(_) | Fault::Late => {
+                json_response(StatusCode::OK, ticket_json)
+            }
         },
         PostOutcome::Failed(status) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             api_error(status, "Server error (injected by --fail-rate).")
         }
-        PostOutcome::NotFound => ticket_not_found(),
-        PostOutcome::ChatRefused => api_error(
+        PostOutcome::StoreLater => {
+            let (posted, stored) = (message.to_owned(), stored.into_owned());
+            store_late(sandbox, ticket_id, posted, stored).await
+        }
+        PostOutcome::Refused(refusal) => refused(refusal),
+    }
+}
+
+/// `--late-rate`: the backend stores the message `late_by` after it arrived and answers only
+/// then. The store runs in a task of its own (see `late`) that this handler merely awaits, so
+/// it happens even when the client gives up and hyper drops this handler.
+async fn store_late(
+    sandbox: Arc<Sandbox>,
+    ticket_id: String,
+    posted: String,
+    stored: String,
+) -> Response {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let late_by = sandbox.faults.late_by;
+    let backend = sandbox.clone();
+    sandbox.late_stores.schedule(async move {
+        tokio::time::sleep(late_by).await;
+        let appended = backend.store().append(&ticket_id, &posted, &stored);
+        if appended.is_ok() {
+            backend.counters.late_stored();
+        }
+        // Nobody is waiting when the client has gone; the message is stored all the same.
+        let _ = answer.send(appended);
+    });
+    match answered.await {
+        Ok(Ok(ticket_json)) => json_response(StatusCode::OK, ticket_json),
+        Ok(Err(refusal)) => refused(refusal),
+        // Only when shutdown gave up on the store: there is nothing to show.
+        Err(_) => api_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The sandbox stopped before storing this message.",
+        ),
+    }
+}
+
+/// What a gateway (nginx, a load balancer) answers when the backend is too slow for it: a
+/// 504 with its own HTML page, not the API's JSON. The backend stored the message anyway.
+fn gateway_timeout_answer() -> Response {
+    (
+        StatusCode::GATEWAY_TIMEOUT,
+        [(CONTENT_TYPE, HeaderValue::from_static("text/html"))],
+        "<html><body><h1>504 Gateway Time-out</h1>\n\
+         The server didn't respond in time.\n</body></html>\n",
+    )
+        .into_response()
+}
+
+fn refused(refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::NotFound => ticket_not_found(),
+        Refusal::ChatRefused => api_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Tickets created from live chat cannot receive messages through the API.",
         ),

@@ -23,7 +23,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// How long shutdown waits for requests in flight before cutting connections.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Pulled by a handler to close its connection without answering.
 #[derive(Clone, Default)]

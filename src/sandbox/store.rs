@@ -3,40 +3,90 @@
 //! One `Store` sits behind one mutex. Each request holds it once, briefly: look up (or
 //! create) the ticket, append, serialize the answer. Serializing under the lock avoids cloning
 //! the ticket, and a ticket is small enough that this is cheaper than the clone would be.
+//!
+//! Reads can lag writes (`--read-lag`): every message remembers the `Instant` it was stored,
+//! and a read shows only the messages stored at least the lag ago, as a replica or cache
+//! would. The answer to a POST is the primary's and shows everything.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
-use time::OffsetDateTime;
-use time::format_description::FormatItem;
-use time::macros::format_description;
 
+use super::clock::ServerClock;
 use super::faults::{Fault, Faults, pair_hash};
+use super::report::StoreFigures;
 use super::world::{Source, Status, TicketSeed, World, is_well_formed_ticket_id};
 
-/// ATOM as the API writes it: `2024-04-29T21:00:00+02:00`, never `Z`.
-const ATOM: &[FormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
-);
-
-/// Now, in ATOM format (UTC, written `+00:00`).
-pub fn atom_now() -> String {
-    OffsetDateTime::now_utc()
-        .format(ATOM)
-        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00+00:00"))
-}
-
-/// A ticket exactly as the API returns it (camelCase, messages included).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Ticket {
+struct Ticket {
     id: String,
     customer_id: Option<String>,
     title: String,
     source: Source,
     status: Status,
+    /// The status before any reply: what a lagging read shows while no reply is visible yet
+    /// (a reply reopens a closed ticket, and that too reaches a replica late).
+    status_before_replies: Status,
     messages: Vec<Message>,
     created_at: String,
+}
+
+/// A ticket exactly as the API returns it (camelCase, messages included), as of one moment.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TicketView<'a> {
+    id: &'a str,
+    customer_id: Option<&'a str>,
+    title: &'a str,
+    source: Source,
+    status: Status,
+    messages: &'a [Message],
+    created_at: &'a str,
+}
+
+impl Ticket {
+    /// The ticket as a read at `horizon` sees it.
+    fn view(&self, horizon: Horizon) -> TicketView<'_> {
+        let messages = horizon.visible(&self.messages);
+        TicketView {
+            id: &self.id,
+            customer_id: self.customer_id.as_deref(),
+            title: &self.title,
+            source: self.source,
+            status: if messages.is_empty() {
+                self.status_before_replies
+            } else {
+                self.status
+            },
+            messages,
+            created_at: &self.created_at,
+        }
+    }
+}
+
+/// Up to which moment a read sees the stored messages.
+#[derive(Debug, Clone, Copy)]
+enum Horizon {
+    /// Everything stored: no lag, or the POST's own answer.
+    Now,
+    /// What was stored at or before this instant.
+    StoredBy(Instant),
+    /// Nothing yet: the lag reaches back before this process could date anything.
+    BeforeAnything,
+}
+
+impl Horizon {
+    /// Messages are pushed in storing order with `Instant`s taken under the store's lock, so
+    /// the visible ones are a prefix.
+    fn visible(self, messages: &[Message]) -> &[Message] {
+        match self {
+            Horizon::Now => messages,
+            Horizon::StoredBy(cutoff) => {
+                &messages[..messages.partition_point(|m| m.stored_at <= cutoff)]
+            }
+            Horizon::BeforeAnything => &[],
+        }
+    }
 }
 
 /// A list entry: the ticket without its messages.
@@ -57,9 +107,23 @@ struct Message {
     id: String,
     posted_by: String,
     is_posted_by_customer: bool,
+    /// As stored: rewritten by `--rewrite` if that is on.
     message: String,
     posted_at: String,
     attachments: NoAttachments,
+    /// The text as the client posted it, kept only when the stored text differs.
+    #[serde(skip)]
+    posted_differently: Option<String>,
+    #[serde(skip)]
+    stored_at: Instant,
+    #[serde(skip)]
+    stored_at_unix_ms: u64,
+}
+
+impl Message {
+    fn posted(&self) -> &str {
+        self.posted_differently.as_deref().unwrap_or(&self.message)
+    }
 }
 
 /// Messages posted through the API never carry attachments: always `[]`.
@@ -78,21 +142,35 @@ impl Serialize for NoAttachments {
 pub struct AppendedMessage {
     pub ticket_id: String,
     pub message_id: String,
+    /// As stored (and shown by the API): rewritten if `--rewrite` is on.
     pub message: String,
+    /// As the client posted it.
+    pub posted: String,
+    /// By the server's clock, skewed if `--clock-skew` is on.
     pub posted_at: String,
+    /// Real UNIX time of the storing, in milliseconds.
+    pub stored_at_ms: u64,
 }
 
 /// The answer to a POST, decided under the lock.
 #[derive(Debug)]
 pub enum PostOutcome {
     /// Appended; the whole ticket as JSON, and the fault to apply to the answer
-    /// (`Fault::None`, `Fault::Drop` or `Fault::Garbage`).
+    /// (`Fault::None`, `Fault::Drop`, `Fault::Garbage` or `Fault::GatewayTimeout`).
     Appended {
         ticket_json: Vec<u8>,
         fault: Fault,
     },
     /// Injected server failure with this status: nothing appended.
     Failed(u16),
+    /// `Fault::Late`: nothing appended yet; the caller appends after the delay.
+    StoreLater,
+    Refused(Refusal),
+}
+
+/// Why a message cannot be appended to a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
     NotFound,
     /// A chat ticket: the API refuses messages on it.
     ChatRefused,
@@ -108,6 +186,8 @@ pub struct ListFilter {
 pub struct Store {
     open_world: bool,
     agent_name: String,
+    clock: ServerClock,
+    read_lag: Duration,
     tickets: Vec<Ticket>,
     index_of: HashMap<String, usize>,
     /// Every appended message as (ticket index, message index), in arrival order.
@@ -116,12 +196,16 @@ pub struct Store {
     /// are on, since it exists to number the attempts a fault decision depends on.
     attempts: HashMap<u64, u64>,
     duplicate_messages: u64,
+    /// Messages stored in another form than posted (`--rewrite`).
+    messages_rewritten: u64,
+    /// Reads of a ticket that did not yet show all its messages (`--read-lag`).
+    stale_reads: u64,
     next_message_number: u64,
 }
 
 impl Store {
-    pub fn new(world: World, agent_name: String) -> Self {
-        let created_at = atom_now();
+    pub fn new(world: World, agent_name: String, clock: ServerClock, read_lag: Duration) -> Self {
+        let created_at = clock.atom_now();
         let (open_world, seeds) = match world {
             World::Open => (true, Vec::new()),
             World::Fixed(seeds) => (false, seeds),
@@ -129,11 +213,15 @@ impl Store {
         let mut store = Store {
             open_world,
             agent_name,
+            clock,
+            read_lag,
             tickets: Vec::with_capacity(seeds.len()),
             index_of: HashMap::with_capacity(seeds.len()),
             log: Vec::new(),
             attempts: HashMap::new(),
             duplicate_messages: 0,
+            messages_rewritten: 0,
+            stale_reads: 0,
             next_message_number: 1,
         };
         for seed in seeds {
@@ -151,6 +239,7 @@ impl Store {
             title: seed.title,
             source: seed.source,
             status: seed.status,
+            status_before_replies: seed.status,
             messages: Vec::new(),
             created_at,
         });
@@ -172,43 +261,70 @@ impl Store {
             customer_id: None,
             title: String::from("Sandbox ticket"),
         };
-        Some(self.insert(seed, atom_now()))
+        let created_at = self.clock.atom_now();
+        Some(self.insert(seed, created_at))
     }
 
-    /// `GET /v1/tickets/{id}`: the ticket as JSON.
+    /// What reads see now: everything, or what was stored at least `read_lag` ago.
+    fn read_horizon(&self) -> Horizon {
+        if self.read_lag.is_zero() {
+            return Horizon::Now;
+        }
+        Instant::now()
+            .checked_sub(self.read_lag)
+            .map_or(Horizon::BeforeAnything, Horizon::StoredBy)
+    }
+
+    /// `GET /v1/tickets/{id}`: the ticket as JSON, as a (possibly lagging) read sees it.
     pub fn ticket_json(&mut self, id: &str) -> Option<Vec<u8>> {
         let index = self.find_or_create(id)?;
-        Some(to_json(&self.tickets[index]))
+        let horizon = self.read_horizon();
+        let ticket = &self.tickets[index];
+        let view = ticket.view(horizon);
+        if view.messages.len() < ticket.messages.len() {
+            self.stale_reads += 1;
+        }
+        Some(to_json(&view))
     }
 
-    /// `POST /v1/tickets/{id}`: decides the fault, then appends (reopening a closed ticket).
-    pub fn post(
-        &mut self,
-        id: &str,
-        text: &str,
-        posted_at: String,
-        faults: &Faults,
-    ) -> PostOutcome {
+    /// `POST /v1/tickets/{id}`: decides the fault, then appends `stored` (what the sanitiser
+    /// made of `posted`). The fault is decided on the text as posted: a client sees the
+    /// same faults whatever `--rewrite` does.
+    pub fn post(&mut self, id: &str, posted: &str, stored: &str, faults: &Faults) -> PostOutcome {
         let fault = if faults.any_rate() {
-            let attempt = self.attempts.entry(pair_hash(id, text)).or_insert(0);
-            let fault = faults.decide(id, text, *attempt);
+            let attempt = self.attempts.entry(pair_hash(id, posted)).or_insert(0);
+            let fault = faults.decide(id, posted, *attempt);
             *attempt += 1;
             fault
         } else {
             Fault::None
         };
-        if let Fault::Fail(status) = fault {
-            return PostOutcome::Failed(status);
+        match fault {
+            Fault::Fail(status) => return PostOutcome::Failed(status),
+            Fault::Late => return PostOutcome::StoreLater,
+            Fault::None | Fault::Drop | Fault::Garbage | Fault::GatewayTimeout => {}
         }
-        let Some(index) = self.find_or_create(id) else {
-            return PostOutcome::NotFound;
-        };
+        match self.append(id, posted, stored) {
+            Ok(ticket_json) => PostOutcome::Appended { ticket_json, fault },
+            Err(refusal) => PostOutcome::Refused(refusal),
+        }
+    }
+
+    /// Appends a message to the ticket (reopening it if closed) and returns the whole ticket
+    /// as JSON, all messages shown: the primary's answer.
+    pub fn append(&mut self, id: &str, posted: &str, stored: &str) -> Result<Vec<u8>, Refusal> {
+        let index = self.find_or_create(id).ok_or(Refusal::NotFound)?;
         let ticket = &mut self.tickets[index];
         if ticket.source == Source::Chat {
-            return PostOutcome::ChatRefused;
+            return Err(Refusal::ChatRefused);
         }
-        if ticket.messages.iter().any(|m| m.message == text) {
+        // By the posted text: a retry is a duplicate however the sanitiser stored it.
+        if ticket.messages.iter().any(|m| m.posted() == posted) {
             self.duplicate_messages += 1;
+        }
+        let posted_differently = (stored != posted).then(|| posted.to_owned());
+        if posted_differently.is_some() {
+            self.messages_rewritten += 1;
         }
         let message_id = format!("tim_{:014x}", self.next_message_number);
         self.next_message_number += 1;
@@ -221,33 +337,38 @@ impl Store {
             id: message_id,
             posted_by: self.agent_name.clone(),
             is_posted_by_customer: false,
-            message: text.to_owned(),
-            posted_at,
+            message: stored.to_owned(),
+            posted_at: self.clock.atom_now(),
             attachments: NoAttachments,
+            posted_differently,
+            // Taken under the store's lock: storing order and `Instant` order agree.
+            stored_at: Instant::now(),
+            stored_at_unix_ms: unix_ms_now(),
         });
         self.log.push((index, ticket.messages.len() - 1));
-        PostOutcome::Appended {
-            ticket_json: to_json(ticket),
-            fault,
-        }
+        Ok(to_json(&ticket.view(Horizon::Now)))
     }
 
     /// Up to `take` tickets passing `filter` after the first `skip`, in creation (or file)
     /// order.
+    /// The list is a read too: with `--read-lag` a ticket reopened by a reply too fresh to
+    /// be seen is still listed (and filtered) as closed.
     pub fn list(&self, filter: ListFilter, skip: usize, take: usize) -> Vec<TicketSummary<'_>> {
+        let horizon = self.read_horizon();
         self.tickets
             .iter()
+            .map(|t| t.view(horizon))
             .filter(|t| filter.status.is_none_or(|s| t.status == s))
             .filter(|t| filter.source.is_none_or(|s| t.source == s))
             .skip(skip)
             .take(take)
             .map(|t| TicketSummary {
-                id: &t.id,
-                customer_id: t.customer_id.as_deref(),
-                title: &t.title,
+                id: t.id,
+                customer_id: t.customer_id,
+                title: t.title,
                 source: t.source,
                 status: t.status,
-                created_at: &t.created_at,
+                created_at: t.created_at,
             })
             .collect()
     }
@@ -262,19 +383,31 @@ impl Store {
                     ticket_id: ticket.id.clone(),
                     message_id: message.id.clone(),
                     message: message.message.clone(),
+                    posted: message.posted().to_owned(),
                     posted_at: message.posted_at.clone(),
+                    stored_at_ms: message.stored_at_unix_ms,
                 }
             })
             .collect()
     }
 
-    pub fn messages_appended(&self) -> u64 {
-        self.log.len() as u64
+    /// The report's figures kept here.
+    pub fn figures(&self) -> StoreFigures {
+        StoreFigures {
+            messages_appended: self.log.len() as u64,
+            duplicate_messages: self.duplicate_messages,
+            messages_rewritten: self.messages_rewritten,
+            stale_reads: self.stale_reads,
+        }
     }
+}
 
-    pub fn duplicate_messages(&self) -> u64 {
-        self.duplicate_messages
-    }
+fn unix_ms_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// Serializing our own types to a Vec cannot fail (no maps with non-string keys, no I/O).
@@ -296,14 +429,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn atom_dates_use_a_numeric_offset() {
-        let now = atom_now();
-        assert_eq!(now.len(), "2024-04-29T21:00:00+00:00".len(), "{now}");
-        assert!(now.ends_with("+00:00"), "{now}");
-        assert!(
-            OffsetDateTime::parse(&now, &time::format_description::well_known::Rfc3339).is_ok()
-        );
+    fn store(world: World, read_lag: Duration) -> Store {
+        Store::new(world, "Agent".into(), ServerClock::default(), read_lag)
+    }
+
+    fn ticket(store: &mut Store, id: &str) -> serde_json::Value {
+        serde_json::from_slice(&store.ticket_json(id).unwrap()).unwrap()
     }
 
     #[test]
@@ -312,10 +443,10 @@ mod tests {
             seed("tic_closed", Status::Closed, Source::Email),
             seed("tic_chat", Status::Open, Source::Chat),
         ]);
-        let mut store = Store::new(world, "Agent".into());
+        let mut store = store(world, Duration::ZERO);
         let none = Faults::none();
         for _ in 0..2 {
-            let outcome = store.post("tic_closed", "Hi", atom_now(), &none);
+            let outcome = store.post("tic_closed", "Hi", "Hi", &none);
             assert!(matches!(
                 outcome,
                 PostOutcome::Appended {
@@ -324,27 +455,88 @@ mod tests {
                 }
             ));
         }
-        let json: serde_json::Value =
-            serde_json::from_slice(&store.ticket_json("tic_closed").unwrap()).unwrap();
+        let json = ticket(&mut store, "tic_closed");
         assert_eq!(json["status"], "open");
         assert_eq!(json["messages"].as_array().unwrap().len(), 2);
         assert_eq!(json["messages"][0]["attachments"], serde_json::json!([]));
         assert_ne!(json["messages"][0]["id"], json["messages"][1]["id"]);
-        assert_eq!(store.duplicate_messages(), 1);
+        assert_eq!(store.figures().duplicate_messages, 1);
         assert!(matches!(
-            store.post("tic_chat", "Hi", atom_now(), &none),
-            PostOutcome::ChatRefused
+            store.post("tic_chat", "Hi", "Hi", &none),
+            PostOutcome::Refused(Refusal::ChatRefused)
         ));
         assert!(matches!(
-            store.post("tic_other", "Hi", atom_now(), &none),
-            PostOutcome::NotFound
+            store.post("tic_other", "Hi", "Hi", &none),
+            PostOutcome::Refused(Refusal::NotFound)
         ));
-        assert_eq!(store.messages_appended(), 2);
+        assert_eq!(store.figures().messages_appended, 2);
+        assert_eq!(store.figures().stale_reads, 0);
+    }
+
+    #[test]
+    fn a_rewritten_message_is_stored_rewritten_and_a_duplicate_by_its_posted_text() {
+        let mut store = store(World::Open, Duration::ZERO);
+        let none = Faults::none();
+        let PostOutcome::Appended { ticket_json, .. } =
+            store.post("tic_1", "Café", "Caf&eacute;", &none)
+        else {
+            panic!("appended");
+        };
+        let answer: serde_json::Value = serde_json::from_slice(&ticket_json).unwrap();
+        assert_eq!(answer["messages"][0]["message"], "Caf&eacute;");
+        store.post("tic_1", "Café", "Caf&eacute;", &none);
+        store.post("tic_1", "Caf&eacute;", "Caf&eacute;", &none);
+        assert_eq!(
+            store.figures().duplicate_messages,
+            1,
+            "by the posted text only"
+        );
+        assert_eq!(store.figures().messages_rewritten, 2);
+        let appended = store.appended();
+        assert_eq!(appended[0].posted, "Café");
+        assert_eq!(appended[0].message, "Caf&eacute;");
+        assert_eq!(appended[2].posted, "Caf&eacute;");
+    }
+
+    #[test]
+    fn a_lagging_read_hides_fresh_messages_and_the_reopening_they_caused() {
+        let world = World::Fixed(vec![seed("tic_closed", Status::Closed, Source::Email)]);
+        let lag = Duration::from_millis(200);
+        let mut store = store(world, lag);
+        let none = Faults::none();
+        let PostOutcome::Appended { ticket_json, .. } = store.post("tic_closed", "Hi", "Hi", &none)
+        else {
+            panic!("appended");
+        };
+        let answer: serde_json::Value = serde_json::from_slice(&ticket_json).unwrap();
+        assert_eq!(
+            answer["messages"].as_array().unwrap().len(),
+            1,
+            "the primary's answer"
+        );
+        assert_eq!(answer["status"], "open");
+
+        let read = ticket(&mut store, "tic_closed");
+        assert_eq!(read["messages"], serde_json::json!([]));
+        assert_eq!(read["status"], "closed");
+        let closed = ListFilter {
+            status: Some(Status::Closed),
+            ..ListFilter::default()
+        };
+        assert_eq!(store.list(closed, 0, 15).len(), 1);
+        assert_eq!(store.figures().stale_reads, 1);
+
+        std::thread::sleep(lag);
+        let read = ticket(&mut store, "tic_closed");
+        assert_eq!(read["messages"].as_array().unwrap().len(), 1);
+        assert_eq!(read["status"], "open");
+        assert!(store.list(closed, 0, 15).is_empty());
+        assert_eq!(store.figures().stale_reads, 1);
     }
 
     #[test]
     fn open_world_creates_well_formed_ids_on_first_touch() {
-        let mut store = Store::new(World::Open, "Agent".into());
+        let mut store = store(World::Open, Duration::ZERO);
         assert!(store.list(ListFilter::default(), 0, 15).is_empty());
         assert!(store.ticket_json("tic_new1").is_some());
         assert!(store.ticket_json("nope").is_none());
