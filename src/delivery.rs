@@ -66,7 +66,10 @@ pub enum OutcomeResult {
     /// `--in-doubt hold`: a request may have posted the message, it was not found after
     /// the settle period, and the row is left for a person to check rather than risk a
     /// second copy. Later runs read the ticket again.
-    Held { http_status: u16, since: SystemTime },
+    Held {
+        http_status: u16,
+        since: SystemTime,
+    },
 }
 
 impl OutcomeResult {

@@ -83,7 +83,14 @@ fn send(sandbox: &SandboxProcess, input: &std::path::Path) -> Command {
             "--concurrency",
             "8",
         ])
-        .args(["--retry-delay", "5ms", "--timeout", "2s", "--settle", "300ms"])
+        .args([
+            "--retry-delay",
+            "5ms",
+            "--timeout",
+            "2s",
+            "--settle",
+            "300ms",
+        ])
         .env("MKP_API_TOKEN", "sandbox-token");
     cmd
 }

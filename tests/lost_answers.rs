@@ -11,7 +11,10 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Sandbox, results, with_suffix, write_csv};
+use bulk_reply::rate::Rate;
+use bulk_reply::sandbox::{Fault, Faults, SandboxConfig};
+use predicates::str::contains;
+use support::{Sandbox, assert_exactly_once, results, with_suffix, write_csv};
 
 /// Set inside the namespace, so the re-run does the work instead of re-running again.
 const IN_NAMESPACE: &str = "BULK_REPLY_TEST_IN_NETNS";
@@ -55,7 +58,15 @@ fn a_request_abandoned_on_a_blocked_path_never_lands_later() {
         .arg("send")
         .arg(&input)
         .args(["--base-url", &sandbox.base_url()])
-        .args(["--skip-closed", "--rate", "1/s", "--timeout", "1s", "--settle", "2s"])
+        .args([
+            "--skip-closed",
+            "--rate",
+            "1/s",
+            "--timeout",
+            "1s",
+            "--settle",
+            "2s",
+        ])
         .args(["--retry-delay", "200ms", "--max-attempts", "30"])
         .env("MKP_API_TOKEN", bulk_reply::sandbox::DEFAULT_TOKEN)
         .stdout(std::process::Stdio::null())
@@ -64,7 +75,10 @@ fn a_request_abandoned_on_a_blocked_path_never_lands_later() {
         .unwrap();
     let started = Instant::now();
     while sandbox.report().gets < 1 {
-        assert!(started.elapsed() < Duration::from_secs(5), "no read arrived");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no read arrived"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     ip_link_lo("down");
@@ -88,5 +102,251 @@ fn a_request_abandoned_on_a_blocked_path_never_lands_later() {
     assert_eq!(
         records[0]["attempts"], 2,
         "posted again only after the settle period proved the first absent"
+    );
+}
+
+/// A sandbox whose every POST is stored and then loses its answer, with one more fault.
+fn losing_answers(config: SandboxConfig) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        faults: Faults {
+            seed: 12,
+            drop_rate: 1.0,
+            ..config.faults.clone()
+        },
+        ..config
+    })
+}
+
+/// One row, sent with `extra` flags; returns its results record.
+fn send_one(sandbox: &Sandbox, message: &str, extra: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = vec![("tic_lost1".to_string(), message.to_string())];
+    let input = write_csv(dir.path(), "one.csv", &rows);
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited"])
+        .args(extra)
+        .assert()
+        .code(0);
+    let records = results(&with_suffix(&input, ".results.ndjson"));
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_exactly_once(sandbox, &rows);
+    records[0].clone()
+}
+
+const DUTCH_NOTICE: &str =
+    "<p>De storing is opgelost — excuses voor het ongemak. Uw tegoed: € 10, café “De Zon”.</p>";
+
+#[test]
+fn named_entities_and_a_lost_answer_make_one_copy() {
+    let sandbox = losing_answers(SandboxConfig {
+        rewrite: "entities".parse().unwrap(),
+        ..SandboxConfig::default()
+    });
+    let record = send_one(&sandbox, DUTCH_NOTICE, &[]);
+    assert_eq!(record["status"], "sent");
+    assert_eq!(record["copies"], 1);
+    assert!(
+        sandbox.messages()[0].message.contains("&eacute;"),
+        "the sandbox rewrote it"
+    );
+    assert_eq!(sandbox.report().gets, 1, "recognised on the first read");
+}
+
+#[test]
+fn a_server_clock_five_minutes_behind_and_a_lost_answer_make_one_copy() {
+    let sandbox = losing_answers(SandboxConfig {
+        clock_skew: time::Duration::minutes(-5),
+        ..SandboxConfig::default()
+    });
+    let record = send_one(&sandbox, "<p>Update</p>", &[]);
+    assert_eq!(record["status"], "sent");
+    assert_eq!(record["copies"], 1);
+    assert_eq!(sandbox.report().gets, 1);
+}
+
+#[test]
+fn a_read_lagging_two_seconds_and_a_lost_answer_make_one_copy() {
+    let sandbox = losing_answers(SandboxConfig {
+        read_lag: Duration::from_secs(2),
+        ..SandboxConfig::default()
+    });
+    // The first read comes at once and misses; only a read after --timeout + --settle may
+    // rule the message out, and by then the replica shows it.
+    let record = send_one(
+        &sandbox,
+        "<p>Update</p>",
+        &["--timeout", "1s", "--settle", "2s"],
+    );
+    assert_eq!(record["status"], "sent");
+    assert_eq!(record["copies"], 1);
+    assert!(sandbox.report().gets >= 2, "a miss means: wait, read again");
+}
+
+#[test]
+fn a_gateway_timeout_after_storing_makes_one_copy() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        faults: Faults {
+            seed: 3,
+            gateway_timeout_rate: 1.0,
+            ..Faults::none()
+        },
+        ..SandboxConfig::default()
+    });
+    let record = send_one(&sandbox, "<p>Update</p>", &[]);
+    assert_eq!(record["status"], "sent");
+    assert_eq!(record["copies"], 1);
+}
+
+#[test]
+fn kill_nine_with_a_request_in_flight_then_an_immediate_rerun_makes_one_copy() {
+    // Every POST is stored 1.5 s after it arrived, whether or not its client is still there.
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        faults: Faults {
+            seed: 5,
+            late_rate: 1.0,
+            late_by: Duration::from_millis(1500),
+            ..Faults::none()
+        },
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let rows = vec![("tic_killed1".to_string(), "<p>Update</p>".to_string())];
+    let input = write_csv(dir.path(), "killed.csv", &rows);
+    let same_command = |sandbox: &Sandbox| {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"));
+        cmd.arg("send")
+            .arg(&input)
+            .args(["--base-url", &sandbox.base_url(), "--rate", "unlimited"])
+            .args(["--timeout", "2s", "--settle", "1s"])
+            .env("MKP_API_TOKEN", bulk_reply::sandbox::DEFAULT_TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd
+    };
+    let mut first = same_command(&sandbox).spawn().unwrap();
+    let started = Instant::now();
+    while sandbox.report().posts < 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no POST arrived"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first.kill().unwrap(); // SIGKILL, the request in flight
+    first.wait().unwrap();
+    assert!(
+        sandbox.messages().is_empty(),
+        "not stored yet: still on its way"
+    );
+
+    let status = same_command(&sandbox).status().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_exactly_once(&sandbox, &rows);
+    assert_eq!(
+        sandbox.report().posts,
+        1,
+        "the rerun waited, read, and found it"
+    );
+}
+
+#[test]
+fn a_commit_later_than_the_settle_period_is_reported_as_a_double() {
+    // Find a seed whose first POST of the row is stored late and whose second is not: the
+    // one case no client can prevent without idempotency keys.
+    let (ticket, message) = ("tic_late1", "<p>Update</p>");
+    let faults = |seed| Faults {
+        seed,
+        late_rate: 0.5,
+        late_by: Duration::from_millis(2500),
+        ..Faults::none()
+    };
+    let seed = (0..1000)
+        .find(|&seed| {
+            let f = faults(seed);
+            f.decide(ticket, message, 0) == Fault::Late
+                && f.decide(ticket, message, 1) == Fault::None
+        })
+        .expect("such a seed");
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        faults: faults(seed),
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let rows = vec![(ticket.to_string(), message.to_string())];
+    let input = write_csv(dir.path(), "late.csv", &rows);
+    let summary = dir.path().join("summary.json");
+    // The first request times out at 1 s and is proven absent at 1.5 s; the second is
+    // answered at once; the late first copy lands at 2.5 s; the count at 3 s sees both.
+    sandbox
+        .send(&input)
+        .args([
+            "--rate",
+            "unlimited",
+            "--timeout",
+            "1s",
+            "--settle",
+            "500ms",
+        ])
+        .arg("--summary-json")
+        .arg(&summary)
+        .assert()
+        .code(1)
+        .stderr(contains("1 DOUBLED"))
+        .stderr(contains("tic_late1 (line 2)"));
+    assert_eq!(sandbox.arrivals()[&rows[0]], 2, "the customer got it twice");
+    let records = results(&with_suffix(&input, ".results.ndjson"));
+    assert_eq!(records[0]["status"], "sent");
+    assert_eq!(records[0]["doubled"], true);
+    assert_eq!(records[0]["copies"], 2);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(summary["doubled"], 1, "{summary}");
+    assert_eq!(summary["exitCode"], 1);
+}
+
+#[test]
+fn hold_leaves_a_doubtful_row_for_a_person_and_never_posts_it_twice() {
+    // The POST loses its answer and is stored only after the settle period: absent when
+    // checked, there when a person looks — the reason hold exists.
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        faults: Faults {
+            seed: 9,
+            late_rate: 1.0,
+            late_by: Duration::from_secs(3),
+            ..Faults::none()
+        },
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let rows = vec![("tic_hold1".to_string(), "<p>Update</p>".to_string())];
+    let input = write_csv(dir.path(), "hold.csv", &rows);
+    sandbox
+        .send(&input)
+        .args([
+            "--rate",
+            "unlimited",
+            "--timeout",
+            "500ms",
+            "--settle",
+            "500ms",
+        ])
+        .args(["--in-doubt", "hold"])
+        .assert()
+        .code(1)
+        .stderr(contains("1 in doubt"));
+    assert_eq!(sandbox.report().posts, 1, "never posted a second time");
+    let records = results(&with_suffix(&input, ".results.ndjson"));
+    assert_eq!(records[0]["status"], "in_doubt");
+    assert!(
+        records[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("check the ticket")
     );
 }

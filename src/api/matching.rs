@@ -78,7 +78,11 @@ fn moment(at: SystemTime) -> OffsetDateTime {
         Err(before) => -i128::try_from(before.duration().as_nanos()).unwrap_or(i128::MAX),
     };
     OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or_else(|_| {
-        let edge = if nanos > 0 { time::Date::MAX } else { time::Date::MIN };
+        let edge = if nanos > 0 {
+            time::Date::MAX
+        } else {
+            time::Date::MIN
+        };
         edge.midnight().assume_utc()
     })
 }
@@ -309,7 +313,10 @@ mod tests {
 
     #[test]
     fn a_less_than_sign_in_text_is_text() {
-        assert_eq!(normalise("1 < 2 and 3 > 1"), normalise("1 &lt; 2 and 3 &gt; 1"));
+        assert_eq!(
+            normalise("1 < 2 and 3 > 1"),
+            normalise("1 &lt; 2 and 3 &gt; 1")
+        );
         assert_eq!(normalise("x <3"), "x<3");
     }
 
@@ -336,8 +343,18 @@ mod tests {
     #[test]
     fn prefers_exact_then_normalised_and_ignores_customers() {
         let t = ticket(vec![
-            message("tim_customer", "<p>Hello</p>", true, "2030-01-01T10:00:00+00:00"),
-            message("tim_agent", "<p>Hello </p>", false, "2030-01-01T10:00:01+00:00"),
+            message(
+                "tim_customer",
+                "<p>Hello</p>",
+                true,
+                "2030-01-01T10:00:00+00:00",
+            ),
+            message(
+                "tim_agent",
+                "<p>Hello </p>",
+                false,
+                "2030-01-01T10:00:01+00:00",
+            ),
         ]);
         assert_eq!(
             find_posted(&t, "<p>Hello</p>").map(|m| m.id.as_str()),
@@ -363,7 +380,12 @@ mod tests {
         assert_eq!(count_delivered(&t, "Notice", intent, ours).copies, 0);
         // A server ahead of us: an identical message from before the intent is not ours.
         let ahead = ServerClock::with_offset(time::Duration::minutes(10));
-        let t = ticket(vec![message("tim_x", "Notice", false, "2030-01-01T12:05:00+00:00")]);
+        let t = ticket(vec![message(
+            "tim_x",
+            "Notice",
+            false,
+            "2030-01-01T12:05:00+00:00",
+        )]);
         assert_eq!(count_delivered(&t, "Notice", intent, ahead).copies, 0);
     }
 
@@ -372,7 +394,12 @@ mod tests {
         let intent = at("2030-01-01T12:00:00+00:00");
         let clock = ServerClock::with_offset(time::Duration::ZERO);
         let t = ticket(vec![
-            message("tim_1", "<p>caf&eacute;</p>", false, "2030-01-01T12:00:01+00:00"),
+            message(
+                "tim_1",
+                "<p>caf&eacute;</p>",
+                false,
+                "2030-01-01T12:00:01+00:00",
+            ),
             message("tim_c", "<p>café</p>", true, "2030-01-01T12:00:02+00:00"),
             message("tim_2", "<p>café</p>", false, "2030-01-01T12:00:09+00:00"),
         ]);
@@ -384,8 +411,7 @@ mod tests {
     #[test]
     fn the_date_header_gives_the_offset() {
         let received = at("2030-01-01T12:00:00+00:00");
-        let clock =
-            ServerClock::from_date_header(Some("Tue, 01 Jan 2030 11:55:00 GMT"), received);
+        let clock = ServerClock::from_date_header(Some("Tue, 01 Jan 2030 11:55:00 GMT"), received);
         assert_eq!(clock, ServerClock::with_offset(time::Duration::minutes(-5)));
         assert!(!ServerClock::from_date_header(Some("yesterday"), received).is_known());
         assert!(!ServerClock::from_date_header(None, received).is_known());

@@ -233,9 +233,12 @@ impl Courier {
 /// The error an event carries, for the log line of the retry that follows.
 fn failure_of(event: &Event) -> Option<String> {
     match event {
-        Event::Posted { answer: Err(error), .. } | Event::Read { answer: Err(error), .. } => {
-            Some(error.to_string())
+        Event::Posted {
+            answer: Err(error), ..
         }
+        | Event::Read {
+            answer: Err(error), ..
+        } => Some(error.to_string()),
         _ => None,
     }
 }

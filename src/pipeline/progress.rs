@@ -2,8 +2,8 @@
 //! them — a bar on a terminal, a line every so often in a log. Kept apart from the engine,
 //! as oha keeps its monitor apart.
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};

@@ -282,7 +282,9 @@ impl RowProtocol {
                 http_status: reply.http_status,
                 since: self.first_intent.unwrap_or(at),
             }),
-            InDoubtPolicy::Resend if reply.status == TicketStatus::Closed && self.policy.skip_closed => {
+            InDoubtPolicy::Resend
+                if reply.status == TicketStatus::Closed && self.policy.skip_closed =>
+            {
                 skipped_closed(reply.http_status)
             }
             InDoubtPolicy::Resend => {
@@ -410,19 +412,29 @@ mod tests {
             Step::Post => "post".into(),
             Step::Read => "read".into(),
             Step::Pause(_) => "pause".into(),
-            Step::WaitUntil(at) => format!("wait until {}", at.duration_since(t(0)).unwrap().as_secs()),
+            Step::WaitUntil(at) => {
+                format!("wait until {}", at.duration_since(t(0)).unwrap().as_secs())
+            }
             Step::Done(outcome) => match outcome {
-                OutcomeResult::Sent { copies, message_id, .. } => {
+                OutcomeResult::Sent {
+                    copies, message_id, ..
+                } => {
                     format!("sent {message_id} copies {copies:?}")
                 }
-                OutcomeResult::Failed { error, in_doubt_since } => format!(
+                OutcomeResult::Failed {
+                    error,
+                    in_doubt_since,
+                } => format!(
                     "failed {} doubt {:?}",
                     error.kind.as_str(),
                     in_doubt_since.map(|s| s.duration_since(t(0)).unwrap().as_secs())
                 ),
                 OutcomeResult::Skipped { reason, .. } => format!("skipped {reason}"),
                 OutcomeResult::Held { since, .. } => {
-                    format!("held since {}", since.duration_since(t(0)).unwrap().as_secs())
+                    format!(
+                        "held since {}",
+                        since.duration_since(t(0)).unwrap().as_secs()
+                    )
                 }
             },
             Step::StopRun(error) => format!("stop {}", error.kind.as_str()),
@@ -445,7 +457,16 @@ mod tests {
     fn a_2xx_is_sent_once() {
         let steps = walk(
             fresh(InDoubtPolicy::Resend),
-            vec![(0, Event::Begin), (0, Event::Posted { at: t(0), answer: posted() })],
+            vec![
+                (0, Event::Begin),
+                (
+                    0,
+                    Event::Posted {
+                        at: t(0),
+                        answer: posted(),
+                    },
+                ),
+            ],
         );
         assert_eq!(steps, ["post", "sent tim_new copies None"]);
     }
@@ -456,12 +477,27 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (
+                    30,
+                    Event::Posted {
+                        at: t(0),
+                        answer: Err(lost_answer()),
+                    },
+                ),
                 (31, Event::Waited),
-                (31, Event::Read { at: t(31), answer: read(1, TicketStatus::Open) }),
+                (
+                    31,
+                    Event::Read {
+                        at: t(31),
+                        answer: read(1, TicketStatus::Open),
+                    },
+                ),
             ],
         );
-        assert_eq!(steps, ["post", "pause", "read", "sent tim_found copies Some(1)"]);
+        assert_eq!(
+            steps,
+            ["post", "pause", "read", "sent tim_found copies Some(1)"]
+        );
     }
 
     #[test]
@@ -471,17 +507,42 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (
+                    30,
+                    Event::Posted {
+                        at: t(0),
+                        answer: Err(lost_answer()),
+                    },
+                ),
                 (31, Event::Waited),
-                (31, Event::Read { at: t(31), answer: read(0, TicketStatus::Open) }),
+                (
+                    31,
+                    Event::Read {
+                        at: t(31),
+                        answer: read(0, TicketStatus::Open),
+                    },
+                ),
                 (50, Event::Waited),
                 // The late request has landed meanwhile.
-                (50, Event::Read { at: t(50), answer: read(1, TicketStatus::Open) }),
+                (
+                    50,
+                    Event::Read {
+                        at: t(50),
+                        answer: read(1, TicketStatus::Open),
+                    },
+                ),
             ],
         );
         assert_eq!(
             steps,
-            ["post", "pause", "read", "wait until 50", "read", "sent tim_found copies Some(1)"]
+            [
+                "post",
+                "pause",
+                "read",
+                "wait until 50",
+                "read",
+                "sent tim_found copies Some(1)"
+            ]
         );
     }
 
@@ -491,18 +552,50 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (
+                    30,
+                    Event::Posted {
+                        at: t(0),
+                        answer: Err(lost_answer()),
+                    },
+                ),
                 (31, Event::Waited),
-                (50, Event::Read { at: t(50), answer: read(0, TicketStatus::Open) }),
-                (51, Event::Posted { at: t(51), answer: posted() }),
+                (
+                    50,
+                    Event::Read {
+                        at: t(50),
+                        answer: read(0, TicketStatus::Open),
+                    },
+                ),
+                (
+                    51,
+                    Event::Posted {
+                        at: t(51),
+                        answer: posted(),
+                    },
+                ),
                 (101, Event::Waited),
                 // The first request committed late, beyond the settle period: two copies.
-                (101, Event::Read { at: t(101), answer: read(2, TicketStatus::Open) }),
+                (
+                    101,
+                    Event::Read {
+                        at: t(101),
+                        answer: read(2, TicketStatus::Open),
+                    },
+                ),
             ],
         );
         assert_eq!(
             steps,
-            ["post", "pause", "read", "post", "wait until 101", "read", "sent tim_new copies Some(2)"]
+            [
+                "post",
+                "pause",
+                "read",
+                "post",
+                "wait until 101",
+                "read",
+                "sent tim_new copies Some(2)"
+            ]
         );
     }
 
@@ -512,9 +605,21 @@ mod tests {
             fresh(InDoubtPolicy::Hold),
             vec![
                 (0, Event::Begin),
-                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (
+                    30,
+                    Event::Posted {
+                        at: t(0),
+                        answer: Err(lost_answer()),
+                    },
+                ),
                 (31, Event::Waited),
-                (50, Event::Read { at: t(50), answer: read(0, TicketStatus::Open) }),
+                (
+                    50,
+                    Event::Read {
+                        at: t(50),
+                        answer: read(0, TicketStatus::Open),
+                    },
+                ),
             ],
         );
         assert_eq!(steps, ["post", "pause", "read", "held since 0"]);
@@ -524,15 +629,33 @@ mod tests {
     fn a_504_is_a_doubt_a_5xx_and_a_refused_connection_are_not() {
         let mut row = fresh(InDoubtPolicy::Resend);
         assert!(matches!(row.next(Event::Begin, t(0)), Step::Post));
-        let step = row.next(Event::Posted { at: t(0), answer: Err(status(503)) }, t(1));
+        let step = row.next(
+            Event::Posted {
+                at: t(0),
+                answer: Err(status(503)),
+            },
+            t(1),
+        );
         assert!(matches!(step, Step::Pause(_)) && !row.in_doubt());
         assert!(matches!(row.next(Event::Waited, t(2)), Step::Post));
-        let step = row.next(Event::Posted { at: t(2), answer: Err(refused_connection()) }, t(2));
+        let step = row.next(
+            Event::Posted {
+                at: t(2),
+                answer: Err(refused_connection()),
+            },
+            t(2),
+        );
         assert!(matches!(step, Step::Pause(_)) && !row.in_doubt());
         assert!(matches!(row.next(Event::Waited, t(3)), Step::Post));
         // The third failure spends --max-attempts 3: the row fails, in doubt since its
         // first request.
-        let step = row.next(Event::Posted { at: t(3), answer: Err(status(504)) }, t(4));
+        let step = row.next(
+            Event::Posted {
+                at: t(3),
+                answer: Err(status(504)),
+            },
+            t(4),
+        );
         assert_eq!(kind(&step), "failed server doubt Some(0)");
     }
 
@@ -542,8 +665,17 @@ mod tests {
         assert!(matches!(row.next(Event::Begin, t(0)), Step::Post));
         let mut limited = status(429);
         limited.limits.retry_after = Some(Duration::from_secs(7));
-        let step = row.next(Event::Posted { at: t(0), answer: Err(limited) }, t(0));
-        assert!(matches!(step, Step::Pause(d) if d >= Duration::from_secs(7)), "{step:?}");
+        let step = row.next(
+            Event::Posted {
+                at: t(0),
+                answer: Err(limited),
+            },
+            t(0),
+        );
+        assert!(
+            matches!(step, Step::Pause(d) if d >= Duration::from_secs(7)),
+            "{step:?}"
+        );
         assert!(!row.in_doubt());
     }
 
@@ -557,7 +689,16 @@ mod tests {
         ] {
             let steps = walk(
                 fresh(InDoubtPolicy::Resend),
-                vec![(0, Event::Begin), (0, Event::Posted { at: t(0), answer: Err(status(code)) })],
+                vec![
+                    (0, Event::Begin),
+                    (
+                        0,
+                        Event::Posted {
+                            at: t(0),
+                            answer: Err(status(code)),
+                        },
+                    ),
+                ],
             );
             assert_eq!(steps[1], expected, "HTTP {code}");
         }
@@ -569,9 +710,21 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (
+                    30,
+                    Event::Posted {
+                        at: t(0),
+                        answer: Err(lost_answer()),
+                    },
+                ),
                 (31, Event::Waited),
-                (31, Event::Read { at: t(31), answer: Err(status(404)) }),
+                (
+                    31,
+                    Event::Read {
+                        at: t(31),
+                        answer: Err(status(404)),
+                    },
+                ),
             ],
         );
         assert_eq!(steps[3], "failed not_found doubt Some(0)");
@@ -583,10 +736,22 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (0, Event::Posted { at: t(0), answer: Err(garbled_2xx()) }),
+                (
+                    0,
+                    Event::Posted {
+                        at: t(0),
+                        answer: Err(garbled_2xx()),
+                    },
+                ),
                 (1, Event::Waited),
                 // A sanitiser rewrote it beyond recognition: no copy is seen.
-                (1, Event::Read { at: t(1), answer: read(0, TicketStatus::Open) }),
+                (
+                    1,
+                    Event::Read {
+                        at: t(1),
+                        answer: read(0, TicketStatus::Open),
+                    },
+                ),
             ],
         );
         assert_eq!(steps, ["post", "pause", "read", "sent  copies None"]);
@@ -605,7 +770,13 @@ mod tests {
             vec![
                 (41, Event::Begin),
                 (90, Event::Waited),
-                (90, Event::Read { at: t(90), answer: read(0, TicketStatus::Open) }),
+                (
+                    90,
+                    Event::Read {
+                        at: t(90),
+                        answer: read(0, TicketStatus::Open),
+                    },
+                ),
             ],
         );
         assert_eq!(steps, ["wait until 90", "read", "post"]);
@@ -621,7 +792,13 @@ mod tests {
             row,
             vec![
                 (0, Event::Begin),
-                (0, Event::Read { at: t(0), answer: read(0, TicketStatus::Closed) }),
+                (
+                    0,
+                    Event::Read {
+                        at: t(0),
+                        answer: read(0, TicketStatus::Closed),
+                    },
+                ),
             ],
         );
         assert_eq!(steps, ["read", "skipped ticket is closed"]);
@@ -631,18 +808,33 @@ mod tests {
             row,
             vec![
                 (0, Event::Begin),
-                (0, Event::Read { at: t(0), answer: read(0, TicketStatus::Open) }),
+                (
+                    0,
+                    Event::Read {
+                        at: t(0),
+                        answer: read(0, TicketStatus::Open),
+                    },
+                ),
             ],
         );
         assert_eq!(steps, ["read", "post"]);
 
-        let doubt = Doubt { since: t(0), last_request: t(0) };
+        let doubt = Doubt {
+            since: t(0),
+            last_request: t(0),
+        };
         let row = RowProtocol::new(policy(InDoubtPolicy::Resend, true), Some(doubt));
         let steps = walk(
             row,
             vec![
                 (100, Event::Begin),
-                (100, Event::Read { at: t(100), answer: read(0, TicketStatus::Closed) }),
+                (
+                    100,
+                    Event::Read {
+                        at: t(100),
+                        answer: read(0, TicketStatus::Closed),
+                    },
+                ),
             ],
         );
         assert_eq!(steps, ["read", "skipped ticket is closed"]);
@@ -654,14 +846,42 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (
+                    30,
+                    Event::Posted {
+                        at: t(0),
+                        answer: Err(lost_answer()),
+                    },
+                ),
                 (31, Event::Waited),
-                (31, Event::Read { at: t(31), answer: Err(status(500)) }),
+                (
+                    31,
+                    Event::Read {
+                        at: t(31),
+                        answer: Err(status(500)),
+                    },
+                ),
                 (32, Event::Waited),
-                (32, Event::Read { at: t(32), answer: Err(status(500)) }),
+                (
+                    32,
+                    Event::Read {
+                        at: t(32),
+                        answer: Err(status(500)),
+                    },
+                ),
             ],
         );
-        assert_eq!(steps, ["post", "pause", "read", "pause", "read", "failed server doubt Some(0)"]);
+        assert_eq!(
+            steps,
+            [
+                "post",
+                "pause",
+                "read",
+                "pause",
+                "read",
+                "failed server doubt Some(0)"
+            ]
+        );
     }
 
     #[test]
@@ -670,12 +890,36 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (30, Event::Posted { at: t(0), answer: Err(lost_answer()) }),
+                (
+                    30,
+                    Event::Posted {
+                        at: t(0),
+                        answer: Err(lost_answer()),
+                    },
+                ),
                 (50, Event::Waited),
-                (50, Event::Read { at: t(50), answer: read(0, TicketStatus::Open) }),
-                (51, Event::Posted { at: t(51), answer: posted() }),
+                (
+                    50,
+                    Event::Read {
+                        at: t(50),
+                        answer: read(0, TicketStatus::Open),
+                    },
+                ),
+                (
+                    51,
+                    Event::Posted {
+                        at: t(51),
+                        answer: posted(),
+                    },
+                ),
                 (101, Event::Waited),
-                (101, Event::Read { at: t(101), answer: Err(status(404)) }),
+                (
+                    101,
+                    Event::Read {
+                        at: t(101),
+                        answer: Err(status(404)),
+                    },
+                ),
             ],
         );
         assert_eq!(steps[6], "sent tim_new copies None");

@@ -35,7 +35,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-pub use faults::Faults;
+pub use faults::{Fault, Faults};
 pub use oauth::OAuthApp;
 pub use report::Report;
 pub use rewrite::{RewriteMode, Rewrites};

@@ -60,7 +60,8 @@ impl Sandbox {
     pub fn arrivals(&self) -> HashMap<(String, String), usize> {
         let mut counts = HashMap::new();
         for m in self.messages() {
-            *counts.entry((m.ticket_id, m.message)).or_insert(0) += 1;
+            // As posted: a sandbox that rewrites stores another text.
+            *counts.entry((m.ticket_id, m.posted)).or_insert(0) += 1;
         }
         counts
     }
