@@ -1,14 +1,15 @@
 //! Reading the API's answers: every POST answer is parsed twice as the client does it
 //! (`api/client.rs::parse_ticket`: once as raw JSON kept for the results file, once into a
 //! typed `Ticket`) and searched for the message just posted; a row in doubt reads the ticket
-//! and looks for its message among recent agent messages (`api::find_delivered`).
+//! and counts the copies of its message among recent agent messages
+//! (`api::count_delivered`, which compares the text as a reader sees it).
 //!
 //! `cargo bench --bench responses`
 
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 
-use bulk_reply::api::{Ticket, find_delivered};
+use bulk_reply::api::{ServerClock, Ticket, count_delivered};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::value::RawValue;
 
@@ -53,13 +54,14 @@ fn responses(c: &mut Criterion) {
         });
         let since = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         group.bench_function(
-            format!("parse + find_delivered, {messages} messages"),
+            format!("parse + count_delivered, {messages} messages"),
             |b| {
                 b.iter(|| {
                     let (_, ticket) = parse(black_box(&bytes));
-                    let found = find_delivered(&ticket, &ours, since).map(|m| m.id.clone());
-                    assert!(found.is_some());
-                    black_box(found)
+                    let clock = ServerClock::with_offset(time::Duration::ZERO);
+                    let found = count_delivered(&ticket, &ours, since, clock);
+                    assert_eq!(found.copies, 1);
+                    black_box(found.newest.map(|m| m.id.clone()))
                 })
             },
         );

@@ -16,7 +16,9 @@ use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::{self, InputArgs, InputSource};
 use crate::journal::OpenJob;
 use crate::output::{self, Level};
-use crate::pipeline::{self, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings};
+use crate::pipeline::{
+    self, Goal, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings, StopSignal, Tally,
+};
 use crate::rate::Rate;
 use crate::sandbox::{self, SandboxConfig};
 use crate::summary::{Counts, RunSummary, SummaryFile};
@@ -24,11 +26,13 @@ use crate::template::MessageArgs;
 
 mod job;
 mod report;
+mod watch;
 
 use job::{Spool, durability, first_to_send, job_files, job_source, journal_failure};
 use report::{
     exit_code, log_preview, print_problems, print_sandbox_report, print_summary, stop_reason,
 };
+use watch::Watchers;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -281,7 +285,6 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
     let jobs = job_source(source.clone(), args.input.allow_duplicates, composer);
 
     let settings = Settings {
-        rate: args.rate,
         gate: Arc::new(gate),
         concurrency: usize::from(args.concurrency),
         policy: Policy {
@@ -297,8 +300,6 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         },
         durability: durability(),
         max_rows,
-        deadline,
-        progress: args.unattended.progress_view(),
     };
     let runtime = super::runtime()?;
     runtime.block_on(async {
@@ -328,13 +329,21 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             .await
             .map_err(|e| Failure::stopped(anyhow!("{e}; nothing was sent")))?;
 
-        let report = pipeline::run(settings, client, job, jobs, report.rows)
-            .await
-            .map_err(|e| {
-                Failure::stopped(anyhow!(
-                    "{e}; the journal is consistent: run the same command again once this is fixed"
-                ))
-            })?;
+        let stop = StopSignal::default();
+        let tally = Arc::new(Tally::default());
+        let goal = Goal {
+            total_rows: report.rows,
+            max_rows,
+        };
+        let view = args.unattended.progress_view();
+        let watchers = Watchers::start(&stop, deadline, tally.clone(), goal, args.rate, view);
+        let report = pipeline::run(settings, client, job, jobs, report.rows, stop, tally).await;
+        watchers.finish().await;
+        let report = report.map_err(|e| {
+            Failure::stopped(anyhow!(
+                "{e}; the journal is consistent: run the same command again once this is fixed"
+            ))
+        })?;
         let stop_reason = stop_reason(&report, canary.is_some());
         summary.counts = Counts::of(&report);
         summary.stop_reason = stop_reason.as_ref().map(|(reason, _)| reason.clone());

@@ -219,12 +219,10 @@ impl Courier {
         } = result
             && message_id.is_empty()
         {
-            crate::output::say(
-                crate::output::Level::Warn,
-                &format!(
-                    "line {}: the server accepted the message for {} but it is not recognisable on the ticket; counted as sent, not posted again",
-                    job.line, job.ticket_id
-                ),
+            tracing::warn!(
+                "line {}: the server accepted the message for {} but it is not recognisable on the ticket; counted as sent, not posted again",
+                job.line,
+                job.ticket_id
             );
         }
     }

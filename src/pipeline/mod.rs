@@ -22,7 +22,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 pub use feed::{FeedEnd, JobSource, Jobs};
-pub use progress::{ProgressView, Tally, format_duration};
+pub use progress::{Goal, Progress, ProgressView, Tally, format_duration};
 pub use protocol::{CLOSED_REASON, InDoubtPolicy, Policy};
 pub use rate_gate::RateGate;
 pub use retry::RetryPolicy;
@@ -30,12 +30,9 @@ pub use stop::{StopCause, StopLevel, StopSignal};
 
 use crate::api::ApiClient;
 use crate::journal::{Durability, JournalError, OpenJob, spawn_writer};
-use crate::rate::Rate;
 use courier::Courier;
-use progress::{Goal, Progress};
 
 pub struct Settings {
-    pub rate: Rate,
     pub gate: Arc<RateGate>,
     pub concurrency: usize,
     /// How each row is tried, checked and settled.
@@ -43,9 +40,6 @@ pub struct Settings {
     pub durability: Durability,
     /// Send at most this many rows in this run (`--max-rows`, `--canary`).
     pub max_rows: Option<u64>,
-    /// Start no new request after this moment (`--deadline`).
-    pub deadline: Option<tokio::time::Instant>,
-    pub progress: ProgressView,
 }
 
 /// What a run did, for the summary and the exit code.
@@ -70,31 +64,19 @@ impl RunReport {
     }
 }
 
-/// Sends every job not yet settled by an earlier run. Returns an error only when the job's
-/// files could not be written; everything else is in the report.
+/// Sends every job not yet settled by an earlier run, counting into `tally` and stopping
+/// when `stop` says so. It prints nothing and leaves no task behind. Returns an error only
+/// when the job's files could not be written; everything else is in the report.
 pub async fn run(
     settings: Settings,
     client: ApiClient,
     mut job: OpenJob,
     jobs: JobSource,
     total_rows: u64,
+    stop: StopSignal,
+    tally: Arc<Tally>,
 ) -> Result<RunReport, JournalError> {
     let started = Instant::now();
-    let tally = Arc::new(Tally::default());
-    let stop = StopSignal::default();
-    stop.listen_for_signals();
-    if let Some(deadline) = settings.deadline {
-        // Already past: stop before the first request rather than race it.
-        if deadline <= tokio::time::Instant::now() {
-            stop.plan("the deadline has passed");
-        } else {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep_until(deadline).await;
-                stop.plan("the deadline has passed");
-            });
-        }
-    }
 
     let resume = std::mem::take(&mut job.resume);
     let counted = tally.clone();
@@ -111,12 +93,6 @@ pub async fn run(
         stop.clone(),
         tally.clone(),
     );
-    let goal = Goal {
-        total_rows,
-        max_rows: settings.max_rows,
-    };
-    let progress = Progress::start(tally.clone(), goal, settings.rate, settings.progress);
-
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     let courier = Arc::new(Courier {
         client,
@@ -155,7 +131,6 @@ pub async fn run(
     }
     drop(journal);
     drop(courier);
-    progress.finish();
 
     let feed = feeder.join().unwrap_or_default();
     let written = tokio::task::spawn_blocking(move || writer.join())

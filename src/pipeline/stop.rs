@@ -2,15 +2,13 @@
 //!
 //! `Graceful`: read no more rows and start no new request; requests in flight finish and
 //! their outcomes are recorded. `Immediate`: in-flight requests are abandoned too (their
-//! rows stay in doubt and are settled by the next run). Ctrl-C, SIGTERM and SIGHUP ask for
-//! a graceful stop; a second one for an immediate stop. A fatal API error (401/403) or a
-//! journal that cannot be written stops the run the same way.
+//! rows stay in doubt and are settled by the next run). A fatal API error (401/403) or a
+//! journal that cannot be written stops the run the same way. Who else may stop it (signals,
+//! a deadline) is the caller's business: the engine only watches the signal.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
-
-use crate::output::{self, Level};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum StopLevel {
@@ -96,68 +94,6 @@ impl StopSignal {
         let mut rx = self.level.subscribe();
         // The sender lives as long as `self`, so waiting cannot fail.
         let _ = rx.wait_for(|current| *current >= level).await;
-    }
-
-    /// Turns Ctrl-C, SIGTERM (what cron and systemd send) and SIGHUP into stop requests.
-    pub fn listen_for_signals(&self) {
-        let stop = self.clone();
-        // Registered here, before any request can leave, not later in the task.
-        let Some(mut signals) = Signals::install() else {
-            tracing::warn!("cannot listen for signals; Ctrl-C will end the run abruptly");
-            return;
-        };
-        tokio::spawn(async move {
-            let mut presses = 0;
-            while signals.next().await {
-                presses += 1;
-                if presses == 1 {
-                    output::say(
-                        Level::Warn,
-                        "bulk-reply: stopping: no new requests; waiting for those in flight (send the signal again to stop at once)",
-                    );
-                    stop.request(StopLevel::Graceful, "interrupted");
-                } else {
-                    output::say(Level::Warn, "bulk-reply: stopping at once");
-                    stop.request(StopLevel::Immediate, "interrupted");
-                }
-            }
-        });
-    }
-}
-
-/// The signals that mean "stop", registered once for the whole run.
-struct Signals {
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    hangup: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn install() -> Option<Signals> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Some(Signals {
-                terminate: signal(SignalKind::terminate()).ok()?,
-                hangup: signal(SignalKind::hangup()).ok()?,
-            })
-        }
-        #[cfg(not(unix))]
-        Some(Signals {})
-    }
-
-    async fn next(&mut self) -> bool {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r.is_ok(),
-                r = self.terminate.recv() => r.is_some(),
-                r = self.hangup.recv() => r.is_some(),
-            }
-        }
-        #[cfg(not(unix))]
-        tokio::signal::ctrl_c().await.is_ok()
     }
 }
 
