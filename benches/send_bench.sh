@@ -5,7 +5,11 @@
 #   throughput  20,000 rows, limit off, concurrency 32: bulk-reply vs curl --parallel --parallel-max 32
 #   durability  the same 20,000 rows with the journal's fsync on and off (group commit's cost)
 #   memory      peak RSS sending 10,000 and 200,000 rows (limit off)
-# Usage: benches/send_bench.sh [fidelity|pressure|throughput|durability|memory ...]  (default: all)
+#   baseline    side by side with another build (BASELINE=<git revision>, default the last
+#               release before exactly-once against real servers): 20,000 rows unpaced, and
+#               2,000 rows against a sanitising sandbox that loses 5% of answers (copies counted)
+# Usage: benches/send_bench.sh [fidelity|pressure|throughput|durability|memory|baseline ...]
+#        (default: all but baseline)
 # Needs: cargo, python3, curl. Prints a table of medians; nothing here asserts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -152,6 +156,54 @@ memory() {
   start_sandbox off; big=$(peak_rss_kib "$BIN" -q send "$WORK/m200k.csv" --base-url "$URL" --rate unlimited --concurrency 32)
   printf 'memory     peak RSS: 10,000 rows %s MiB, 200,000 rows %s MiB, ratio %s\n' \
     "$(python3 -c "print(round($small/1024,1))")" "$(python3 -c "print(round($big/1024,1))")" "$(python3 -c "print(round($big/$small,2))")"
+}
+
+# build_baseline: builds $BASELINE in a worktree of its own; sets BASE_BIN.
+build_baseline() {
+  local rev=${BASELINE:-c21757b}
+  git worktree add --detach -q "$WORK/baseline" "$rev"
+  CARGO_TARGET_DIR=$PWD/target/baseline cargo build --release --quiet --manifest-path "$WORK/baseline/Cargo.toml"
+  git worktree remove --force "$WORK/baseline"
+  BASE_BIN=$PWD/target/baseline/release/bulk-reply
+}
+
+# lossy_run BIN FILE ARGS...: one send of FILE against a fresh sanitising, lossy sandbox;
+# prints "seconds copies-beyond-one".
+lossy_run() {
+  local bin=$1 file=$2; shift 2
+  [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null && wait "$SANDBOX_PID" 2>/dev/null || true
+  coproc SANDBOX { exec "$BIN" sandbox --listen 127.0.0.1:0 --rate-limit off --rewrite entities,void-tags,wrap --drop-rate 0.05 --seed 7 2>/dev/null; }
+  SANDBOX_PID=$SANDBOX_PID
+  read -r URL <&"${SANDBOX[0]}"
+  ORIGIN=${URL%/v1}
+  rm -f "$file".results.ndjson "$file".journal "$file".failed.csv
+  local t0 t1; t0=$(now)
+  MKP_API_TOKEN=sandbox-token "$bin" -q send "$file" --base-url "$URL" --rate unlimited --concurrency 8 --retry-delay 10ms "$@" >/dev/null 2>&1 || true
+  t1=$(now)
+  echo "$(python3 -c "print(round($t1 - $t0, 3))") $(report | field "['duplicateMessages']")"
+}
+
+baseline() {
+  build_baseline
+  local n=20000 runs=${RUNS:-3} ours=() base=()
+  make_rows $n "$WORK/bl.csv"
+  for _ in $(seq "$runs"); do
+    start_sandbox off; ours+=("$(send_timed "$WORK/bl.csv" --rate unlimited --concurrency 32)")
+    local saved=$BIN; BIN=$BASE_BIN
+    start_sandbox off; base+=("$(send_timed "$WORK/bl.csv" --rate unlimited --concurrency 32)")
+    BIN=$saved
+  done
+  local a b; a=$(median "${ours[@]}"); b=$(median "${base[@]}")
+  printf 'baseline   %d rows, c=32, limit off (median of %d): this build %ss = %s rows/s; %s %ss = %s rows/s; ratio %sx\n' \
+    $n "$runs" "$a" "$(python3 -c "print(round($n/$a))")" "${BASELINE:-c21757b}" "$b" "$(python3 -c "print(round($n/$b))")" "$(python3 -c "print(round($b/$a,2))")"
+  make_rows 2000 "$WORK/lossy.csv"
+  # Non-ASCII in every message, so a sanitiser's entities matter.
+  sed -i 's|<p>Storing|<p>Café — storing|' "$WORK/lossy.csv"
+  local o b2
+  o=$(lossy_run "$BIN" "$WORK/lossy.csv" --settle 2s)
+  b2=$(lossy_run "$BASE_BIN" "$WORK/lossy.csv")
+  printf 'baseline   2,000 rows, sanitised HTML + 5%% lost answers: this build %ss, %s second copies; %s %ss, %s second copies\n' \
+    ${o% *} ${o#* } "${BASELINE:-c21757b}" ${b2% *} ${b2#* }
 }
 
 echo "bulk-reply send benchmarks — $(date -u +%Y-%m-%d) — $(nproc) cores, $(uname -m)"
