@@ -158,6 +158,7 @@ fn bytes_that_are_not_utf8_are_reported_on_their_physical_line() {
     let errors = problems(&report, "errors");
     assert_eq!(lines(&report, "errors"), [Some(4)]);
     assert!(errors[0].1.contains("Windows-1252"));
+    assert!(errors[0].1.contains("--encoding windows-1252"));
     assert!(errors[0].1.contains("CSV UTF-8"));
 }
 
@@ -171,10 +172,16 @@ fn a_nul_byte_is_its_own_error() {
 }
 
 #[test]
-fn a_utf16_file_is_recognised() {
+fn a_utf16_file_with_a_byte_order_mark_is_read() {
     let (code, report) = validate_json("utf16.csv", &[]);
-    assert_eq!(code, 2);
-    assert!(problems(&report, "errors")[0].1.contains("UTF-16"));
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["rows"], 1);
+}
+
+#[test]
+fn a_windows_1252_file_is_read_with_its_encoding_named() {
+    let (code, report) = validate_json("windows1252.csv", &["--encoding", "windows-1252"]);
+    assert_eq!(code, 0, "{report}");
 }
 
 #[test]

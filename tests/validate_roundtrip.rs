@@ -116,6 +116,7 @@ proptest! {
             format: None,
             // Detection must find the delimiter on its own.
             delimiter: None,
+            ..InputSource::default()
         };
         let rows: Result<Vec<Row>, _> = read_rows(&source).unwrap().collect();
         prop_assert_eq!(rows.unwrap(), expected);
@@ -144,6 +145,7 @@ proptest! {
             path: Some(file.path().to_owned()),
             format: Some(if ndjson { InputFormat::Ndjson } else { InputFormat::Csv }),
             delimiter: None,
+            ..InputSource::default()
         };
         let report = validate(&source, &Rules::default()).unwrap();
         // Every problem that has a line points inside the file.

@@ -47,10 +47,12 @@ pub fn validate_messages(
         Ok(records) => records,
         Err(error) if error.unreadable => return Err(error),
         Err(error) => {
+            report.numbering = error.numbering;
             report.error(error.line, error.message);
             return Ok(report.finish());
         }
     };
+    report.numbering = records.numbering();
     if let Some((line, columns)) = records.header() {
         let unknown = composer.unknown_placeholders(columns);
         if !unknown.is_empty() {

@@ -105,15 +105,16 @@ impl CsvRecords {
             }
             self.fill()?;
         }
-        let head = &self.buf[..self.end];
-        if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
-            return Err(self.header_error(
-                "the file is UTF-16 (Excel's \"Unicode text\"); save it as \"CSV UTF-8\" instead",
-            ));
+        // A file saved twice by a tool that adds a byte-order mark has two; neither is text.
+        while self.buf[self.start..self.end].starts_with(UTF8_BOM) {
+            self.start += UTF8_BOM.len();
         }
-        if head.starts_with(UTF8_BOM) {
-            self.start = UTF8_BOM.len();
-        }
+        // Excel writes, and reads, a first line `sep=;` that names the delimiter.
+        let named_delimiter = sep_line(&self.buf[self.start..self.end]).map(|(delimiter, len)| {
+            self.start += len;
+            self.line += 1;
+            delimiter
+        });
         // The header is the first line that is not blank.
         let head = &self.buf[self.start..self.end];
         let head = &head[head
@@ -121,7 +122,9 @@ impl CsvRecords {
             .take_while(|&&b| b == b'\r' || b == b'\n')
             .count()..];
         let first_line = memchr(b'\n', head).map_or(head, |at| &head[..at]);
-        self.delimiter = delimiter.unwrap_or_else(|| delimiter::detect(first_line));
+        self.delimiter = delimiter
+            .or(named_delimiter)
+            .unwrap_or_else(|| delimiter::detect(first_line));
 
         loop {
             match self.next_record()? {
@@ -146,14 +149,17 @@ impl CsvRecords {
         }
         if memchr(0, self.raw_record()).is_some() {
             return Err(self.header_error(
-                "the header contains NUL bytes: this is not a text CSV file (UTF-16 perhaps); \
-                 save it as \"CSV UTF-8\"",
+                "the header contains NUL bytes: this is not UTF-8 text; if the file is UTF-16 \
+                 without a byte-order mark, pass --encoding utf-16le (or utf-16be), or save it \
+                 as \"CSV UTF-8\"",
             ));
         }
         let Ok(header) = std::str::from_utf8(self.raw_record()) else {
-            return Err(
-                self.header_error("the header is not UTF-8 text; save the file as \"CSV UTF-8\"")
-            );
+            return Err(self.header_error(
+                "the header is not UTF-8 text; the file was probably saved as Windows-1252 \
+                 (\"ANSI\", Excel's plain CSV): pass --encoding windows-1252, or save it as \
+                 \"CSV UTF-8\"",
+            ));
         };
         self.names = (0..self.record.len())
             .map(|index| self.record.text(header, index).trim().to_owned())
@@ -240,9 +246,13 @@ impl CsvRecords {
             } else {
                 "a value or a delimiter is missing".to_owned()
             };
+            let fields = match fields {
+                1 => "1 field".to_owned(),
+                n => format!("{n} fields"),
+            };
             return Err(RowError::new(
                 line,
-                format!("this row has {fields} fields, but the header has {expected}: {hint}"),
+                format!("this row has {fields}, but the header has {expected}: {hint}"),
             ));
         }
         // Delimiters and quotes are ASCII: the raw record is UTF-8 if and only if its fields
@@ -264,8 +274,8 @@ impl CsvRecords {
                 self.line_of(at),
                 format!(
                     "column {:?} contains byte 0x{:02X}, which is not UTF-8 text; the file was \
-                     probably saved as Windows-1252 (\"ANSI\", Excel's plain CSV): save it as \
-                     \"CSV UTF-8\" and try again",
+                     probably saved as Windows-1252 (\"ANSI\", Excel's plain CSV): pass \
+                     --encoding windows-1252, or save it as \"CSV UTF-8\" and try again",
                     self.names[self.record.field_at(at)],
                     data[at]
                 ),
@@ -431,6 +441,22 @@ impl CsvRecords {
     }
 }
 
+/// Excel's delimiter line, `sep=;` (any case, one character after `=`), at the start of
+/// `head`: the delimiter and the line's length with its line end.
+fn sep_line(head: &[u8]) -> Option<(u8, usize)> {
+    let (line, len) = match memchr(b'\n', head) {
+        Some(at) => (&head[..at], at + 1),
+        None => (head, head.len()),
+    };
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match line {
+        [s, e, p, b'=', delimiter] if [*s, *e, *p].eq_ignore_ascii_case(b"sep") => {
+            Some((*delimiter, len))
+        }
+        _ => None,
+    }
+}
+
 fn describe_byte(byte: u8) -> String {
     match byte {
         b' ' => "a space".to_owned(),
@@ -495,6 +521,29 @@ mod tests {
     }
 
     #[test]
+    fn an_excel_sep_line_names_the_delimiter() {
+        assert_eq!(
+            steps(b"sep=;\r\nticketId;message\r\ntic_a;x,y\r\n".to_vec()),
+            [Ok((3, "tic_a".into(), "x,y".into()))]
+        );
+        assert_eq!(sep_line(b"SEP=|"), Some((b'|', 5)));
+        assert_eq!(sep_line(b"sep=;;\n"), None);
+        assert_eq!(sep_line(b"ticketId,message\n"), None);
+    }
+
+    #[test]
+    fn a_double_byte_order_mark_is_not_part_of_the_first_name() {
+        let records = CsvRecords::open(
+            Box::new(&b"\xEF\xBB\xBF\xEF\xBB\xBFticketId,message\n"[..]),
+            "t.csv".into(),
+            None,
+            MessageColumn::Required,
+        )
+        .unwrap();
+        assert_eq!(records.header().1, ["ticketId", "message"]);
+    }
+
+    #[test]
     fn a_header_that_is_not_utf8_or_empty_is_refused() {
         let open = |bytes: &'static [u8]| {
             CsvRecords::open(
@@ -506,11 +555,9 @@ mod tests {
             .err()
             .map(|e| e.message)
         };
-        assert!(
-            open(b"ticketId,m\xe9ssage\n")
-                .unwrap()
-                .contains("not UTF-8")
-        );
+        let not_utf8 = open(b"ticketId,m\xe9ssage\n").unwrap();
+        assert!(not_utf8.contains("not UTF-8"), "{not_utf8}");
+        assert!(not_utf8.contains("--encoding windows-1252"), "{not_utf8}");
         assert!(open(b"\n\n").unwrap().contains("the file is empty"));
         assert!(open(b"ticketId,message").is_none());
     }
