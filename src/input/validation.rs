@@ -71,6 +71,23 @@ pub fn validate_messages(
             );
             return Ok(report.finish());
         }
+        let ambiguous = composer.ambiguous_placeholders(columns);
+        if !ambiguous.is_empty() {
+            for (name, matching) in ambiguous {
+                let matching: Vec<String> = matching.iter().map(|c| format!("{c:?}")).collect();
+                report.error(
+                    Some(line),
+                    format!(
+                        "the template's {{{{{name}}}}} matches {} columns, {} (case, spaces, _ \
+                         and - do not matter), and which one is meant cannot be told: rename \
+                         all but one",
+                        matching.len(),
+                        matching.join(" and ")
+                    ),
+                );
+            }
+            return Ok(report.finish());
+        }
     }
     let (sender, receiver) = sync_channel(BATCHES_IN_FLIGHT);
     let mut duplicates = Duplicates::default();

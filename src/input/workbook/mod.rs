@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 
-use calamine::{Data, Range, Reader, Sheets};
+use calamine::{Reader, Sheets};
 
 use self::cell_text::{CellValue, cell_text};
 use super::columns::{self, MessageColumn, Positions};
@@ -46,6 +46,15 @@ struct SheetRow {
     cells: Vec<SheetCell>,
 }
 
+/// What the walking thread hands over.
+enum Walked {
+    Row(SheetRow),
+    /// The sheet cannot be read further; the message says why.
+    Failed(String),
+    /// The sheet's last row was sent. Without it, a closed channel means the walk broke off.
+    End,
+}
+
 impl SheetRow {
     fn is_blank(&self) -> bool {
         self.cells.iter().all(|cell| cell.text.trim().is_empty())
@@ -55,7 +64,7 @@ impl SheetRow {
 pub(crate) struct WorkbookRecords {
     source: String,
     numbering: Numbering,
-    rows: Receiver<Result<SheetRow, String>>,
+    rows: Receiver<Walked>,
     names: Vec<String>,
     header_row: u64,
     /// The column of `names[0]`: a table may start right of column A.
@@ -179,10 +188,14 @@ impl WorkbookRecords {
     /// The next row of the sheet; `None` at its end.
     fn next_row(&mut self) -> Result<Option<SheetRow>, InputError> {
         match self.rows.recv() {
-            Ok(Ok(row)) => Ok(Some(row)),
-            Ok(Err(message)) => Err(self.error(None, message)),
-            // The walking thread ends by closing the channel after the last row.
-            Err(_) => Ok(None),
+            Ok(Walked::Row(row)) => Ok(Some(row)),
+            Ok(Walked::End) => Ok(None),
+            Ok(Walked::Failed(message)) => Err(self.error(None, message)),
+            Err(_) => Err(self.error(
+                None,
+                "the workbook reader stopped before the end of the sheet; open the file in \
+                 Excel or LibreOffice and save it again",
+            )),
         }
     }
 
@@ -297,64 +310,59 @@ impl WorkbookRecords {
     }
 }
 
-/// The walking thread: every row of `sheet` with a cell in it, in order. It stops when the
-/// sheet ends, when it cannot be read (the error is the last message), or when the reader
-/// hangs up.
-fn walk_sheet<RS: Read + Seek>(
-    mut workbook: Sheets<RS>,
+/// The walking thread: every row of `sheet` with a cell in it, in order, then `End`. It
+/// stops early when the sheet cannot be read (`Failed` is the last message) or when the
+/// reader hangs up.
+fn walk_sheet<RS: Read + Seek>(mut workbook: Sheets<RS>, sheet: &str, rows: &SyncSender<Walked>) {
+    match walk(&mut workbook, sheet, rows) {
+        Ok(()) => {
+            let _ = rows.send(Walked::End);
+        }
+        Err(Some(message)) => {
+            let _ = rows.send(Walked::Failed(message));
+        }
+        // The reader hung up: nobody to tell.
+        Err(None) => {}
+    }
+}
+
+/// Sends the rows; `Err(Some(why))` when the sheet cannot be read, `Err(None)` when the
+/// reader hung up.
+fn walk<RS: Read + Seek>(
+    workbook: &mut Sheets<RS>,
     sheet: &str,
-    rows: &SyncSender<Result<SheetRow, String>>,
-) {
+    rows: &SyncSender<Walked>,
+) -> Result<(), Option<String>> {
     let cannot_read = |error: &dyn std::fmt::Display| {
         format!(
             "cannot read sheet {sheet}: {error}; open the file in Excel or LibreOffice and save it again"
         )
     };
-    if let Sheets::Xlsx(xlsx) = &mut workbook {
-        let mut cells = match xlsx.worksheet_cells_reader(sheet) {
-            Ok(cells) => cells,
-            Err(error) => {
-                let _ = rows.send(Err(cannot_read(&error)));
-                return;
-            }
-        };
+    let send = |row: SheetRow| rows.send(Walked::Row(row)).map_err(|_| None);
+    if let Sheets::Xlsx(xlsx) = workbook {
+        let mut cells = xlsx
+            .worksheet_cells_reader(sheet)
+            .map_err(|e| Some(cannot_read(&e)))?;
         let mut row = SheetRow::default();
-        loop {
-            let cell = match cells.next_cell() {
-                Ok(Some(cell)) => cell,
-                Ok(None) => break,
-                Err(error) => {
-                    let _ = rows.send(Err(cannot_read(&error)));
-                    return;
-                }
-            };
+        while let Some(cell) = cells.next_cell().map_err(|e| Some(cannot_read(&e)))? {
             let (row_index, column) = cell.get_position();
             let number = u64::from(row_index) + 1;
             if number != row.number && !row.cells.is_empty() {
-                let done = std::mem::take(&mut row);
-                if rows.send(Ok(done)).is_err() {
-                    return;
-                }
+                send(std::mem::take(&mut row))?;
             }
             row.number = number;
             push_cell(&mut row, column, CellValue::from(cell.get_value()));
         }
         if !row.cells.is_empty() {
-            let _ = rows.send(Ok(row));
+            send(row)?;
         }
-        return;
+        return Ok(());
     }
-    match workbook.worksheet_range(sheet) {
-        Ok(range) => send_range(&range, rows),
-        Err(error) => {
-            let _ = rows.send(Err(cannot_read(&error)));
-        }
-    }
-}
-
-fn send_range(range: &Range<Data>, rows: &SyncSender<Result<SheetRow, String>>) {
+    let range = workbook
+        .worksheet_range(sheet)
+        .map_err(|e| Some(cannot_read(&e)))?;
     let Some((first_row, first_column)) = range.start() else {
-        return;
+        return Ok(());
     };
     for (offset, cells) in range.rows().enumerate() {
         let mut row = SheetRow {
@@ -368,10 +376,11 @@ fn send_range(range: &Range<Data>, rows: &SyncSender<Result<SheetRow, String>>) 
                 CellValue::from(value),
             );
         }
-        if !row.cells.is_empty() && rows.send(Ok(row)).is_err() {
-            return;
+        if !row.cells.is_empty() {
+            send(row)?;
         }
     }
+    Ok(())
 }
 
 fn push_cell(row: &mut SheetRow, column: u32, value: CellValue) {
