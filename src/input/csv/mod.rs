@@ -356,6 +356,7 @@ impl CsvRecords {
                         QuoteFault::TextAfterClose {
                             newlines_after_open,
                             found,
+                            ..
                         } => {
                             let closes = match newlines_after_open {
                                 0 => "on this line".to_owned(),
@@ -370,7 +371,18 @@ impl CsvRecords {
                             )
                         }
                     };
-                    self.resync_after(quote_at);
+                    // After a quote that truly closes the value, the rest of its line is
+                    // part of the broken row; after one that opens a later row's value,
+                    // that row starts on the line after the opening quote.
+                    let resume_at = match fault {
+                        QuoteFault::TextAfterClose {
+                            close_at,
+                            opens_a_field: false,
+                            ..
+                        } => close_at,
+                        _ => quote_at,
+                    };
+                    self.resync_after(resume_at);
                     return Ok(Found::Bad(RowError::new(line, message)));
                 }
             }
@@ -425,7 +437,9 @@ impl CsvRecords {
             let grown = (self.buf.len() * 2).min(MAX_RECORD_BYTES + INITIAL_BUFFER);
             self.buf.resize(grown, 0);
         }
-        loop {
+        // Until the buffer is full: a pipe hands over 64 KiB at a time, and every return
+        // here means scanning a long record again from its start.
+        while !self.at_eof && self.end < self.buf.len() {
             match self.input.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.at_eof = true,
                 Ok(read) => self.end += read,
@@ -436,8 +450,8 @@ impl CsvRecords {
                     return Err(error);
                 }
             }
-            return Ok(());
         }
+        Ok(())
     }
 }
 
@@ -507,6 +521,50 @@ mod tests {
                 Ok((7, "tic_b".into(), "three".into())),
             ]
         );
+    }
+
+    #[test]
+    fn text_after_a_closing_quote_is_one_error_and_the_next_row_is_read() {
+        // Issue 17: the quote opened on line 2 closes on line 3, followed by `x`; line 3 is
+        // the rest of that broken row, not a row of its own.
+        assert_eq!(
+            steps(b"ticketId,message\ntic_a1,\"<p>Hello\nworld</p>\"x\ntic_b2,ok\n".to_vec()),
+            [Err(2), Ok((4, "tic_b2".into(), "ok".into()))]
+        );
+        // A quote that opens the next row's value still leaves that row to be read.
+        assert_eq!(
+            steps(b"ticketId,message\ntic_a1,\"Hello\ntic_b2,\"World\"\n".to_vec()),
+            [Err(2), Ok((3, "tic_b2".into(), "World".into()))]
+        );
+    }
+
+    #[test]
+    fn a_long_record_from_a_pipe_is_scanned_in_few_passes() {
+        /// Hands over at most 64 KiB per read, as a pipe does, and counts the reads.
+        struct Pipe(io::Cursor<Vec<u8>>);
+        impl Read for Pipe {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let len = buf.len().min(64 * 1024);
+                self.0.read(&mut buf[..len])
+            }
+        }
+        let mut bytes = b"ticketId,message\ntic_a1,\"".to_vec();
+        bytes.resize(bytes.len() + 14_000_000, b'x');
+        bytes.extend(b"\"\n");
+        let mut records = CsvRecords::open(
+            Box::new(Pipe(io::Cursor::new(bytes))),
+            "t.csv".into(),
+            None,
+            MessageColumn::Required,
+        )
+        .unwrap();
+        // Every read fills the buffer: the record is scanned again only when the buffer
+        // doubles (7 times for 14 MB), not after every 64 KiB (over 200 times, 1.36 s).
+        assert_eq!(records.end, records.buf.len());
+        match records.advance().unwrap() {
+            Step::Row(row) => assert_eq!(row.message.len(), 14_000_000),
+            _ => panic!("expected the row"),
+        }
     }
 
     #[test]
