@@ -5,9 +5,13 @@
 //! messages. Workbooks with more sheets and odd layouts are written here with
 //! rust_xlsxwriter.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use bulk_reply::rate::Rate;
+use bulk_reply::sandbox::{SandboxConfig, Source, Status, TicketSeed, World};
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
 use serde_json::Value;
 
@@ -300,4 +304,65 @@ fn a_file_that_only_claims_to_be_a_workbook_is_explained() {
         message.contains("cannot read it as a workbook"),
         "{message}"
     );
+}
+
+#[test]
+fn a_workbook_job_is_sent_and_its_failed_rows_come_back_as_csv() {
+    let world = World::Fixed(vec![TicketSeed {
+        id: "tic_open1".into(),
+        status: Status::Open,
+        source: Source::Portal,
+        customer_id: None,
+        title: "Storing".into(),
+    }]);
+    let sandbox = support::Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        world,
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("notices.xlsx");
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet().set_name("Notices").unwrap();
+    for (row, cells) in [
+        ["ticketId", "naam", "message"],
+        ["tic_open1", "Ann", "<p>Hello Ann</p>"],
+        ["tic_missing1", "Bob", "<p>Hello Bob</p>"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        for (column, text) in cells.iter().enumerate() {
+            sheet
+                .write_string(row as u32, column as u16, *text)
+                .unwrap();
+        }
+    }
+    workbook.save(&input).unwrap();
+
+    let output = sandbox
+        .send(&input)
+        .args(["--rate", "unlimited", "--yes"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("1 sent, 1 failed"), "{stderr}");
+    assert!(stderr.contains("failed rows, as CSV"), "{stderr}");
+    let failed = std::fs::read_to_string(support::with_suffix(&input, ".failed.csv")).unwrap();
+    let mut lines = failed.lines();
+    assert_eq!(lines.next(), Some("ticketId,message,naam,error"));
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("tic_missing1,<p>Hello Bob</p>,Bob,not_found: "),
+        "{failed}"
+    );
+    let results = support::results(&support::with_suffix(&input, ".results.ndjson"));
+    let missing = results
+        .iter()
+        .find(|r| r["ticketId"] == "tic_missing1")
+        .unwrap();
+    assert_eq!(missing["line"], 3, "the spreadsheet's row number");
 }
