@@ -42,6 +42,7 @@ fn source(path: &Path) -> InputSource {
         path: Some(path.to_owned()),
         format: None,
         delimiter: None,
+        ..InputSource::default()
     }
 }
 

@@ -158,6 +158,7 @@ fn bytes_that_are_not_utf8_are_reported_on_their_physical_line() {
     let errors = problems(&report, "errors");
     assert_eq!(lines(&report, "errors"), [Some(4)]);
     assert!(errors[0].1.contains("Windows-1252"));
+    assert!(errors[0].1.contains("--encoding windows-1252"));
     assert!(errors[0].1.contains("CSV UTF-8"));
 }
 
@@ -171,10 +172,16 @@ fn a_nul_byte_is_its_own_error() {
 }
 
 #[test]
-fn a_utf16_file_is_recognised() {
+fn a_utf16_file_with_a_byte_order_mark_is_read() {
     let (code, report) = validate_json("utf16.csv", &[]);
-    assert_eq!(code, 2);
-    assert!(problems(&report, "errors")[0].1.contains("UTF-16"));
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["rows"], 1);
+}
+
+#[test]
+fn a_windows_1252_file_is_read_with_its_encoding_named() {
+    let (code, report) = validate_json("windows1252.csv", &["--encoding", "windows-1252"]);
+    assert_eq!(code, 0, "{report}");
 }
 
 #[test]
@@ -336,4 +343,138 @@ fn help_shows_examples() {
         .code(0)
         .stdout(predicate::str::contains("Examples:"))
         .stdout(predicate::str::contains("--allow-duplicates"));
+}
+
+/// `validate` on `bytes` saved as a file ending in `suffix`; the exit code, the JSON report
+/// and the human one.
+fn validate_bytes(suffix: &str, bytes: &[u8], extra: &[&str]) -> (i32, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("input{suffix}"));
+    std::fs::write(&path, bytes).unwrap();
+    let run = |json: bool| {
+        let mut command = bulk_reply();
+        command.arg("validate").arg(&path).args(extra);
+        if json {
+            command.arg("--json");
+        }
+        command.current_dir(dir.path()).output().unwrap()
+    };
+    let json = run(true);
+    let report = serde_json::from_slice(&json.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {:?}",
+            String::from_utf8_lossy(&json.stdout)
+        )
+    });
+    let human = String::from_utf8(run(false).stdout).unwrap();
+    (json.status.code().unwrap(), report, human)
+}
+
+/// A template file beside the input, for the tests below.
+fn with_template(text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new().suffix(".txt").tempfile().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    file
+}
+
+// Issue 17, each case from its quoted bytes.
+
+#[test]
+fn a_file_with_cr_line_ends_is_read_as_lines() {
+    let bytes = b"ticketId,name\rtic_abc1,Jan\rtic_abc2,Piet\r";
+    let template = with_template("Beste {{name}}");
+    let (code, report, _) = validate_bytes(
+        ".csv",
+        bytes,
+        &[
+            "--template",
+            template.path().to_str().unwrap(),
+            "--preview",
+            "2",
+        ],
+    );
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["rows"], 2);
+    assert_eq!(report["preview"][1]["line"], 3);
+    assert_eq!(report["preview"][1]["message"], "<p>Beste Piet</p>");
+    // Without a template the header is read as two columns, not one named "name\rtic_abc1".
+    let (_, report, _) = validate_bytes(".csv", bytes, &[]);
+    let message = report["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("\"ticketId\", \"name\""), "{message}");
+}
+
+#[test]
+fn a_placeholder_filled_by_two_columns_of_one_name_is_an_error() {
+    let template = with_template("Beste {{naam}}");
+    let (code, report, _) = validate_bytes(
+        ".csv",
+        b"ticketId,naam,Naam\ntic_a1,Ann,Bob\n",
+        &["--template", template.path().to_str().unwrap()],
+    );
+    assert_eq!(code, 2);
+    assert_eq!(report["errors"][0]["line"], 1);
+    let message = report["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(r#"{{naam}} matches 2 columns, "naam" and "Naam""#),
+        "{message}"
+    );
+}
+
+#[test]
+fn ndjson_values_are_taken_as_json_parsers_and_the_file_has_them() {
+    let template = with_template("{{v}} {{n}} {{z}}");
+    let (code, report, _) = validate_bytes(
+        ".ndjson",
+        br#"{"ticketId":"tic_a1","v":"first","v":"second","n":123456789012345678901234,"z":-0,"big":1e400}"#,
+        &["--template", template.path().to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(
+        report["preview"][0]["message"],
+        "<p>second 123456789012345678901234 -0</p>"
+    );
+}
+
+#[test]
+fn a_space_before_a_quoted_message_does_not_post_the_quotes() {
+    let (code, report, _) = validate_bytes(
+        ".csv",
+        b"ticketId,message\ntic_x1, \"<p>Hello</p>\"\ntic_x2, \"<p>Hello, world</p>\"\n",
+        &["--preview", "2"],
+    );
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["preview"][0]["message"], "<p>Hello</p>");
+    assert_eq!(report["preview"][1]["message"], "<p>Hello, world</p>");
+}
+
+#[test]
+fn an_excel_sep_line_and_a_double_bom_are_understood() {
+    let (code, report, _) = validate_bytes(
+        ".csv",
+        b"\xEF\xBB\xBF\xEF\xBB\xBFsep=;\r\nticketId;message\r\ntic_a1;<p>a, b</p>\r\n",
+        &[],
+    );
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["preview"][0]["line"], 3);
+    assert_eq!(report["preview"][0]["message"], "<p>a, b</p>");
+    // A double mark before a header without the ticketId column: the name shows clean.
+    let (_, report, _) = validate_bytes(".csv", b"\xEF\xBB\xBF\xEF\xBB\xBFticket,message\n", &[]);
+    let message = report["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("found: \"ticket\", \"message\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unusable_file_gets_no_sending_estimate_and_counts_read_right() {
+    let (code, _, human) = validate_bytes(".csv", b"ticket,message\ntic_a1,x\n", &[]);
+    assert_eq!(code, 2);
+    assert!(!human.contains("Sending 0"), "{human}");
+    let (_, report, _) = validate_bytes(".csv", b"ticketId,message,name\ntic_a1\n", &[]);
+    let message = report["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("this row has 1 field, but"),
+        "{message}"
+    );
 }

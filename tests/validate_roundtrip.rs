@@ -116,6 +116,7 @@ proptest! {
             format: None,
             // Detection must find the delimiter on its own.
             delimiter: None,
+            ..InputSource::default()
         };
         let rows: Result<Vec<Row>, _> = read_rows(&source).unwrap().collect();
         prop_assert_eq!(rows.unwrap(), expected);
@@ -135,24 +136,72 @@ proptest! {
             0..200,
         ),
         ndjson in any::<bool>(),
+        encoding in prop::sample::select(vec![None, Some("utf-16le"), Some("windows-1252")]),
+        cr_line_ends in any::<bool>(),
     ) {
         let mut bytes = header.as_bytes().to_vec();
         bytes.extend(&body);
+        if cr_line_ends {
+            bytes.retain(|&b| b != b'\n');
+        }
         let mut file = tempfile::Builder::new().tempfile().unwrap();
         file.write_all(&bytes).unwrap();
         let source = InputSource {
             path: Some(file.path().to_owned()),
             format: Some(if ndjson { InputFormat::Ndjson } else { InputFormat::Csv }),
             delimiter: None,
+            encoding: encoding.and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes())),
+            ..InputSource::default()
         };
-        let report = validate(&source, &Rules::default()).unwrap();
+        // Bytes invalid in the encoding stop the reading with an error value.
+        let Ok(report) = validate(&source, &Rules::default()) else {
+            prop_assume!(encoding.is_some());
+            return Ok(());
+        };
         // Every problem that has a line points inside the file.
-        let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let lines = bytes.iter().filter(|&&b| b == b'\n' || b == b'\r').count() as u64 + 1;
         for problem in report.errors.iter().chain(&report.warnings) {
             prop_assert!(problem.line.is_none_or(|line| (1..=lines).contains(&line)), "{problem:?}");
         }
         if let Ok(rows) = read_rows(&source) {
             prop_assert_eq!(rows.count() as u64, report.rows);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A workbook that is not one (a cut or damaged file, random bytes behind a ZIP or OLE
+    /// signature) is reported on, never a panic.
+    #[test]
+    fn any_bytes_as_a_workbook_are_reported_on_never_a_panic(
+        signature in prop::sample::select(vec![&b"PK\x03\x04"[..], b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", b""]),
+        body in prop::collection::vec(any::<u8>(), 0..2000),
+        cut_real_workbook in any::<bool>(),
+        extension in prop::sample::select(vec![".xlsx", ".xls", ".ods"]),
+    ) {
+        let bytes = if cut_real_workbook {
+            // A real workbook, cut short or with its middle overwritten.
+            let mut real = std::fs::read("tests/fixtures/workbooks/notice_list.xlsx").unwrap();
+            let at = body.first().map_or(0, |&b| real.len() * usize::from(b) / 256);
+            real.truncate(at.max(4) + body.len() / 2);
+            real.extend(&body);
+            real
+        } else {
+            let mut bytes = signature.to_vec();
+            bytes.extend(&body);
+            bytes
+        };
+        let mut file = tempfile::Builder::new().suffix(extension).tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        let source = InputSource {
+            path: Some(file.path().to_owned()),
+            ..InputSource::default()
+        };
+        // A report, or an error value for a sheet that breaks off: never a panic.
+        if let Ok(report) = validate(&source, &Rules::default()) {
+            prop_assert!(report.rows <= 4, "{report:?}");
         }
     }
 }

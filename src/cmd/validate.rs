@@ -1,5 +1,5 @@
-//! `bulk-reply validate`: read every row of an input file, report each problem with its
-//! line, estimate the sending time. Sends nothing.
+//! `bulk-reply validate`: read every row of an input file (or workbook sheet), report each
+//! problem with its line (or sheet row), estimate the sending time. Sends nothing.
 
 use std::io::{self, Write};
 
@@ -14,6 +14,9 @@ const EXAMPLES: &str = "\
 Examples:
   bulk-reply validate notices.csv                   check a file, send nothing
   bulk-reply validate export.csv --delimiter ';'    an Excel export with semicolons
+  bulk-reply validate notices.xlsx --sheet Maart    one sheet of a workbook (.xlsx, .ods, …)
+  bulk-reply validate export.csv --encoding windows-1252
+                                                    Excel's plain \"CSV\" (not \"CSV UTF-8\")
   bulk-reply validate notices.csv --rate 600/min    estimate for a raised rate limit
   some-script | bulk-reply validate - --json        check standard input, report as JSON
   bulk-reply validate open.csv --template notice.md --preview 3

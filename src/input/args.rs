@@ -2,19 +2,23 @@
 
 use std::path::PathBuf;
 
+use encoding_rs::Encoding;
+
 use super::rules::{DEFAULT_MAX_MESSAGE_BYTES, Rules};
 
-/// The two input formats.
+/// The input formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InputFormat {
     /// Comma-, semicolon- or tab-separated values with a header row
     Csv,
     /// One JSON object per line (also called JSON Lines)
     Ndjson,
+    /// A spreadsheet workbook: Excel (.xlsx, .xlsm, .xlsb, .xls) or OpenDocument (.ods)
+    Workbook,
 }
 
 /// Where the rows come from and how to read them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InputSource {
     /// The file to read; `None` reads standard input.
     pub path: Option<PathBuf>,
@@ -22,6 +26,11 @@ pub struct InputSource {
     pub format: Option<InputFormat>,
     /// The CSV delimiter; `None` means detect it from the header line.
     pub delimiter: Option<u8>,
+    /// The workbook sheet to read; `None` means the first one.
+    pub sheet: Option<String>,
+    /// The text encoding of a CSV or NDJSON input; `None` means UTF-8, or what a byte-order
+    /// mark says.
+    pub encoding: Option<&'static Encoding>,
 }
 
 impl InputSource {
@@ -37,8 +46,8 @@ impl InputSource {
 /// Input flags, flattened into each reading command's own `Args`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct InputArgs {
-    /// The rows to read: a CSV file (.csv, .tsv) or NDJSON (.ndjson, .jsonl); `-` reads
-    /// standard input
+    /// The rows to read: a CSV file (.csv, .tsv), NDJSON (.ndjson, .jsonl) or a workbook
+    /// (.xlsx, .xlsm, .xlsb, .xls, .ods); `-` reads standard input
     #[arg(value_name = "INPUT")]
     pub input: PathBuf,
 
@@ -50,6 +59,15 @@ pub struct InputArgs {
     /// CSV field separator: `,`  `;`  or `tab` (default: detected from the header line)
     #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
+
+    /// The workbook sheet to read, by the name on its tab (default: the first sheet)
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+
+    /// The text encoding of a CSV or NDJSON input, such as windows-1252, iso-8859-15,
+    /// utf-16le (default: UTF-8; a byte-order mark for UTF-8 or UTF-16 is always followed)
+    #[arg(long, value_name = "ENCODING", value_parser = parse_encoding)]
+    pub encoding: Option<&'static Encoding>,
 
     /// Accept the same ticketId with the same message on several rows (each one is sent)
     #[arg(long)]
@@ -67,6 +85,8 @@ impl InputArgs {
             path,
             format: self.input_format,
             delimiter: self.delimiter,
+            sheet: self.sheet.clone(),
+            encoding: self.encoding,
         }
     }
 
@@ -93,6 +113,17 @@ fn parse_delimiter(text: &str) -> Result<u8, String> {
     }
 }
 
+/// An encoding by any of its WHATWG labels (`windows-1252`, `cp1252`, `latin1`,
+/// `utf-16le` …), as browsers name them.
+fn parse_encoding(label: &str) -> Result<&'static Encoding, String> {
+    Encoding::for_label_no_replacement(label.trim().as_bytes()).ok_or_else(|| {
+        format!(
+            "{label:?} is not an encoding this tool knows; common ones are windows-1252 \
+             (Excel's \"CSV\" in Western Europe), iso-8859-15, utf-16le and utf-8"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +138,22 @@ mod tests {
         for bad in ["", "ab", "\"", "x", "é"] {
             assert!(parse_delimiter(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn encodings_by_their_common_names() {
+        assert_eq!(parse_encoding("cp1252"), Ok(encoding_rs::WINDOWS_1252));
+        assert_eq!(
+            parse_encoding("Windows-1252"),
+            Ok(encoding_rs::WINDOWS_1252)
+        );
+        assert_eq!(parse_encoding("latin1"), Ok(encoding_rs::WINDOWS_1252));
+        assert_eq!(parse_encoding("iso-8859-15"), Ok(encoding_rs::ISO_8859_15));
+        assert_eq!(parse_encoding("utf-16le"), Ok(encoding_rs::UTF_16LE));
+        assert!(
+            parse_encoding("ebcdic")
+                .unwrap_err()
+                .contains("windows-1252")
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! Reading input files, streamed: CSV or NDJSON from a file or standard input, one row at a
-//! time with its line number, and validating every row before anything is sent.
+//! Reading input files, streamed: CSV, NDJSON or a workbook sheet from a file or standard
+//! input, one row at a time with its line (or sheet row) number, and validating every row
+//! before anything is sent.
 //!
 //! Two ways in:
 //! - [`read_rows`]: an iterator of owned [`Row`]s, for sending;
@@ -11,6 +12,7 @@
 mod args;
 mod columns;
 mod csv;
+mod decode;
 mod duplicates;
 mod ndjson;
 mod records;
@@ -18,11 +20,12 @@ mod report;
 mod row;
 mod rules;
 mod validation;
+mod workbook;
 
 pub use args::{InputArgs, InputFormat, InputSource};
 pub use columns::{MessageColumn, loose_eq};
 pub use report::{KEPT_PROBLEMS, Preview, Problem, Report};
-pub use row::{InputError, Row, RowError};
+pub use row::{InputError, Numbering, Row, RowError};
 pub use rules::{DEFAULT_MAX_MESSAGE_BYTES, Rules};
 pub use validation::{validate, validate_messages};
 

@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use memchr::memchr;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::columns::{self, MessageColumn, Positions};
 use super::csv::MAX_RECORD_BYTES;
@@ -21,8 +21,8 @@ pub(crate) struct NdjsonRecords {
     line: u64,
     ticket_id: String,
     message: String,
-    /// The other fields, in file order.
-    extra: Vec<(String, Value)>,
+    /// The other fields, in file order, as written.
+    extra: Vec<(String, Box<RawValue>)>,
 }
 
 impl NdjsonRecords {
@@ -73,6 +73,15 @@ impl NdjsonRecords {
             if self.line_buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
+            if self.line == 1 && looks_like_utf16(&self.line_buf) {
+                // Every line would fail the same way: one error for the file says it.
+                return Err(InputError::content(
+                    &self.source,
+                    Some(1),
+                    "the file looks like UTF-16 text without a byte-order mark (every other \
+                     byte is NUL): pass --encoding utf-16le (or utf-16be), or save it as UTF-8",
+                ));
+            }
             if let Err(message) = self.parse_line() {
                 return Ok(Step::Bad(RowError::new(self.line, message)));
             }
@@ -90,8 +99,15 @@ impl NdjsonRecords {
     fn parse_line(&mut self) -> Result<(), String> {
         let mut bytes = self.line_buf.as_slice();
         if self.line == 1 {
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            // A file saved twice by a tool that adds a byte-order mark has two.
+            while let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+                bytes = rest;
+            }
         }
+        // Without its line end, so that an error at the end of the line is said to be there
+        // rather than at "column 0" of a line after it.
+        let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         if memchr(0, bytes).is_some() {
             return Err(
                 "this line contains a NUL byte (character code 0): this is not plain \
@@ -101,7 +117,8 @@ impl NdjsonRecords {
         }
         let text = std::str::from_utf8(bytes).map_err(|error| {
             format!(
-                "byte 0x{:02X} at column {} is not UTF-8 text; save the file as UTF-8",
+                "byte 0x{:02X} at column {} is not UTF-8 text; pass --encoding (windows-1252, \
+                 say), or save the file as UTF-8",
                 bytes[error.valid_up_to()],
                 error.valid_up_to() + 1
             )
@@ -109,7 +126,7 @@ impl NdjsonRecords {
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let mut fields = JsonObject::read(&mut deserializer)
             .and_then(|fields| deserializer.end().map(|()| fields))
-            .map_err(describe_json_error)?;
+            .map_err(|error| describe_json_error(&error, text))?;
         let names = fields.iter().map(|(name, _)| name.as_str());
         let Positions { ticket_id, message } =
             columns::locate(names, "field", self.message_column)?;
@@ -131,9 +148,7 @@ impl NdjsonRecords {
                 required_string(message)?
             }
             // Not sent (a template makes the message): kept only to warn that it is ignored.
-            Some((_, Value::String(text))) => text,
-            Some((_, Value::Null)) => String::new(),
-            Some((_, other)) => other.to_string(),
+            Some((_, value)) => value_text(&value),
             None => String::new(),
         };
         self.extra = fields;
@@ -148,80 +163,107 @@ impl NdjsonRecords {
             extra: self
                 .extra
                 .iter()
-                .map(|(name, value)| {
-                    let text = match value {
-                        Value::String(text) => text.clone(),
-                        // JSON's "no value": an empty value, never the word "null" in a
-                        // customer's message.
-                        Value::Null => String::new(),
-                        other => other.to_string(),
-                    };
-                    (name.clone(), text)
-                })
+                .map(|(name, value)| (name.clone(), value_text(value)))
                 .collect(),
         }
     }
 }
 
+/// ASCII text in UTF-16 is every other byte NUL: far more NULs than any text file has.
+fn looks_like_utf16(line: &[u8]) -> bool {
+    let nuls = memchr::memchr_iter(0, line).count();
+    nuls >= 2 && nuls * 3 >= line.len()
+}
+
+/// A field's value as a template shows it: a string's text; JSON's "no value" (null) as
+/// empty, never the word "null" in a customer's message; anything else exactly as written,
+/// so a 30-digit number or `-0` is not rounded through a float.
+fn value_text(value: &RawValue) -> String {
+    let raw = value.get();
+    match raw.as_bytes().first() {
+        Some(b'"') => serde_json::from_str(raw).unwrap_or_else(|_| raw.to_owned()),
+        _ if raw == "null" => String::new(),
+        _ => raw.to_owned(),
+    }
+}
+
 /// The value of `ticketId` or `message`: a string without NUL characters.
-fn required_string((name, value): (String, Value)) -> Result<String, String> {
-    match value {
-        Value::String(text) if text.contains('\0') => Err(format!(
+fn required_string((name, value): (String, Box<RawValue>)) -> Result<String, String> {
+    let raw = value.get();
+    let text: Option<String> = match raw.as_bytes().first() {
+        Some(b'"') => serde_json::from_str(raw).ok(),
+        _ => None,
+    };
+    match text {
+        Some(text) if text.contains('\0') => Err(format!(
             "{name} contains a NUL character (\\u0000), which cannot be sent"
         )),
-        Value::String(text) => Ok(text),
-        other => Err(format!(
+        Some(text) => Ok(text),
+        None => Err(format!(
             "{name} must be a JSON string, but is {} ({}); put the value in double quotes",
-            json_type(&other),
-            quote_value(&other.to_string())
+            json_type(raw),
+            quote_value(raw)
         )),
     }
 }
 
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "true/false",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
+/// What kind of JSON value `raw` (valid JSON, as written) is, for a person.
+fn json_type(raw: &str) -> &'static str {
+    match raw.as_bytes().first() {
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "true/false",
+        Some(b'"') => "a string",
+        Some(b'[') => "a list",
+        Some(b'{') => "an object",
+        _ => "a number",
     }
 }
 
 /// serde_json says "… at line 1 column 7"; every NDJSON line is line 1 to it, so only the
-/// column is worth keeping.
-fn describe_json_error(error: serde_json::Error) -> String {
+/// column is worth keeping, in characters as an editor counts them.
+fn describe_json_error(error: &serde_json::Error, text: &str) -> String {
     let full = error.to_string();
     let what = full
         .rsplit_once(" at line ")
         .map_or(full.as_str(), |(what, _)| what);
-    format!(
-        "not a valid JSON object: {what} (at column {})",
-        error.column()
-    )
+    let column = text
+        .get(..error.column().min(text.len()))
+        .map_or(error.column(), |before| before.chars().count());
+    if column >= text.chars().count() {
+        return format!("not a valid JSON object: {what} (at the end of the line)");
+    }
+    format!("not a valid JSON object: {what} (at column {column})")
 }
 
 /// A JSON object's members in file order (serde_json's `Map` would sort them).
 struct JsonObject;
 
 impl JsonObject {
-    fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String, Value)>, D::Error> {
+    fn read<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<(String, Box<RawValue>)>, D::Error> {
         deserializer.deserialize_any(JsonObject)
     }
 }
 
 impl<'de> Visitor<'de> for JsonObject {
-    type Value = Vec<(String, Value)>;
+    type Value = Vec<(String, Box<RawValue>)>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("one JSON object per line, like {\"ticketId\": \"tic_…\", \"message\": \"…\"}")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(2));
-        while let Some(entry) = map.next_entry::<String, Value>()? {
-            fields.push(entry);
+        // Values stay raw text: nothing is converted that is not used, so an unused field
+        // holding 1e400, or nested a thousand deep, is no reason to refuse the row.
+        let mut fields: Vec<(String, Box<RawValue>)> =
+            Vec::with_capacity(map.size_hint().unwrap_or(2));
+        while let Some((name, value)) = map.next_entry::<String, Box<RawValue>>()? {
+            // A name given twice counts with its last value, as JSON parsers read it.
+            match fields.iter_mut().find(|(known, _)| *known == name) {
+                Some(field) => field.1 = value,
+                None => fields.push((name, value)),
+            }
         }
         Ok(fields)
     }
@@ -373,6 +415,80 @@ mod tests {
         assert!(error.message.contains("NUL"), "{}", error.message);
         let error = error_of("{\"a\":1} {\"b\":2}");
         assert!(error.message.contains("trailing"), "{}", error.message);
+    }
+
+    fn extra_of(text: &'static str) -> Vec<(String, String)> {
+        match steps(text).remove(0) {
+            Ok(row) => row.extra,
+            Err(error) => panic!("expected a row, got {error:?}"),
+        }
+    }
+
+    #[test]
+    fn numbers_are_kept_as_written() {
+        // The bytes of issue 17: a 24-digit integer and -0 are not rounded through a float.
+        let extra = extra_of(
+            r#"{"ticketId":"tic_a","message":"m","n":123456789012345678901234,"z":-0,"f":1.50}"#,
+        );
+        assert_eq!(
+            extra,
+            [
+                ("n".to_owned(), "123456789012345678901234".to_owned()),
+                ("z".to_owned(), "-0".to_owned()),
+                ("f".to_owned(), "1.50".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unused_huge_or_deep_value_does_not_reject_the_row() {
+        let extra = extra_of(r#"{"ticketId":"tic_a","message":"m","x":1e400}"#);
+        assert_eq!(extra, [("x".to_owned(), "1e400".to_owned())]);
+        let deep = format!(
+            r#"{{"ticketId":"tic_a","message":"m","x":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let rows = steps(Box::leak(deep.into_boxed_str()));
+        assert!(rows[0].is_ok(), "{rows:?}");
+    }
+
+    #[test]
+    fn a_name_given_twice_counts_with_its_last_value() {
+        let extra = extra_of(r#"{"ticketId":"tic_a","message":"m","v":"first","v":"second"}"#);
+        assert_eq!(extra, [("v".to_owned(), "second".to_owned())]);
+    }
+
+    #[test]
+    fn an_error_at_the_end_of_a_line_says_so() {
+        let error = error_of("{\"ticketId\":\"tic_a\",\"message\":\"m\"\n");
+        assert!(
+            error.message.ends_with("(at the end of the line)"),
+            "{}",
+            error.message
+        );
+        let error = error_of("{\"ticketId\":\"tic_a\", x}\n");
+        assert!(
+            error.message.ends_with("(at column 22)"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn utf16_without_a_byte_order_mark_is_one_error_for_the_file() {
+        let bytes: &'static [u8] = b"{\0\"\0a\0\"\0:\0\x31\0}\0\n\0{\0}\0\n\0";
+        let mut records =
+            NdjsonRecords::new(Box::new(bytes), "t.ndjson".into(), MessageColumn::Required);
+        let error = match records.advance() {
+            Err(error) => error,
+            Ok(_) => panic!("expected the file to be refused"),
+        };
+        assert!(
+            error.message.contains("--encoding utf-16le"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::row::Numbering;
 use crate::rate::Rate;
 
 /// Problems kept per kind, the earliest lines first. The counts stay exact beyond it; a file
@@ -58,6 +59,8 @@ pub struct Report {
     pub errors: Vec<Problem>,
     /// The first [`KEPT_PROBLEMS`] warnings, by line.
     pub warnings: Vec<Problem>,
+    /// What the lines count: a text file's lines or a sheet's rows.
+    pub numbering: Numbering,
 }
 
 impl Report {
@@ -90,7 +93,9 @@ impl Report {
             writeln!(out, "\n{title}:")?;
             for problem in problems.iter().take(SHOWN_PROBLEMS) {
                 match problem.line {
-                    Some(line) => writeln!(out, "  line {line}: {}", problem.message)?,
+                    Some(line) => {
+                        writeln!(out, "  {}: {}", self.numbering.place(line), problem.message)?
+                    }
                     None => writeln!(out, "  {}", problem.message)?,
                 }
             }
@@ -104,6 +109,10 @@ impl Report {
             }
         }
         self.write_preview(out)?;
+        if self.rows == 0 {
+            // Nothing to send: an estimate of "0 s" would only be noise.
+            return Ok(());
+        }
         writeln!(out)?;
         match rate {
             Rate::Unlimited => writeln!(
@@ -126,10 +135,10 @@ impl Report {
         for (index, preview) in self.preview.iter().enumerate() {
             writeln!(
                 out,
-                "\nPreview {} of {}: line {}, to ticket {}, posted exactly as:",
+                "\nPreview {} of {}: {}, to ticket {}, posted exactly as:",
                 index + 1,
                 self.preview.len(),
-                preview.line,
+                self.numbering.place(preview.line),
                 preview.ticket_id
             )?;
             writeln!(out, "{PREVIEW_RULE}\n{}\n{PREVIEW_RULE}", preview.message)?;
@@ -141,7 +150,8 @@ impl Report {
     /// `{"rows", "valid", "errors": [{"line", "message"}], "warnings": […], "estimatedSeconds"}`,
     /// plus `errorCount` and `warningCount`, which exceed the list lengths when the lists
     /// were cut at [`KEPT_PROBLEMS`], `distinctTickets`, and `preview`: `[{"line",
-    /// "ticketId", "message"}]` (empty unless a preview was asked for).
+    /// "ticketId", "message"}]` (empty unless a preview was asked for). For a workbook,
+    /// `sheet` names the sheet whose rows the lines are.
     pub fn to_json(&self, rate: Rate) -> Value {
         let list = |problems: &[Problem]| -> Vec<Value> {
             problems
@@ -150,7 +160,7 @@ impl Report {
                 .collect()
         };
         let estimate = rate.ideal_duration(self.rows);
-        json!({
+        let mut report = json!({
             "rows": self.rows,
             "valid": self.is_valid(),
             "errors": list(&self.errors),
@@ -160,7 +170,11 @@ impl Report {
             "warningCount": self.warning_count,
             "distinctTickets": self.distinct_tickets,
             "preview": self.preview.iter().map(Preview::to_json).collect::<Vec<_>>(),
-        })
+        });
+        if let Numbering::SheetRows { sheet } = &self.numbering {
+            report["sheet"] = json!(sheet);
+        }
+        report
     }
 }
 
@@ -190,6 +204,7 @@ pub(crate) struct ReportBuilder {
     /// How many messages to keep for the preview.
     pub preview_limit: usize,
     pub preview: Vec<Preview>,
+    pub numbering: Numbering,
     errors: KeptProblems,
     warnings: KeptProblems,
 }
@@ -231,6 +246,7 @@ impl ReportBuilder {
             warning_count: self.warnings.total,
             errors: self.errors.into_sorted(),
             warnings: self.warnings.into_sorted(),
+            numbering: self.numbering,
         }
     }
 }

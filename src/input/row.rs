@@ -53,6 +53,28 @@ impl fmt::Display for RowError {
 
 impl std::error::Error for RowError {}
 
+/// How the places in an input are called in messages: lines of a text file, or rows of a
+/// workbook sheet as the spreadsheet numbers them. The number itself is the same kind in
+/// both (1-based, the header's included), so results and journals need not know which.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Numbering {
+    #[default]
+    Lines,
+    SheetRows {
+        sheet: String,
+    },
+}
+
+impl Numbering {
+    /// `line 12`, or `row 12 of sheet Notices`.
+    pub fn place(&self, number: u64) -> String {
+        match self {
+            Numbering::Lines => format!("line {number}"),
+            Numbering::SheetRows { sheet } => format!("row {number} of sheet {sheet}"),
+        }
+    }
+}
+
 /// A problem with the input as a whole: it cannot be opened or read, or it has no usable
 /// header. Nothing in it can be trusted, so reading stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +88,8 @@ pub struct InputError {
     /// True when the input could not be read at all (missing file, I/O error), as opposed to
     /// being read and found unusable.
     pub unreadable: bool,
+    /// What `line` counts.
+    pub numbering: Numbering,
 }
 
 impl InputError {
@@ -75,6 +99,7 @@ impl InputError {
             line,
             message: message.into(),
             unreadable: false,
+            numbering: Numbering::Lines,
         }
     }
 
@@ -84,6 +109,7 @@ impl InputError {
             line: None,
             message: format!("{what}: {error}"),
             unreadable: true,
+            numbering: Numbering::Lines,
         }
     }
 }
@@ -91,7 +117,13 @@ impl InputError {
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(line) => write!(f, "{}: line {line}: {}", self.source, self.message),
+            Some(line) => write!(
+                f,
+                "{}: {}: {}",
+                self.source,
+                self.numbering.place(line),
+                self.message
+            ),
             None => write!(f, "{}: {}", self.source, self.message),
         }
     }

@@ -47,10 +47,12 @@ pub fn validate_messages(
         Ok(records) => records,
         Err(error) if error.unreadable => return Err(error),
         Err(error) => {
+            report.numbering = error.numbering;
             report.error(error.line, error.message);
             return Ok(report.finish());
         }
     };
+    report.numbering = records.numbering();
     if let Some((line, columns)) = records.header() {
         let unknown = composer.unknown_placeholders(columns);
         if !unknown.is_empty() {
@@ -67,6 +69,23 @@ pub fn validate_messages(
                     found.join(", ")
                 ),
             );
+            return Ok(report.finish());
+        }
+        let ambiguous = composer.ambiguous_placeholders(columns);
+        if !ambiguous.is_empty() {
+            for (name, matching) in ambiguous {
+                let matching: Vec<String> = matching.iter().map(|c| format!("{c:?}")).collect();
+                report.error(
+                    Some(line),
+                    format!(
+                        "the template's {{{{{name}}}}} matches {} columns, {} (case, spaces, _ \
+                         and - do not matter), and which one is meant cannot be told: rename \
+                         all but one",
+                        matching.len(),
+                        matching.join(" and ")
+                    ),
+                );
+            }
             return Ok(report.finish());
         }
     }

@@ -149,6 +149,30 @@ impl Composer {
             .collect()
     }
 
+    /// The placeholders that match several of `columns` (`naam` and `Naam`), each with the
+    /// columns it matches: which one was meant cannot be told, so neither is used.
+    pub fn ambiguous_placeholders<'a>(
+        &'a self,
+        columns: &'a [String],
+    ) -> Vec<(&'a str, Vec<&'a str>)> {
+        let Some(template) = &self.template else {
+            return Vec::new();
+        };
+        template
+            .placeholders()
+            .into_iter()
+            .filter(|name| !loose_eq(name, TICKET_ID))
+            .filter_map(|name| {
+                let matching: Vec<&str> = columns
+                    .iter()
+                    .filter(|column| loose_eq(name, column))
+                    .map(String::as_str)
+                    .collect();
+                (matching.len() > 1).then_some((name, matching))
+            })
+            .collect()
+    }
+
     /// The HTML posted for one row. `fields` are the row's other columns by name. An error
     /// names each placeholder that has no value in this row.
     pub fn compose(
@@ -163,18 +187,22 @@ impl Composer {
         let mut html = String::with_capacity(256);
         let mut empty = Vec::new();
         let mut missing = Vec::new();
+        let mut ambiguous = Vec::new();
         for part in &self.html {
             match part {
                 Part::Literal(text) => html.push_str(text),
                 Part::Placeholder(name) => match value_of(name, ticket_id, message, fields) {
-                    Some(value) if !value.trim().is_empty() => push_html_escaped(&mut html, value),
-                    Some(_) => empty.push(name.as_str()),
-                    None => missing.push(name.as_str()),
+                    Lookup::Found(value) if !value.trim().is_empty() => {
+                        push_html_escaped(&mut html, value)
+                    }
+                    Lookup::Found(_) => empty.push(name.as_str()),
+                    Lookup::Missing => missing.push(name.as_str()),
+                    Lookup::Ambiguous => ambiguous.push(name.as_str()),
                 },
             }
         }
-        if !missing.is_empty() || !empty.is_empty() {
-            return Err(describe_gaps(&missing, &empty, fields));
+        if !missing.is_empty() || !empty.is_empty() || !ambiguous.is_empty() {
+            return Err(describe_gaps(&missing, &empty, &ambiguous, fields));
         }
         Ok(html)
     }
@@ -239,27 +267,41 @@ fn to_html_slots(parts: &[Part], format: MessageFormat) -> Result<Vec<Part>, Str
     }
 }
 
-/// The value a placeholder stands for: the ticket id, the column of that name (written
-/// exactly so, else loosely: `{{customer name}}` finds `customerName`), or the input's
+/// What a placeholder finds in a row.
+enum Lookup<'a> {
+    Found(&'a str),
+    Missing,
+    /// Several fields have its name (`naam` and `Naam`): which one was meant is unknown.
+    Ambiguous,
+}
+
+/// The value a placeholder stands for: the ticket id, the one field of that name (case,
+/// spaces, `_` and `-` aside: `{{customer name}}` finds `customerName`), or the input's
 /// message column (`{{message}}`: a template may wrap each row's own text).
 fn value_of<'a>(
     name: &str,
     ticket_id: &'a str,
     message: &'a str,
     fields: &'a [(String, String)],
-) -> Option<&'a str> {
+) -> Lookup<'a> {
     if loose_eq(name, TICKET_ID) {
-        return Some(ticket_id);
+        return Lookup::Found(ticket_id);
     }
-    fields
-        .iter()
-        .find(|(column, _)| column == name)
-        .or_else(|| fields.iter().find(|(column, _)| loose_eq(column, name)))
-        .map(|(_, value)| value.as_str())
-        .or_else(|| loose_eq(name, MESSAGE).then_some(message))
+    let mut matching = fields.iter().filter(|(column, _)| loose_eq(column, name));
+    match (matching.next(), matching.next()) {
+        (Some(_), Some(_)) => Lookup::Ambiguous,
+        (Some((_, value)), None) => Lookup::Found(value),
+        (None, _) if loose_eq(name, MESSAGE) => Lookup::Found(message),
+        (None, _) => Lookup::Missing,
+    }
 }
 
-fn describe_gaps(missing: &[&str], empty: &[&str], fields: &[(String, String)]) -> String {
+fn describe_gaps(
+    missing: &[&str],
+    empty: &[&str],
+    ambiguous: &[&str],
+    fields: &[(String, String)],
+) -> String {
     let list = |names: &[&str]| {
         names
             .iter()
@@ -272,6 +314,13 @@ fn describe_gaps(missing: &[&str], empty: &[&str], fields: &[(String, String)]) 
         parts.push(format!(
             "the template's {} has no value in this row: fill it in, or remove the row",
             list(empty)
+        ));
+    }
+    if !ambiguous.is_empty() {
+        parts.push(format!(
+            "the template's {} matches several fields of this row (case, spaces, _ and - do \
+             not matter): rename all but one",
+            list(ambiguous)
         ));
     }
     if !missing.is_empty() {
@@ -372,6 +421,21 @@ mod tests {
         );
         let columns = vec!["ticketId".to_string(), "Customer Name".to_string()];
         assert_eq!(composer.unknown_placeholders(&columns), ["nmae"]);
+    }
+
+    #[test]
+    fn a_placeholder_matching_two_columns_is_refused() {
+        // The columns of issue 17: `naam,Naam`.
+        let composer = composer("Beste {{naam}}", MessageFormat::Html);
+        let columns = vec!["naam".to_string(), "Naam".to_string()];
+        assert_eq!(
+            composer.ambiguous_placeholders(&columns),
+            [("naam", vec!["naam", "Naam"])]
+        );
+        let err = composer
+            .compose("tic_a1", "", &fields(&[("naam", "Ann"), ("Naam", "Bob")]))
+            .unwrap_err();
+        assert!(err.contains("{{naam}} matches several fields"), "{err}");
     }
 
     #[test]

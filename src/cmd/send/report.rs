@@ -192,7 +192,8 @@ pub(super) fn print_summary(
         output::emit(
             Level::Warn,
             &format!(
-                "failed rows: {} (fix them and send that file, or run again to retry)",
+                "failed rows, as CSV (whatever the input's format): {} (fix them and send that \
+                 file, or run again to retry)",
                 failed.display()
             ),
             fields! {"failedRowsFile" => failed},

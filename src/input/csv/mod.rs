@@ -105,15 +105,16 @@ impl CsvRecords {
             }
             self.fill()?;
         }
-        let head = &self.buf[..self.end];
-        if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
-            return Err(self.header_error(
-                "the file is UTF-16 (Excel's \"Unicode text\"); save it as \"CSV UTF-8\" instead",
-            ));
+        // A file saved twice by a tool that adds a byte-order mark has two; neither is text.
+        while self.buf[self.start..self.end].starts_with(UTF8_BOM) {
+            self.start += UTF8_BOM.len();
         }
-        if head.starts_with(UTF8_BOM) {
-            self.start = UTF8_BOM.len();
-        }
+        // Excel writes, and reads, a first line `sep=;` that names the delimiter.
+        let named_delimiter = sep_line(&self.buf[self.start..self.end]).map(|(delimiter, len)| {
+            self.start += len;
+            self.line += 1;
+            delimiter
+        });
         // The header is the first line that is not blank.
         let head = &self.buf[self.start..self.end];
         let head = &head[head
@@ -121,7 +122,9 @@ impl CsvRecords {
             .take_while(|&&b| b == b'\r' || b == b'\n')
             .count()..];
         let first_line = memchr(b'\n', head).map_or(head, |at| &head[..at]);
-        self.delimiter = delimiter.unwrap_or_else(|| delimiter::detect(first_line));
+        self.delimiter = delimiter
+            .or(named_delimiter)
+            .unwrap_or_else(|| delimiter::detect(first_line));
 
         loop {
             match self.next_record()? {
@@ -146,14 +149,17 @@ impl CsvRecords {
         }
         if memchr(0, self.raw_record()).is_some() {
             return Err(self.header_error(
-                "the header contains NUL bytes: this is not a text CSV file (UTF-16 perhaps); \
-                 save it as \"CSV UTF-8\"",
+                "the header contains NUL bytes: this is not UTF-8 text; if the file is UTF-16 \
+                 without a byte-order mark, pass --encoding utf-16le (or utf-16be), or save it \
+                 as \"CSV UTF-8\"",
             ));
         }
         let Ok(header) = std::str::from_utf8(self.raw_record()) else {
-            return Err(
-                self.header_error("the header is not UTF-8 text; save the file as \"CSV UTF-8\"")
-            );
+            return Err(self.header_error(
+                "the header is not UTF-8 text; the file was probably saved as Windows-1252 \
+                 (\"ANSI\", Excel's plain CSV): pass --encoding windows-1252, or save it as \
+                 \"CSV UTF-8\"",
+            ));
         };
         self.names = (0..self.record.len())
             .map(|index| self.record.text(header, index).trim().to_owned())
@@ -240,9 +246,13 @@ impl CsvRecords {
             } else {
                 "a value or a delimiter is missing".to_owned()
             };
+            let fields = match fields {
+                1 => "1 field".to_owned(),
+                n => format!("{n} fields"),
+            };
             return Err(RowError::new(
                 line,
-                format!("this row has {fields} fields, but the header has {expected}: {hint}"),
+                format!("this row has {fields}, but the header has {expected}: {hint}"),
             ));
         }
         // Delimiters and quotes are ASCII: the raw record is UTF-8 if and only if its fields
@@ -264,8 +274,8 @@ impl CsvRecords {
                 self.line_of(at),
                 format!(
                     "column {:?} contains byte 0x{:02X}, which is not UTF-8 text; the file was \
-                     probably saved as Windows-1252 (\"ANSI\", Excel's plain CSV): save it as \
-                     \"CSV UTF-8\" and try again",
+                     probably saved as Windows-1252 (\"ANSI\", Excel's plain CSV): pass \
+                     --encoding windows-1252, or save it as \"CSV UTF-8\" and try again",
                     self.names[self.record.field_at(at)],
                     data[at]
                 ),
@@ -346,6 +356,7 @@ impl CsvRecords {
                         QuoteFault::TextAfterClose {
                             newlines_after_open,
                             found,
+                            ..
                         } => {
                             let closes = match newlines_after_open {
                                 0 => "on this line".to_owned(),
@@ -360,7 +371,18 @@ impl CsvRecords {
                             )
                         }
                     };
-                    self.resync_after(quote_at);
+                    // After a quote that truly closes the value, the rest of its line is
+                    // part of the broken row; after one that opens a later row's value,
+                    // that row starts on the line after the opening quote.
+                    let resume_at = match fault {
+                        QuoteFault::TextAfterClose {
+                            close_at,
+                            opens_a_field: false,
+                            ..
+                        } => close_at,
+                        _ => quote_at,
+                    };
+                    self.resync_after(resume_at);
                     return Ok(Found::Bad(RowError::new(line, message)));
                 }
             }
@@ -415,7 +437,9 @@ impl CsvRecords {
             let grown = (self.buf.len() * 2).min(MAX_RECORD_BYTES + INITIAL_BUFFER);
             self.buf.resize(grown, 0);
         }
-        loop {
+        // Until the buffer is full: a pipe hands over 64 KiB at a time, and every return
+        // here means scanning a long record again from its start.
+        while !self.at_eof && self.end < self.buf.len() {
             match self.input.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.at_eof = true,
                 Ok(read) => self.end += read,
@@ -426,8 +450,24 @@ impl CsvRecords {
                     return Err(error);
                 }
             }
-            return Ok(());
         }
+        Ok(())
+    }
+}
+
+/// Excel's delimiter line, `sep=;` (any case, one character after `=`), at the start of
+/// `head`: the delimiter and the line's length with its line end.
+fn sep_line(head: &[u8]) -> Option<(u8, usize)> {
+    let (line, len) = match memchr(b'\n', head) {
+        Some(at) => (&head[..at], at + 1),
+        None => (head, head.len()),
+    };
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match line {
+        [s, e, p, b'=', delimiter] if [*s, *e, *p].eq_ignore_ascii_case(b"sep") => {
+            Some((*delimiter, len))
+        }
+        _ => None,
     }
 }
 
@@ -484,6 +524,50 @@ mod tests {
     }
 
     #[test]
+    fn text_after_a_closing_quote_is_one_error_and_the_next_row_is_read() {
+        // Issue 17: the quote opened on line 2 closes on line 3, followed by `x`; line 3 is
+        // the rest of that broken row, not a row of its own.
+        assert_eq!(
+            steps(b"ticketId,message\ntic_a1,\"<p>Hello\nworld</p>\"x\ntic_b2,ok\n".to_vec()),
+            [Err(2), Ok((4, "tic_b2".into(), "ok".into()))]
+        );
+        // A quote that opens the next row's value still leaves that row to be read.
+        assert_eq!(
+            steps(b"ticketId,message\ntic_a1,\"Hello\ntic_b2,\"World\"\n".to_vec()),
+            [Err(2), Ok((3, "tic_b2".into(), "World".into()))]
+        );
+    }
+
+    #[test]
+    fn a_long_record_from_a_pipe_is_scanned_in_few_passes() {
+        /// Hands over at most 64 KiB per read, as a pipe does, and counts the reads.
+        struct Pipe(io::Cursor<Vec<u8>>);
+        impl Read for Pipe {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let len = buf.len().min(64 * 1024);
+                self.0.read(&mut buf[..len])
+            }
+        }
+        let mut bytes = b"ticketId,message\ntic_a1,\"".to_vec();
+        bytes.resize(bytes.len() + 14_000_000, b'x');
+        bytes.extend(b"\"\n");
+        let mut records = CsvRecords::open(
+            Box::new(Pipe(io::Cursor::new(bytes))),
+            "t.csv".into(),
+            None,
+            MessageColumn::Required,
+        )
+        .unwrap();
+        // Every read fills the buffer: the record is scanned again only when the buffer
+        // doubles (7 times for 14 MB), not after every 64 KiB (over 200 times, 1.36 s).
+        assert_eq!(records.end, records.buf.len());
+        match records.advance().unwrap() {
+            Step::Row(row) => assert_eq!(row.message.len(), 14_000_000),
+            _ => panic!("expected the row"),
+        }
+    }
+
+    #[test]
     fn an_endless_row_is_cut_off_and_reading_goes_on() {
         let mut bytes = b"ticketId,message\ntic_a,\"".to_vec();
         bytes.resize(bytes.len() + MAX_RECORD_BYTES + 10, b'x');
@@ -492,6 +576,29 @@ mod tests {
             steps(bytes),
             [Err(2), Ok((3, "tic_b".into(), "fine".into()))]
         );
+    }
+
+    #[test]
+    fn an_excel_sep_line_names_the_delimiter() {
+        assert_eq!(
+            steps(b"sep=;\r\nticketId;message\r\ntic_a;x,y\r\n".to_vec()),
+            [Ok((3, "tic_a".into(), "x,y".into()))]
+        );
+        assert_eq!(sep_line(b"SEP=|"), Some((b'|', 5)));
+        assert_eq!(sep_line(b"sep=;;\n"), None);
+        assert_eq!(sep_line(b"ticketId,message\n"), None);
+    }
+
+    #[test]
+    fn a_double_byte_order_mark_is_not_part_of_the_first_name() {
+        let records = CsvRecords::open(
+            Box::new(&b"\xEF\xBB\xBF\xEF\xBB\xBFticketId,message\n"[..]),
+            "t.csv".into(),
+            None,
+            MessageColumn::Required,
+        )
+        .unwrap();
+        assert_eq!(records.header().1, ["ticketId", "message"]);
     }
 
     #[test]
@@ -506,11 +613,9 @@ mod tests {
             .err()
             .map(|e| e.message)
         };
-        assert!(
-            open(b"ticketId,m\xe9ssage\n")
-                .unwrap()
-                .contains("not UTF-8")
-        );
+        let not_utf8 = open(b"ticketId,m\xe9ssage\n").unwrap();
+        assert!(not_utf8.contains("not UTF-8"), "{not_utf8}");
+        assert!(not_utf8.contains("--encoding windows-1252"), "{not_utf8}");
         assert!(open(b"\n\n").unwrap().contains("the file is empty"));
         assert!(open(b"ticketId,message").is_none());
     }

@@ -100,9 +100,17 @@ pub(crate) enum Scan {
 pub(crate) enum QuoteFault {
     /// The closing quote never comes.
     Unclosed,
-    /// A closing quote, `newlines_after_open` lines after the opening one, is followed by
-    /// `found` instead of a delimiter or the end of the line.
-    TextAfterClose { newlines_after_open: u64, found: u8 },
+    /// A closing quote, `newlines_after_open` lines after the opening one and at offset
+    /// `close_at`, is followed by `found` instead of a delimiter or the end of the line.
+    /// `opens_a_field` says the quote stands where a field starts (after a delimiter or at
+    /// a line start): then it is more likely the opening quote of a later row than the
+    /// closing one of this value.
+    TextAfterClose {
+        newlines_after_open: u64,
+        found: u8,
+        close_at: usize,
+        opens_a_field: bool,
+    },
 }
 
 /// Scans one record at the start of `input`. `at_eof` says that no more bytes follow, so a
@@ -121,6 +129,16 @@ pub(crate) fn scan_record(input: &[u8], at_eof: bool, delimiter: u8, out: &mut R
     let mut at = 0;
     let mut newlines = 0;
     loop {
+        // `tic_1, "<p>Hi</p>"`: a space after the delimiter does not make the quotes text.
+        // Spaces are kept when no quote follows (` plain` is a value with a space).
+        if delimiter != b' ' {
+            let spaces = input[at..].iter().take_while(|&&b| b == b' ').count();
+            match input.get(at + spaces) {
+                Some(b'"') => at += spaces,
+                None if spaces > 0 && !at_eof => return Scan::NeedMore,
+                _ => {}
+            }
+        }
         if input.get(at) == Some(&b'"') {
             let quote_at = at;
             let quote_newlines = newlines;
@@ -165,12 +183,17 @@ pub(crate) fn scan_record(input: &[u8], at_eof: bool, delimiter: u8, out: &mut R
                     None if !at_eof => return Scan::NeedMore,
                     None => Some(at),
                     Some(found) => {
+                        let close_at = at - 1;
+                        let before = input[close_at - 1];
                         return Scan::BadQuote {
                             quote_at,
                             quote_newlines,
                             fault: QuoteFault::TextAfterClose {
                                 newlines_after_open: newlines - quote_newlines,
                                 found,
+                                close_at,
+                                opens_a_field: close_at - 1 != quote_at
+                                    && (before == delimiter || before == b'\n'),
                             },
                         };
                     }
@@ -342,9 +365,27 @@ mod tests {
                 quote_newlines: 0,
                 fault: QuoteFault::TextAfterClose {
                     newlines_after_open: 1,
-                    found: b'W'
+                    found: b'W',
+                    close_at: 19,
+                    opens_a_field: true,
                 }
             }
         );
+    }
+
+    #[test]
+    fn a_space_before_an_opening_quote_is_not_part_of_the_value() {
+        // The bytes of issue 17, with and without a comma inside the quotes.
+        assert_eq!(
+            fields("tic_x1, \"<p>Hello</p>\"\n", false).1,
+            vec!["tic_x1", "<p>Hello</p>"]
+        );
+        assert_eq!(
+            fields("tic_x1,  \"<p>Hello, world</p>\"\n", false).1,
+            vec!["tic_x1", "<p>Hello, world</p>"]
+        );
+        // Spaces without a quote after them are the value's own.
+        assert_eq!(fields("a, b\n", false).1, vec!["a", " b"]);
+        assert_eq!(fields("a,  ", false).0, Scan::NeedMore);
     }
 }
