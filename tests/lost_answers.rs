@@ -350,3 +350,65 @@ fn hold_leaves_a_doubtful_row_for_a_person_and_never_posts_it_twice() {
             .contains("check the ticket")
     );
 }
+
+#[test]
+fn a_stop_still_counts_the_copies_of_a_row_posted_again() {
+    // As in the late-commit case, but SIGTERM arrives while the second post waits for its
+    // settle period: the count still happens, so a double is not left unsaid.
+    let (ticket, message) = ("tic_late2", "<p>Update</p>");
+    let faults = |seed| Faults {
+        seed,
+        late_rate: 0.5,
+        late_by: Duration::from_millis(2500),
+        ..Faults::none()
+    };
+    let seed = (0..1000)
+        .find(|&seed| {
+            let f = faults(seed);
+            f.decide(ticket, message, 0) == Fault::Late
+                && f.decide(ticket, message, 1) == Fault::None
+        })
+        .expect("such a seed");
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        faults: faults(seed),
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let rows = vec![(ticket.to_string(), message.to_string())];
+    let input = write_csv(dir.path(), "stop.csv", &rows);
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"))
+        .arg("send")
+        .arg(&input)
+        .args(["--base-url", &sandbox.base_url(), "--rate", "unlimited"])
+        .args([
+            "--timeout",
+            "1s",
+            "--settle",
+            "500ms",
+            "--retry-delay",
+            "10ms",
+        ])
+        .env("MKP_API_TOKEN", bulk_reply::sandbox::DEFAULT_TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while sandbox.report().posts < 2 {
+        assert!(started.elapsed() < Duration::from_secs(5), "no second post");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "interrupted: {stderr}");
+    assert!(stderr.contains("1 DOUBLED"), "{stderr}");
+    let records = results(&with_suffix(&input, ".results.ndjson"));
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["doubled"], true);
+}

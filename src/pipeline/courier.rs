@@ -74,7 +74,7 @@ impl Courier {
                     }
                     posted
                 }
-                Step::Read => self.read(&job, row.copies_since()).await,
+                Step::Read => self.read(&job, &row).await,
             };
             event = match next {
                 Ok(event) => event,
@@ -131,10 +131,11 @@ impl Courier {
     }
 
     /// Reads the ticket within the rate limit and counts the row's message on it.
-    async fn read(&self, job: &Job, copies_since: Option<SystemTime>) -> Result<Event, Left> {
-        if !self.gate.acquire(&self.stop).await {
+    async fn read(&self, job: &Job, row: &RowProtocol) -> Result<Event, Left> {
+        if !self.gate.acquire_unless(&self.stop, give_up_at(row)).await {
             return Err(Left::Stopping);
         }
+        let copies_since = row.copies_since();
         let at = SystemTime::now();
         let answer = tokio::select! {
             answer = self.client.get_ticket(&job.ticket_id) => answer,
@@ -182,9 +183,8 @@ impl Courier {
         }
     }
 
-    /// Waits until `moment` without a place among the requests in flight. A graceful stop
-    /// ends the wait, unless a delivered row waits to have its copies counted: that read
-    /// is what tells whether the customer got the message twice.
+    /// Waits until `moment` without a place among the requests in flight, or until the run
+    /// stops (see [`give_up_at`]).
     async fn wait_out(
         &self,
         moment: SystemTime,
@@ -194,10 +194,7 @@ impl Courier {
         let delay = moment
             .duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO);
-        let level = match row.awaiting_count() {
-            true => StopLevel::Immediate,
-            false => StopLevel::Graceful,
-        };
+        let level = give_up_at(row);
         slot.take();
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
@@ -225,6 +222,16 @@ impl Courier {
                 job.ticket_id
             );
         }
+    }
+}
+
+/// The stop that ends a row's waiting and reading: a graceful one, unless the row was
+/// delivered and waits to have its copies counted — that read is what tells whether the
+/// customer got the message twice, so only an immediate stop skips it.
+fn give_up_at(row: &RowProtocol) -> StopLevel {
+    match row.awaiting_count() {
+        true => StopLevel::Immediate,
+        false => StopLevel::Graceful,
     }
 }
 

@@ -315,7 +315,10 @@ impl RowProtocol {
                 // Still in doubt? The journal keeps that, and the next run reads the ticket
                 // before trying again. A refused read (a 404) does not settle the doubt.
                 None => OutcomeResult::Failed {
-                    in_doubt_since: self.in_doubt().then_some(()).and(self.first_intent),
+                    in_doubt_since: match self.in_doubt() {
+                        true => self.first_intent,
+                        false => None,
+                    },
                     error,
                 },
             });

@@ -85,8 +85,14 @@ impl RateGate {
     /// Waits until one request may leave. Returns `false` (without a slot) if the run is
     /// asked to stop meanwhile: no new request starts after a stop.
     pub async fn acquire(&self, stop: &StopSignal) -> bool {
+        self.acquire_unless(stop, StopLevel::Graceful).await
+    }
+
+    /// As [`RateGate::acquire`], giving up only once the run's stop reaches `level`: the
+    /// read that counts a delivered row's copies still goes after a graceful stop.
+    pub async fn acquire_unless(&self, stop: &StopSignal, level: StopLevel) -> bool {
         loop {
-            if stop.is_stopping() {
+            if stop.level() >= level {
                 return false;
             }
             let slot = self.reserve_slot();
@@ -95,13 +101,13 @@ impl RateGate {
             if slot > Instant::now() {
                 tokio::select! {
                     _ = tokio::time::sleep_until(slot) => {}
-                    _ = stop.reached(StopLevel::Graceful) => return false,
+                    _ = stop.reached(level) => return false,
                 }
             }
             if let Some(cap) = &self.cap {
                 tokio::select! {
                     _ = cap.until_ready() => {}
-                    _ = stop.reached(StopLevel::Graceful) => return false,
+                    _ = stop.reached(level) => return false,
                 }
             }
             // A 429 seen by another worker while we waited pauses us too.
