@@ -377,7 +377,7 @@ fn a_stop_still_counts_the_copies_of_a_row_posted_again() {
     let dir = tempfile::tempdir().unwrap();
     let rows = vec![(ticket.to_string(), message.to_string())];
     let input = write_csv(dir.path(), "stop.csv", &rows);
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"))
+    let child = Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"))
         .arg("send")
         .arg(&input)
         .args(["--base-url", &sandbox.base_url(), "--rate", "unlimited"])
