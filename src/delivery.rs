@@ -63,6 +63,16 @@ pub enum OutcomeResult {
         http_status: u16,
         reason: String,
     },
+    /// The count at the end of the run found more than one copy of a message posted again
+    /// after a doubt, where the count right after its settle period had found one: an
+    /// earlier request was stored later still. The row was already recorded as sent; this
+    /// second record says the customer got it twice.
+    Recounted {
+        http_status: u16,
+        message_id: String,
+        ticket: Box<RawValue>,
+        copies: u32,
+    },
     /// `--in-doubt hold`: a request may have posted the message, it was not found after
     /// the settle period, and the row is left for a person to check rather than risk a
     /// second copy. Later runs read the ticket again.
@@ -75,7 +85,7 @@ pub enum OutcomeResult {
 impl OutcomeResult {
     pub fn status(&self) -> &'static str {
         match self {
-            OutcomeResult::Sent { .. } => "sent",
+            OutcomeResult::Sent { .. } | OutcomeResult::Recounted { .. } => "sent",
             OutcomeResult::Failed { .. } => "failed",
             OutcomeResult::Skipped { .. } => "skipped",
             OutcomeResult::Held { .. } => "in_doubt",
@@ -84,6 +94,10 @@ impl OutcomeResult {
 
     /// More than one copy of the message was found on the ticket.
     pub fn doubled(&self) -> bool {
-        matches!(self, OutcomeResult::Sent { copies: Some(n), .. } if *n > 1)
+        match self {
+            OutcomeResult::Sent { copies, .. } => copies.is_some_and(|n| n > 1),
+            OutcomeResult::Recounted { .. } => true,
+            _ => false,
+        }
     }
 }

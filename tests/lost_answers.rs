@@ -412,3 +412,51 @@ fn a_stop_still_counts_the_copies_of_a_row_posted_again() {
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["doubled"], true);
 }
+
+#[test]
+fn a_double_that_lands_after_the_first_count_is_found_at_the_end_of_the_run() {
+    // One request at a time, each answered after 300 ms. Row 1's first POST is stored 5 s
+    // late: after the count that follows its second post (about 4 s in), before the run
+    // ends (20 rows take about 7 s).
+    let rows: Vec<(String, String)> = (1..=20)
+        .map(|n| (format!("tic_recount{n}"), "<p>Update</p>".to_string()))
+        .collect();
+    let faults = |seed| Faults {
+        seed,
+        late_rate: 0.1,
+        late_by: Duration::from_secs(5),
+        latency: Duration::from_millis(300),
+        ..Faults::none()
+    };
+    let seed = (0..100_000)
+        .find(|&seed| {
+            let f = faults(seed);
+            f.decide(&rows[0].0, &rows[0].1, 0) == Fault::Late
+                && f.decide(&rows[0].0, &rows[0].1, 1) == Fault::None
+                && rows[1..]
+                    .iter()
+                    .all(|(t, m)| f.decide(t, m, 0) == Fault::None)
+        })
+        .expect("such a seed");
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        faults: faults(seed),
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), "recount.csv", &rows);
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited", "--concurrency", "1"])
+        .args(["--timeout", "1s", "--settle", "500ms"])
+        .assert()
+        .code(1)
+        .stderr(contains("1 DOUBLED"))
+        .stderr(contains("tic_recount1 (line 2)"));
+    let records = results(&with_suffix(&input, ".results.ndjson"));
+    let first: Vec<_> = records.iter().filter(|r| r["line"] == 2).collect();
+    assert_eq!(first.len(), 2, "sent, then the recount: {first:?}");
+    assert_eq!(first[0]["copies"], 1, "one copy when first counted");
+    assert_eq!(first[1]["doubled"], true);
+    assert_eq!(first[1]["copies"], 2);
+}

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, LOCATION};
@@ -40,6 +42,30 @@ pub struct ApiClient {
     http: reqwest::Client,
     base_url: String,
     credentials: Credentials,
+    clock: Arc<LastKnownClock>,
+}
+
+/// The server's clock as the last answer with a `Date` header told it. An answer without
+/// one (some proxies strip it) is judged by the offset seen last, not by our own clock.
+#[derive(Default)]
+struct LastKnownClock {
+    last: Mutex<ServerClock>,
+    /// Said once per run: never knowing the server's clock weakens the in-doubt check.
+    warned: AtomicBool,
+}
+
+impl LastKnownClock {
+    fn update(&self, seen: ServerClock) -> ServerClock {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.is_known() {
+            *last = seen;
+        } else if !last.is_known() && !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "the server's answers carry no Date header: whether a message on a ticket came after our request is judged by this machine's clock, with 2 minutes' allowance for a server clock behind ours"
+            );
+        }
+        *last
+    }
 }
 
 /// A successful answer with what came along with it.
@@ -84,6 +110,7 @@ impl ApiClient {
             http,
             base_url: options.base_url.trim_end_matches('/').to_string(),
             credentials: options.credentials,
+            clock: Arc::default(),
         })
     }
 
@@ -208,10 +235,10 @@ impl ApiClient {
             .map_err(|e| ApiError::from_transport(&e))?;
         let status = response.status().as_u16();
         let limits = RateLimitInfo::from_headers(response.headers());
-        let clock = ServerClock::from_date_header(
+        let clock = self.clock.update(ServerClock::from_date_header(
             response.headers().get(DATE).and_then(|v| v.to_str().ok()),
             SystemTime::now(),
-        );
+        ));
         let location = response
             .headers()
             .get(LOCATION)

@@ -108,10 +108,17 @@ impl ApiError {
                 false,
             ),
             // A gateway timeout means a proxy gave up waiting: the API behind it may well
-            // have posted the message.
+            // have posted the message. A 500 can come from a backend that stored the message
+            // and then failed (a notification, say), a 502 from a gateway that lost the
+            // backend's answer: the message may be there too. A 503 is a refusal up front.
             504 => (
                 ErrorKind::Server,
                 format!("gateway timeout (HTTP 504{server_says})"),
+                true,
+            ),
+            500 | 502 => (
+                ErrorKind::Server,
+                format!("server error (HTTP {status}{server_says})"),
                 true,
             ),
             500..=599 => (

@@ -1,6 +1,9 @@
 //! Rows that repeat: the same ticket with the same message (an error: the customer would get
 //! it twice, and a sent message cannot be recalled), or the same ticket with different
-//! messages (a warning: the customer gets several).
+//! messages (a warning: the customer gets several). "The same message" is the same text as
+//! the customer reads it — markup, character references and spacing aside — which is also
+//! how a lost answer's message is recognised on the ticket: two rows that read alike could
+//! not be told apart there.
 //!
 //! Memory stays small and flat per row: no text is kept, only 32 bytes per row (a 128-bit
 //! hash of the ticket id, a 64-bit hash of the message, the line). A hash map would need
@@ -10,7 +13,7 @@
 //! is sorted to bring each ticket's rows together. A ticket never spans two buckets, so two
 //! threads share the buckets.
 
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::thread;
 
 use foldhash::quality::FixedState;
@@ -57,7 +60,7 @@ impl Duplicates {
         let bucket = (ticket >> (u128::BITS - BUCKET_BITS)) as usize;
         self.buckets[bucket].push(Seen {
             ticket,
-            message: MESSAGE.hash_one(row.message),
+            message: reader_hash(row.message),
             line: row.line,
         });
     }
@@ -105,6 +108,13 @@ fn sort_by_ticket(rows: &mut [Seen]) {
     }
 }
 
+/// A hash of the message as the customer reads it (see [`crate::api::normalise`]).
+fn reader_hash(message: &str) -> u64 {
+    let mut hasher = MESSAGE.build_hasher();
+    crate::api::read_as_reader(message, |c| hasher.write_u32(u32::from(c)));
+    hasher.finish()
+}
+
 /// `ticket_rows`: every row of one ticket, sorted by message, then line.
 fn report_ticket(ticket_rows: &[Seen], allow_duplicates: bool, report: &mut ReportBuilder) {
     let first_line = ticket_rows.iter().map(|seen| seen.line).min().unwrap_or(0);
@@ -120,7 +130,8 @@ fn report_ticket(ticket_rows: &[Seen], allow_duplicates: bool, report: &mut Repo
                     Some(repeat.line),
                     format!(
                         "same ticketId and message as line {original}: the customer would get \
-                         this message twice; delete one of the rows (or pass \
+                         this message twice (texts that differ only in markup, entities or \
+                         spacing read the same); delete one of the rows (or pass \
                          --allow-duplicates if that is really meant)"
                     ),
                 );
@@ -183,6 +194,20 @@ mod tests {
             ]
         );
         assert_eq!(report.warning_count, 0);
+    }
+
+    #[test]
+    fn messages_that_read_alike_are_the_same_message() {
+        let report = report_of(
+            &[
+                ("tic_a", "The outage is over."),
+                ("tic_a", "<p>The outage  is over.</p>"),
+                ("tic_a", "The outage is not over."),
+            ],
+            false,
+        );
+        assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+        assert_eq!(report.errors[0].line, Some(3));
     }
 
     #[test]

@@ -41,6 +41,8 @@ struct ErrorRecord<'a> {
 
 const DOUBLED_REASON: &str = "the message is on the ticket more than once: an earlier request whose answer was lost was stored after the settle period, after the message was posted again (see copies)";
 
+const RECOUNTED_REASON: &str = "counted again at the end of the run: the message is on the ticket more than once — an earlier request whose answer was lost was stored even later, after the message had been posted again (this row's earlier record said sent)";
+
 const HELD_REASON: &str = "a request may have posted the message, which was not found on the ticket after the settle period; --in-doubt hold never posts twice: check the ticket, then run again with --in-doubt resend to post it";
 
 /// Appends the outcome's record, with its newline, to `out`.
@@ -91,6 +93,18 @@ pub fn encode(outcome: &Outcome, out: &mut Vec<u8>) {
         } => {
             record.http_status = Some(*http_status);
             record.reason = Some(reason);
+        }
+        OutcomeResult::Recounted {
+            http_status,
+            message_id,
+            ticket,
+            copies,
+        } => {
+            record.http_status = Some(*http_status);
+            record.message_id = Some(message_id.as_str()).filter(|id| !id.is_empty());
+            record.ticket = Some(ticket);
+            record.copies = Some(*copies);
+            record.reason = Some(RECOUNTED_REASON);
         }
         OutcomeResult::Held { http_status, .. } => {
             record.http_status = Some(*http_status);

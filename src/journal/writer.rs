@@ -304,7 +304,7 @@ fn outcome_record(outcome: &Outcome, results_end: u64) -> Record {
     let key = outcome.job.key;
     let at_ms = unix_ms(SystemTime::now());
     match &outcome.result {
-        OutcomeResult::Sent { message_id, .. } => {
+        OutcomeResult::Sent { message_id, .. } | OutcomeResult::Recounted { message_id, .. } => {
             // Ids never contain spaces; anything odd is replaced so the line stays parseable.
             let message_id = match message_id.as_str() {
                 "" => "-".to_string(),

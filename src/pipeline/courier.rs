@@ -2,7 +2,7 @@
 //! comes next; the courier waits for the rate gate, records the intent, posts, reads the
 //! ticket, sleeps, and hands each answer back — nothing else.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -26,6 +26,15 @@ pub struct Courier {
     /// The places among the requests in flight (`--concurrency`). A row waiting out a
     /// settle period gives its place back.
     pub slots: Arc<Semaphore>,
+    /// Rows posted again after a doubt, to be counted once more at the end of the run.
+    pub recounts: Mutex<Vec<Recount>>,
+}
+
+/// A row posted again after a doubt, as it stood when it was recorded as sent.
+pub struct Recount {
+    job: Job,
+    since: SystemTime,
+    copies: Option<u32>,
 }
 
 /// Why a row ends this run without an outcome.
@@ -51,6 +60,15 @@ impl Courier {
             let next = match step {
                 Step::Done(result) => {
                     self.warn_if_unrecognised(&job, &result);
+                    if let (true, OutcomeResult::Sent { copies, .. }, Some(since)) =
+                        (row.reposted(), &result, row.copies_since())
+                    {
+                        self.recount_later(Recount {
+                            job: job.clone(),
+                            since,
+                            copies: *copies,
+                        });
+                    }
                     return Some(Outcome {
                         job,
                         attempts,
@@ -86,6 +104,57 @@ impl Courier {
                 }
             };
         }
+    }
+
+    fn recount_later(&self, recount: Recount) {
+        self.recounts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(recount);
+    }
+
+    /// Counts the copies of every row posted again after a doubt once more, now that the
+    /// run is over: a late commit that landed after the first count is not left unsaid.
+    /// Returns the rows found doubled only now. Only an immediate stop skips this.
+    pub async fn recount(&self) -> Vec<Outcome> {
+        let recounts =
+            std::mem::take(&mut *self.recounts.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut doubled = Vec::new();
+        for Recount { job, since, copies } in recounts {
+            if copies.is_some_and(|n| n > 1) {
+                continue; // already reported doubled
+            }
+            if !self
+                .gate
+                .acquire_unless(&self.stop, StopLevel::Immediate)
+                .await
+            {
+                break;
+            }
+            let answer = tokio::select! {
+                answer = self.client.get_ticket(&job.ticket_id) => answer,
+                _ = self.stop.reached(StopLevel::Immediate) => break,
+            };
+            let Ok(reply) = answer else {
+                tracing::warn!(line = job.line, ticket = %job.ticket_id, "could not count the copies once more at the end of the run");
+                continue;
+            };
+            self.gate.observe(&reply.limits);
+            let found = count_delivered(&reply.value.ticket, &job.message, since, reply.clock);
+            if found.copies > 1 {
+                doubled.push(Outcome {
+                    result: OutcomeResult::Recounted {
+                        http_status: reply.http_status,
+                        message_id: found.newest.map(|m| m.id.clone()).unwrap_or_default(),
+                        ticket: reply.value.raw,
+                        copies: found.copies,
+                    },
+                    job,
+                    attempts: 0,
+                });
+            }
+        }
+        doubled
     }
 
     /// Records the intent, then posts. The intent is made durable right before its request,

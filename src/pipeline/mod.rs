@@ -102,6 +102,7 @@ pub async fn run(
         tally: tally.clone(),
         journal: journal.clone(),
         slots: slots.clone(),
+        recounts: Default::default(),
     });
     let mut in_flight = JoinSet::new();
     while let Some(job) = ready.recv().await {
@@ -128,6 +129,11 @@ pub async fn run(
     }
     while let Some(done) = in_flight.join_next().await {
         stop_on_crash(&done, &stop);
+    }
+    for doubled in courier.recount().await {
+        if journal.record(doubled).await.is_err() {
+            break;
+        }
     }
     drop(journal);
     drop(courier);

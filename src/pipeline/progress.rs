@@ -49,12 +49,16 @@ impl Tally {
     /// Counts a row's outcome, once it is durable.
     pub fn count(&self, outcome: &Outcome) {
         let counter = match outcome.result {
-            OutcomeResult::Sent { .. } => &self.sent,
-            OutcomeResult::Failed { .. } => &self.failed,
-            OutcomeResult::Skipped { .. } => &self.skipped,
-            OutcomeResult::Held { .. } => &self.in_doubt,
+            OutcomeResult::Sent { .. } => Some(&self.sent),
+            OutcomeResult::Failed { .. } => Some(&self.failed),
+            OutcomeResult::Skipped { .. } => Some(&self.skipped),
+            OutcomeResult::Held { .. } => Some(&self.in_doubt),
+            // Counted as sent already; only the double is news.
+            OutcomeResult::Recounted { .. } => None,
         };
-        Self::bump(counter);
+        if let Some(counter) = counter {
+            Self::bump(counter);
+        }
         if outcome.result.doubled() {
             Self::bump(&self.doubled);
             if let Ok(mut rows) = self.doubled_rows.lock()

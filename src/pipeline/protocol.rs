@@ -173,6 +173,12 @@ impl RowProtocol {
         self.doubt_proof_after.is_some() || self.unverified.is_some()
     }
 
+    /// The message was posted again after it was proven absent: its copies are counted once
+    /// more at the end of the run.
+    pub fn reposted(&self) -> bool {
+        self.reposted
+    }
+
     /// A 2xx to a second post is waiting for its copies to be counted: a stop should let
     /// that read happen rather than leave a delivered row in doubt.
     pub fn awaiting_count(&self) -> bool {
@@ -221,11 +227,20 @@ impl RowProtocol {
                 ticket: reply.ticket,
                 copies: None,
             }),
+            Err(error) if self.reposted && accepted(&error) => {
+                // Delivered, though the answer is unusable: its copies are counted all the
+                // same once the settle period is over.
+                self.unverified = Some(PostReply {
+                    http_status: error.http_status.unwrap_or(200),
+                    message_id: String::new(),
+                    ticket: null_ticket(),
+                });
+                Step::WaitUntil(self.policy.proof_after(at))
+            }
             Err(error) => {
                 if error.in_doubt {
                     self.doubt_proof_after = Some(self.policy.proof_after(at));
-                    self.accepted |= error.kind == ErrorKind::InvalidResponse
-                        && error.http_status.is_some_and(|s| (200..300).contains(&s));
+                    self.accepted |= accepted(&error);
                 }
                 self.failed(error)
             }
@@ -239,12 +254,22 @@ impl RowProtocol {
         };
         self.status_read = true;
         if let Some(posted) = self.unverified.take() {
-            return Step::Done(OutcomeResult::Sent {
-                http_status: posted.http_status,
-                message_id: posted.message_id,
-                ticket: posted.ticket,
-                // Our own 2xx copy is there even if a sanitiser made it unrecognisable.
-                copies: Some(reply.copies.max(1)),
+            // No copy recognised although the server took one: a sanitiser changed it beyond
+            // recognition, and the count is unknown rather than 1.
+            let copies = (reply.copies > 0).then_some(reply.copies);
+            return Step::Done(match posted.message_id.is_empty() {
+                true => OutcomeResult::Sent {
+                    http_status: posted.http_status,
+                    message_id: reply.newest_id.unwrap_or_default(),
+                    ticket: reply.ticket,
+                    copies,
+                },
+                false => OutcomeResult::Sent {
+                    http_status: posted.http_status,
+                    message_id: posted.message_id,
+                    ticket: posted.ticket,
+                    copies,
+                },
             });
         }
         let Some(proof_after) = self.doubt_proof_after else {
@@ -325,6 +350,17 @@ impl RowProtocol {
         }
         Step::Pause(self.retry.next_delay(error.limits.retry_after))
     }
+}
+
+/// A 2xx whose body was unusable: the server took the message.
+fn accepted(error: &ApiError) -> bool {
+    error.kind == ErrorKind::InvalidResponse
+        && error.http_status.is_some_and(|s| (200..300).contains(&s))
+}
+
+/// Where a ticket as returned is unknown (the answer was unusable): JSON `null`.
+fn null_ticket() -> Box<RawValue> {
+    RawValue::from_string("null".to_string()).unwrap_or_else(|_| unreachable!("null is JSON"))
 }
 
 fn skipped_closed(http_status: u16) -> Step {
@@ -885,6 +921,89 @@ mod tests {
                 "failed server doubt Some(0)"
             ]
         );
+    }
+
+    #[test]
+    fn a_second_post_with_an_unusable_2xx_still_has_its_copies_counted() {
+        let steps = walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![
+                (0, Event::Begin),
+                (
+                    30,
+                    Event::Posted {
+                        at: t(0),
+                        answer: Err(lost_answer()),
+                    },
+                ),
+                (50, Event::Waited),
+                (
+                    50,
+                    Event::Read {
+                        at: t(50),
+                        answer: read(0, TicketStatus::Open),
+                    },
+                ),
+                (
+                    51,
+                    Event::Posted {
+                        at: t(51),
+                        answer: Err(garbled_2xx()),
+                    },
+                ),
+                (101, Event::Waited),
+                (
+                    101,
+                    Event::Read {
+                        at: t(101),
+                        answer: read(2, TicketStatus::Open),
+                    },
+                ),
+            ],
+        );
+        assert_eq!(steps[4], "wait until 101", "no shortcut past the count");
+        assert_eq!(steps[6], "sent tim_found copies Some(2)");
+    }
+
+    #[test]
+    fn a_count_that_recognises_nothing_is_unknown_not_one() {
+        let steps = walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![
+                (0, Event::Begin),
+                (
+                    30,
+                    Event::Posted {
+                        at: t(0),
+                        answer: Err(lost_answer()),
+                    },
+                ),
+                (50, Event::Waited),
+                (
+                    50,
+                    Event::Read {
+                        at: t(50),
+                        answer: read(0, TicketStatus::Open),
+                    },
+                ),
+                (
+                    51,
+                    Event::Posted {
+                        at: t(51),
+                        answer: posted(),
+                    },
+                ),
+                (101, Event::Waited),
+                (
+                    101,
+                    Event::Read {
+                        at: t(101),
+                        answer: read(0, TicketStatus::Open),
+                    },
+                ),
+            ],
+        );
+        assert_eq!(steps[6], "sent tim_new copies None");
     }
 
     #[test]
