@@ -469,6 +469,7 @@ mod tests {
                     in_doubt_since.map(|s| s.duration_since(t(0)).unwrap().as_secs())
                 ),
                 OutcomeResult::Skipped { reason, .. } => format!("skipped {reason}"),
+                OutcomeResult::Recounted { copies, .. } => format!("recounted {copies}"),
                 OutcomeResult::Held { since, .. } => {
                     format!(
                         "held since {}",
