@@ -15,15 +15,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
 BIN=$PWD/target/release/bulk-reply
+# The sandbox is always this build's: a baseline client meets the same server.
+SANDBOX_BIN=$BIN
 WORK=$(mktemp -d)
 SANDBOX_PID=
 cleanup() { [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-# start_sandbox RATE_LIMIT: starts a sandbox process, sets URL and ORIGIN.
+# start_sandbox RATE_LIMIT [FAULT FLAGS...]: starts a sandbox process, sets URL and ORIGIN.
 start_sandbox() {
   [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null && wait "$SANDBOX_PID" 2>/dev/null || true
-  coproc SANDBOX { exec "$BIN" sandbox --listen 127.0.0.1:0 --rate-limit "$1" 2>/dev/null; }
+  local limit=$1; shift
+  coproc SANDBOX { exec "$SANDBOX_BIN" sandbox --listen 127.0.0.1:0 --rate-limit "$limit" "$@" 2>/dev/null; }
   SANDBOX_PID=$SANDBOX_PID
   read -r URL <&"${SANDBOX[0]}"
   ORIGIN=${URL%/v1}
@@ -161,26 +164,25 @@ memory() {
 # build_baseline: builds $BASELINE in a worktree of its own; sets BASE_BIN.
 build_baseline() {
   local rev=${BASELINE:-c21757b}
+  BASE_BIN=$PWD/target/baseline/release/bulk-reply
+  [ -x "$BASE_BIN" ] && [ "$(cat "$PWD/target/baseline/rev" 2>/dev/null)" = "$rev" ] && return
   git worktree add --detach -q "$WORK/baseline" "$rev"
   CARGO_TARGET_DIR=$PWD/target/baseline cargo build --release --quiet --manifest-path "$WORK/baseline/Cargo.toml"
   git worktree remove --force "$WORK/baseline"
-  BASE_BIN=$PWD/target/baseline/release/bulk-reply
+  echo "$rev" > "$PWD/target/baseline/rev"
 }
 
 # lossy_run BIN FILE ARGS...: one send of FILE against a fresh sanitising, lossy sandbox;
-# prints "seconds copies-beyond-one".
+# sets LOSSY_SECONDS and LOSSY_SECOND_COPIES.
 lossy_run() {
   local bin=$1 file=$2; shift 2
-  [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null && wait "$SANDBOX_PID" 2>/dev/null || true
-  coproc SANDBOX { exec "$BIN" sandbox --listen 127.0.0.1:0 --rate-limit off --rewrite entities,void-tags,wrap --drop-rate 0.05 --seed 7 2>/dev/null; }
-  SANDBOX_PID=$SANDBOX_PID
-  read -r URL <&"${SANDBOX[0]}"
-  ORIGIN=${URL%/v1}
+  start_sandbox off --rewrite entities,void-tags,wrap --drop-rate 0.05 --seed 7
   rm -f "$file".results.ndjson "$file".journal "$file".failed.csv
   local t0 t1; t0=$(now)
   MKP_API_TOKEN=sandbox-token "$bin" -q send "$file" --base-url "$URL" --rate unlimited --concurrency 8 --retry-delay 10ms "$@" >/dev/null 2>&1 || true
   t1=$(now)
-  echo "$(python3 -c "print(round($t1 - $t0, 3))") $(report | field "['duplicateMessages']")"
+  LOSSY_SECONDS=$(python3 -c "print(round($t1 - $t0, 3))")
+  LOSSY_SECOND_COPIES=$(report | field "['duplicateMessages']")
 }
 
 baseline() {
@@ -189,8 +191,8 @@ baseline() {
   make_rows $n "$WORK/bl.csv"
   for _ in $(seq "$runs"); do
     start_sandbox off; ours+=("$(send_timed "$WORK/bl.csv" --rate unlimited --concurrency 32)")
-    local saved=$BIN; BIN=$BASE_BIN
-    start_sandbox off; base+=("$(send_timed "$WORK/bl.csv" --rate unlimited --concurrency 32)")
+    start_sandbox off; local saved=$BIN; BIN=$BASE_BIN
+    base+=("$(send_timed "$WORK/bl.csv" --rate unlimited --concurrency 32)")
     BIN=$saved
   done
   local a b; a=$(median "${ours[@]}"); b=$(median "${base[@]}")
@@ -199,11 +201,11 @@ baseline() {
   make_rows 2000 "$WORK/lossy.csv"
   # Non-ASCII in every message, so a sanitiser's entities matter.
   sed -i 's|<p>Storing|<p>Café — storing|' "$WORK/lossy.csv"
-  local o b2
-  o=$(lossy_run "$BIN" "$WORK/lossy.csv" --settle 2s)
-  b2=$(lossy_run "$BASE_BIN" "$WORK/lossy.csv")
+  lossy_run "$BIN" "$WORK/lossy.csv" --settle 2s
+  local ours_s=$LOSSY_SECONDS ours_d=$LOSSY_SECOND_COPIES
+  lossy_run "$BASE_BIN" "$WORK/lossy.csv"
   printf 'baseline   2,000 rows, sanitised HTML + 5%% lost answers: this build %ss, %s second copies; %s %ss, %s second copies\n' \
-    ${o% *} ${o#* } "${BASELINE:-c21757b}" ${b2% *} ${b2#* }
+    "$ours_s" "$ours_d" "${BASELINE:-c21757b}" "$LOSSY_SECONDS" "$LOSSY_SECOND_COPIES"
 }
 
 echo "bulk-reply send benchmarks — $(date -u +%Y-%m-%d) — $(nproc) cores, $(uname -m)"

@@ -125,10 +125,11 @@ pub struct Args {
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
 
-    /// After a request whose answer was lost, how long past its --timeout the ticket must
-    /// still not show the message before it counts as never posted: covers servers that
-    /// store late, reads from lagging replicas, and bytes still in the network (the kernel
-    /// drops unacknowledged bytes after half this, at most --timeout)
+    /// After a request whose answer was lost, how long after the client stopped waiting for
+    /// it (its answer, a cut connection, its --timeout) the ticket must still not show the
+    /// message before it counts as never posted: covers servers that store late, reads from
+    /// lagging replicas, and bytes still in the network (the kernel drops unacknowledged
+    /// bytes after half this, at most --timeout)
     #[arg(long, default_value = "20s", value_parser = parse_duration, value_name = "DURATION")]
     pub settle: Duration,
 

@@ -35,6 +35,7 @@ pub struct Recount {
     job: Job,
     since: SystemTime,
     copies: Option<u32>,
+    counted_at: SystemTime,
 }
 
 /// Why a row ends this run without an outcome.
@@ -67,6 +68,7 @@ impl Courier {
                             job: job.clone(),
                             since,
                             copies: *copies,
+                            counted_at: SystemTime::now(),
                         });
                     }
                     return Some(Outcome {
@@ -115,14 +117,24 @@ impl Courier {
 
     /// Counts the copies of every row posted again after a doubt once more, now that the
     /// run is over: a late commit that landed after the first count is not left unsaid.
-    /// Returns the rows found doubled only now. Only an immediate stop skips this.
+    /// Returns the rows found doubled only now. Only an immediate stop skips this; a row
+    /// counted less than a settle period ago is not read again, as nothing new could show.
     pub async fn recount(&self) -> Vec<Outcome> {
         let recounts =
             std::mem::take(&mut *self.recounts.lock().unwrap_or_else(PoisonError::into_inner));
         let mut doubled = Vec::new();
-        for Recount { job, since, copies } in recounts {
-            if copies.is_some_and(|n| n > 1) {
-                continue; // already reported doubled
+        for recount in recounts {
+            let Recount {
+                job,
+                since,
+                copies,
+                counted_at,
+            } = recount;
+            let fresh = counted_at
+                .elapsed()
+                .is_ok_and(|age| age < self.policy.settle);
+            if fresh || copies.is_some_and(|n| n > 1) {
+                continue;
             }
             if !self
                 .gate

@@ -8,12 +8,14 @@
 //! - A request whose answer was lost (timeout, cut connection, 504) leaves the row **in
 //!   doubt**: the message may have been posted. The ticket is read; a copy posted since the
 //!   row's first intent settles the row as sent.
-//! - A read that shows no copy proves nothing until the **settle period** has passed: a
-//!   request may still land up to its time limit after it left (the kernel drops whatever
-//!   the server has not acknowledged soon after, see `ClientOptions`), and a replica may show
-//!   the store as it was a while ago. Only a read that starts at or after
-//!   `last request + --timeout + --settle` and shows no copy proves the message absent. A
-//!   miss before that means: wait, read again.
+//! - A read that shows no copy proves nothing until the **settle period** has passed since
+//!   the client stopped waiting for the request (its answer, a cut connection, its time
+//!   limit): a server may store a moment after it answered, the kernel drops whatever the
+//!   server has not acknowledged only a little later (see `ClientOptions`), and a replica may
+//!   show the store as it was a while ago. Only a read that starts at or after that moment
+//!   and shows no copy proves the message absent; after a crash, when that moment is
+//!   unknown, at `last intent + --timeout + --settle`. A miss before that means: wait, read
+//!   again.
 //! - Proven absent, the row is posted again (`--in-doubt resend`, the default), or left
 //!   `in_doubt` for a person (`--in-doubt hold`: twice is worse than never).
 //! - A row posted again after a doubt is read once more after the settle period of that
@@ -58,11 +60,20 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// When a read that shows no copy proves a request that left at `request_at` absent.
+    /// When a read that shows no copy proves absent a request of an earlier run that left at
+    /// `request_at`: that run may have waited for it up to its time limit before it died.
     fn proof_after(&self, request_at: SystemTime) -> SystemTime {
         request_at
             .checked_add(self.request_timeout.saturating_add(self.settle))
             .unwrap_or(request_at)
+    }
+
+    /// When a read that shows no copy proves absent a request this run stopped waiting for
+    /// at `ended` (an answer, a cut connection, its time limit): the client sends nothing of
+    /// it any more, and what the server or the network still holds lands within the settle
+    /// period.
+    fn settled_after(&self, ended: SystemTime) -> SystemTime {
+        ended.checked_add(self.settle).unwrap_or(ended)
     }
 }
 
@@ -199,7 +210,7 @@ impl RowProtocol {
                 true => Step::Read,
                 false => self.read_or_post(),
             },
-            Event::Posted { at, answer } => self.posted(at, answer),
+            Event::Posted { at, answer } => self.posted(at, answer, now),
             Event::Read { at, answer } => self.read(at, answer),
         }
     }
@@ -211,15 +222,20 @@ impl RowProtocol {
         }
     }
 
-    fn posted(&mut self, at: SystemTime, answer: Result<PostReply, ApiError>) -> Step {
+    fn posted(
+        &mut self,
+        at: SystemTime,
+        answer: Result<PostReply, ApiError>,
+        now: SystemTime,
+    ) -> Step {
         self.first_intent.get_or_insert(at);
+        let settled = self.policy.settled_after(now.max(at));
         match answer {
             Ok(reply) if self.reposted => {
                 // Delivered; once the settle period of this post is over, a late copy of
                 // the earlier request would show too.
-                let proof_after = self.policy.proof_after(at);
                 self.unverified = Some(reply);
-                Step::WaitUntil(proof_after)
+                Step::WaitUntil(settled)
             }
             Ok(reply) => Step::Done(OutcomeResult::Sent {
                 http_status: reply.http_status,
@@ -235,11 +251,11 @@ impl RowProtocol {
                     message_id: String::new(),
                     ticket: null_ticket(),
                 });
-                Step::WaitUntil(self.policy.proof_after(at))
+                Step::WaitUntil(settled)
             }
             Err(error) => {
                 if error.in_doubt {
-                    self.doubt_proof_after = Some(self.policy.proof_after(at));
+                    self.doubt_proof_after = Some(settled);
                     self.accepted |= accepted(&error);
                 }
                 self.failed(error)
@@ -632,11 +648,39 @@ mod tests {
                 "pause",
                 "read",
                 "post",
-                "wait until 101",
+                "wait until 71",
                 "read",
                 "sent tim_new copies Some(2)"
             ]
         );
+    }
+
+    #[test]
+    fn an_answered_500_settles_from_its_answer_not_its_time_limit() {
+        // Answered at 2: nothing of the request is left with the client, so the settle
+        // period runs from there (22), not from the time limit (0 + 30 + 20).
+        let steps = walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![
+                (0, Event::Begin),
+                (
+                    2,
+                    Event::Posted {
+                        at: t(0),
+                        answer: Err(status(500)),
+                    },
+                ),
+                (3, Event::Waited),
+                (
+                    3,
+                    Event::Read {
+                        at: t(3),
+                        answer: read(0, TicketStatus::Open),
+                    },
+                ),
+            ],
+        );
+        assert_eq!(steps, ["post", "pause", "read", "wait until 22"]);
     }
 
     #[test]
@@ -962,7 +1006,7 @@ mod tests {
                 ),
             ],
         );
-        assert_eq!(steps[4], "wait until 101", "no shortcut past the count");
+        assert_eq!(steps[4], "wait until 71", "no shortcut past the count");
         assert_eq!(steps[6], "sent tim_found copies Some(2)");
     }
 
