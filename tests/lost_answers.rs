@@ -172,12 +172,12 @@ fn a_read_lagging_two_seconds_and_a_lost_answer_make_one_copy() {
         read_lag: Duration::from_secs(2),
         ..SandboxConfig::default()
     });
-    // The first read comes at once and misses; only a read after --timeout + --settle may
-    // rule the message out, and by then the replica shows it.
+    // The first read comes at once and misses; only a read a settle period (longer than the
+    // lag) after the lost answer may rule the message out, and by then the replica shows it.
     let record = send_one(
         &sandbox,
         "<p>Update</p>",
-        &["--timeout", "1s", "--settle", "2s"],
+        &["--timeout", "1s", "--settle", "3s"],
     );
     assert_eq!(record["status"], "sent");
     assert_eq!(record["copies"], 1);
@@ -280,18 +280,12 @@ fn a_commit_later_than_the_settle_period_is_reported_as_a_double() {
     let rows = vec![(ticket.to_string(), message.to_string())];
     let input = write_csv(dir.path(), "late.csv", &rows);
     let summary = dir.path().join("summary.json");
-    // The first request times out at 1 s and is proven absent at 1.5 s; the second is
-    // answered at once; the late first copy lands at 2.5 s; the count at 3 s sees both.
+    // The first request times out at 1 s and is proven absent a settle period later, at
+    // 2 s; the second is answered at once; the late first copy lands at 2.5 s; the count a
+    // settle period after the second post, at 3 s, sees both.
     sandbox
         .send(&input)
-        .args([
-            "--rate",
-            "unlimited",
-            "--timeout",
-            "1s",
-            "--settle",
-            "500ms",
-        ])
+        .args(["--rate", "unlimited", "--timeout", "1s", "--settle", "1s"])
         .arg("--summary-json")
         .arg(&summary)
         .assert()
@@ -381,14 +375,7 @@ fn a_stop_still_counts_the_copies_of_a_row_posted_again() {
         .arg("send")
         .arg(&input)
         .args(["--base-url", &sandbox.base_url(), "--rate", "unlimited"])
-        .args([
-            "--timeout",
-            "1s",
-            "--settle",
-            "500ms",
-            "--retry-delay",
-            "10ms",
-        ])
+        .args(["--timeout", "1s", "--settle", "1s", "--retry-delay", "10ms"])
         .env("MKP_API_TOKEN", bulk_reply::sandbox::DEFAULT_TOKEN)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -459,4 +446,51 @@ fn a_double_that_lands_after_the_first_count_is_found_at_the_end_of_the_run() {
     assert_eq!(first[0]["copies"], 1, "one copy when first counted");
     assert_eq!(first[1]["doubled"], true);
     assert_eq!(first[1]["copies"], 2);
+}
+
+#[test]
+fn a_row_that_failed_in_doubt_stays_out_of_the_failed_rows_file() {
+    use bulk_reply::sandbox::{Source, Status, TicketSeed, World};
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        world: World::Fixed(vec![TicketSeed {
+            id: "tic_there1".into(),
+            status: Status::Open,
+            source: Source::Portal,
+            customer_id: None,
+            title: "Invoice".into(),
+        }]),
+        faults: Faults {
+            seed: 1,
+            drop_rate: 1.0,
+            ..Faults::none()
+        },
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let rows = vec![
+        ("tic_there1".to_string(), "<p>Update</p>".to_string()),
+        ("tic_missing1".to_string(), "<p>Update</p>".to_string()),
+    ];
+    let input = write_csv(dir.path(), "mixed.csv", &rows);
+    // One attempt: the dropped answer leaves the first row failed while in doubt.
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited", "--max-attempts", "1"])
+        .assert()
+        .code(1)
+        .stderr(contains("1 failed rows may have reached their ticket"));
+    let failed = std::fs::read_to_string(with_suffix(&input, ".failed.csv")).unwrap();
+    assert!(failed.contains("tic_missing1"), "{failed}");
+    assert!(
+        !failed.contains("tic_there1"),
+        "in doubt: not to be sent from this file\n{failed}"
+    );
+    // The same command settles it by reading the ticket: one copy.
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(1);
+    assert_eq!(sandbox.arrivals()[&rows[0]], 1);
 }

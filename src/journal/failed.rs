@@ -1,5 +1,7 @@
 //! The failed-rows file: the rows that failed in this run, as CSV with their original
-//! columns plus `error`, ready to fix and feed back as input.
+//! columns plus `error`, ready to fix and feed back as input. Rows that failed while still
+//! in doubt are left out: only the same command, which reads their tickets first, may
+//! send them again.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -32,7 +34,14 @@ impl FailedRows {
     }
 
     pub fn add(&mut self, outcome: &Outcome) -> std::io::Result<()> {
-        let OutcomeResult::Failed { error, .. } = &outcome.result else {
+        // A row still in doubt may have reached its ticket: sent from this file, a new job
+        // that knows nothing of the doubt, it could arrive twice. The same command settles
+        // it instead, reading the ticket first.
+        let OutcomeResult::Failed {
+            error,
+            in_doubt_since: None,
+        } = &outcome.result
+        else {
             return Ok(());
         };
         let job = &outcome.job;

@@ -22,6 +22,8 @@ pub struct Tally {
     pub sent: AtomicU64,
     pub failed: AtomicU64,
     pub skipped: AtomicU64,
+    /// Failed rows whose last request may have posted the message (counted in `failed`).
+    pub failed_in_doubt: AtomicU64,
     /// Rows left for a person to check (`--in-doubt hold`).
     pub in_doubt: AtomicU64,
     /// Rows found on their ticket more than once (counted in `sent` too).
@@ -50,7 +52,12 @@ impl Tally {
     pub fn count(&self, outcome: &Outcome) {
         let counter = match outcome.result {
             OutcomeResult::Sent { .. } => Some(&self.sent),
-            OutcomeResult::Failed { .. } => Some(&self.failed),
+            OutcomeResult::Failed { in_doubt_since, .. } => {
+                if in_doubt_since.is_some() {
+                    Self::bump(&self.failed_in_doubt);
+                }
+                Some(&self.failed)
+            }
             OutcomeResult::Skipped { .. } => Some(&self.skipped),
             OutcomeResult::Held { .. } => Some(&self.in_doubt),
             // Counted as sent already; only the double is news.

@@ -188,6 +188,16 @@ pub(super) fn print_summary(
             fields! {"inDoubt" => Tally::get(&t.in_doubt)},
         );
     }
+    if Tally::get(&t.failed_in_doubt) > 0 {
+        output::emit(
+            Level::Warn,
+            &format!(
+                "{} failed rows may have reached their ticket (their last answer was lost): they are not in the failed-rows file; run the same command again, which reads their tickets before sending",
+                Tally::get(&t.failed_in_doubt)
+            ),
+            fields! {"failedInDoubt" => Tally::get(&t.failed_in_doubt)},
+        );
+    }
     if let Some(failed) = &report.failed_rows_file {
         output::emit(
             Level::Warn,
