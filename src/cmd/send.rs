@@ -14,7 +14,7 @@ use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::{self, InputArgs, InputSource};
-use crate::journal::OpenJob;
+use crate::journal::{self, OpenJob};
 use crate::output::{self, Level};
 use crate::pipeline::{
     self, Goal, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings, StopSignal, Tally,
@@ -177,13 +177,25 @@ pub fn run(args: Args) -> CmdResult {
         None => None,
     };
     let result = send(args, &mut summary);
-    if let Some(file) = summary_file {
-        summary.finish(&result);
-        if let Err(error) = file.write(&summary) {
-            // The run's own exit code stands; the placeholder left in the file (exitCode
-            // null) tells the monitor something is wrong.
-            output::say(Level::Error, &format!("bulk-reply: error: {error:#}"));
+    summary.finish(&result);
+    if let Some(journal) = &summary.journal {
+        let recorded = serde_json::to_string(&summary)
+            .map_err(anyhow::Error::from)
+            .and_then(|json| Ok(journal::record_run_end(journal, json)?));
+        if let Err(error) = recorded {
+            // The rows are recorded; only `status` misses how this run ended.
+            output::say(
+                Level::Warn,
+                &format!("bulk-reply: cannot record the end of the run in the journal: {error:#}"),
+            );
         }
+    }
+    if let Some(file) = summary_file
+        && let Err(error) = file.write(&summary)
+    {
+        // The run's own exit code stands; the placeholder left in the file (exitCode
+        // null) tells the monitor something is wrong.
+        output::say(Level::Error, &format!("bulk-reply: error: {error:#}"));
     }
     result
 }
@@ -335,6 +347,10 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             total_rows: report.rows,
             max_rows,
         };
+        let mut job = job;
+        job.record_run_start(report.rows)
+            .map_err(|e| Failure::stopped(anyhow!(e)))?;
+        summary.journal = Some(files.journal.clone());
         let view = args.unattended.progress_view();
         let watchers = Watchers::start(&stop, deadline, tally.clone(), goal, args.rate, view);
         let report = pipeline::run(settings, client, job, jobs, report.rows, stop, tally).await;
