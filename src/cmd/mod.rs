@@ -6,6 +6,7 @@ pub mod completions;
 pub mod confirm;
 pub mod job_files;
 pub mod man;
+pub mod report;
 pub mod sandbox;
 pub mod send;
 pub mod status;
@@ -21,6 +22,7 @@ pub fn run(command: Command) -> CmdResult {
         Command::Validate(args) => validate::run(args),
         Command::Send(args) => send::run(args),
         Command::Status(args) => status::run(args),
+        Command::Report(args) => report::run(args),
         Command::Tickets(args) => tickets::run(args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Completions(args) => completions::run(args),

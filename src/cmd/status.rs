@@ -168,15 +168,16 @@ impl JobStatus {
                 files.journal.display()
             ));
         }
-        Ok(Self::from_history(
+        Ok(Self::of(
             input,
             files,
-            history.unwrap_or_default(),
+            &history.unwrap_or_default(),
             now_ms(),
         ))
     }
 
-    fn from_history(input: &Path, files: &JobFiles, history: History, now_ms: u64) -> JobStatus {
+    /// The status as of `now_ms`, from a history already read.
+    pub fn of(input: &Path, files: &JobFiles, history: &History, now_ms: u64) -> JobStatus {
         let runs: Vec<RunStatus> = history
             .runs
             .iter()
@@ -483,7 +484,7 @@ fn by_name(counts: &BTreeMap<String, u64>) -> String {
         .join(", ")
 }
 
-fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

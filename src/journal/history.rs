@@ -48,8 +48,6 @@ pub struct History {
     /// their tickets before sending anything.
     pub unsettled: u64,
     pub runs: Vec<RunHistory>,
-    /// Outcomes per minute (unix minutes), for the timeline.
-    pub minutes: BTreeMap<u64, MinuteTally>,
     /// The most recent failure, to find its record (and message) in the results file.
     pub last_failure: Option<LastFailure>,
     /// How much of the results file durable journal lines vouch for; records past it are
@@ -87,6 +85,8 @@ pub struct RunHistory {
     /// The first and last moment this run recorded anything.
     pub first_ms: Option<u64>,
     pub last_ms: Option<u64>,
+    /// This run's outcomes per minute (unix minutes), for the timeline.
+    pub minutes: BTreeMap<u64, MinuteTally>,
 }
 
 impl RunHistory {
@@ -97,6 +97,10 @@ impl RunHistory {
 
     pub fn started_ms(&self) -> Option<u64> {
         self.began.as_ref().map(|b| b.at_ms).or(self.first_ms)
+    }
+
+    fn minute(&mut self, at_ms: u64) -> &mut MinuteTally {
+        self.minutes.entry(at_ms / 60_000).or_default()
     }
 
     fn touch(&mut self, at_ms: u64) {
@@ -252,10 +256,6 @@ impl Fold {
         }
     }
 
-    fn minute(&mut self, at_ms: u64) -> &mut MinuteTally {
-        self.history.minutes.entry(at_ms / 60_000).or_default()
-    }
-
     fn row(&mut self, record: Record) {
         if let Some(end) = record.results_end() {
             self.history.results_end = self.history.results_end.max(end);
@@ -264,16 +264,16 @@ impl Fold {
             Record::Sent { key, at_ms, .. } => {
                 self.open.remove(&key);
                 self.history.delivered += 1;
-                self.minute(at_ms).sent += 1;
                 let run = self.current_run();
+                run.minute(at_ms).sent += 1;
                 run.sent += 1;
                 run.touch(at_ms);
             }
             Record::Skipped { key, at_ms, .. } => {
                 self.open.remove(&key);
                 self.history.skipped += 1;
-                self.minute(at_ms).skipped += 1;
                 let run = self.current_run();
+                run.minute(at_ms).skipped += 1;
                 run.skipped += 1;
                 run.touch(at_ms);
             }
@@ -319,7 +319,7 @@ impl Fold {
                     run.held += 1;
                 } else {
                     run.failed += 1;
-                    self.minute(at_ms).failed += 1;
+                    run.minute(at_ms).failed += 1;
                     self.history.last_failure = Some(LastFailure {
                         at_ms,
                         kind,
@@ -448,8 +448,8 @@ mod tests {
         assert_eq!((last.sent, last.failed, last.held), (1, 1, 1));
         assert!(last.ended.is_none(), "still going, or killed");
         assert_eq!(history.last_failure.unwrap().kind, "timeout");
-        assert_eq!(history.minutes[&2].sent, 1);
-        assert_eq!(history.minutes[&1].failed, 2);
+        assert_eq!(last.minutes[&2].sent, 1);
+        assert_eq!(history.runs[1].minutes[&1].failed, 2);
     }
 
     #[test]
