@@ -34,17 +34,17 @@ impl Page<'_> {
 
     fn write(&self, h: &mut String) {
         let input = self.status.input.display().to_string();
-        let _ = write!(
+        let _ = writeln!(
             h,
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-             <title>How did it go? {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
+             <title>How did it go? {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>",
             esc(&input)
         );
-        let _ = write!(
+        let _ = writeln!(
             h,
             "<header><h1>How did it go? <span class=\"input\">{}</span></h1>\
-             <p class=\"meta\">Report of {}, {}.</p></header>\n",
+             <p class=\"meta\">Report of {}, {}.</p></header>",
             esc(&input),
             esc(&human_time(&self.status.checked_at)),
             esc(state_words(self.status))
@@ -79,16 +79,16 @@ impl Page<'_> {
             ("pending", "Not sent yet", not_yet),
         ];
         h.push_str("<section class=\"totals\" id=\"totals\">\n<div class=\"cards\">\n");
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<div class=\"card\"><span class=\"n\" id=\"total-rows\">{}</span><span class=\"l\">rows</span></div>\n",
+            "<div class=\"card\"><span class=\"n\" id=\"total-rows\">{}</span><span class=\"l\">rows</span></div>",
             s.rows.map_or("?".to_string(), |r| r.to_string())
         );
         for (class, label, count) in parts {
-            let _ = write!(
+            let _ = writeln!(
                 h,
                 "<div class=\"card {class}\"><span class=\"n\" id=\"total-{class}\">{count}</span>\
-                 <span class=\"l\">{label}</span></div>\n"
+                 <span class=\"l\">{label}</span></div>"
             );
         }
         h.push_str("</div>\n");
@@ -112,10 +112,10 @@ impl Page<'_> {
         if let Some(remaining) = s.remaining
             && remaining > 0
         {
-            let _ = write!(
+            let _ = writeln!(
                 h,
                 "<p>{remaining} rows remain (failed and in doubt included): the next run of the same \
-                 <code>send</code> command continues with them.</p>\n"
+                 <code>send</code> command continues with them.</p>"
             );
         }
         h.push_str("</section>\n");
@@ -126,13 +126,13 @@ impl Page<'_> {
         if doubled.is_empty() && self.status.doubled == 0 {
             return;
         }
-        let _ = write!(
+        let _ = writeln!(
             h,
             "<section class=\"alert\" id=\"doubled\"><h2>{} customers got the message twice</h2>\n\
              <p>A request whose answer was lost was stored by the API later than the settle period, \
              after the message had been posted again. It cannot be undone; consider a short apology \
              on these tickets. A longer <code>--settle</code>, or <code>--in-doubt hold</code>, \
-             prevents this on an API that stores this late.</p>\n",
+             prevents this on an API that stores this late.</p>",
             doubled.len().max(self.status.doubled as usize)
         );
         self.table(h, &doubled, &["Line", "Ticket", "Title", "Copies"], |row| {
@@ -150,13 +150,13 @@ impl Page<'_> {
         let Some(first) = &self.rows.first_message else {
             return;
         };
-        let _ = write!(
+        let _ = writeln!(
             h,
             "<section id=\"message\"><h2>The message as posted</h2>\n\
              <p class=\"meta\">The first one delivered: line {}, ticket {}{}. With a template, \
              each ticket's message differs in its own details.</p>\n\
              <blockquote class=\"message\">{}</blockquote>\n\
-             <p class=\"meta\">As sent (HTML):</p><pre class=\"source\">{}</pre>\n</section>\n",
+             <p class=\"meta\">As sent (HTML):</p><pre class=\"source\">{}</pre>\n</section>",
             first.line,
             match &first.title {
                 Some(title) => format!("{} (“{}”)", self.ticket(&first.ticket_id), esc(title)),
@@ -184,21 +184,21 @@ impl Page<'_> {
         if groups.is_empty() {
             return;
         }
-        let _ = write!(
+        let _ = writeln!(
             h,
             "<section id=\"failures\"><h2>Failed: {} rows</h2>\n<p>Failed rows are tried again by \
              the next run; fix what the cause says first. The latest run's failed rows are also in \
-             the failed-rows file, ready to fix and send.</p>\n",
+             the failed-rows file, ready to fix and send.</p>",
             self.status.failed
         );
         let mut ordered: Vec<_> = groups.into_iter().collect();
         ordered.sort_by_key(|(_, rows)| std::cmp::Reverse(rows.len()));
         for ((kind, _), rows) in ordered {
             let cause = cause_of(&kind, rows[0].error.as_deref().unwrap_or(""));
-            let _ = write!(
+            let _ = writeln!(
                 h,
                 "<div class=\"group\" data-kind=\"{}\"><h3>{} <span class=\"count\">{} rows</span> \
-                 <code>{}</code></h3>\n<p><strong>Cause:</strong> {}</p>\n<p><strong>Fix:</strong> {}</p>\n",
+                 <code>{}</code></h3>\n<p><strong>Cause:</strong> {}</p>\n<p><strong>Fix:</strong> {}</p>",
                 esc(&kind),
                 esc(cause.title),
                 rows.len(),
@@ -223,11 +223,11 @@ impl Page<'_> {
         if rows.is_empty() {
             return;
         }
-        let _ = write!(
+        let _ = writeln!(
             h,
             "<section id=\"skipped\"><h2>Skipped: {} rows</h2>\n<p>Left alone on purpose \
              (<code>--skip-closed</code>): replying would have reopened a closed ticket. Nothing was \
-             posted to them.</p>\n",
+             posted to them.</p>",
             rows.len()
         );
         self.table(h, &rows, &["Line", "Ticket", "Why"], |row| {
@@ -246,17 +246,17 @@ impl Page<'_> {
         if held.is_empty() && unsettled == 0 {
             return;
         }
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<section id=\"in-doubt\"><h2>In doubt: {} rows</h2>\n",
+            "<section id=\"in-doubt\"><h2>In doubt: {} rows</h2>",
             self.status.in_doubt
         );
         if !held.is_empty() {
-            let _ = write!(
+            let _ = writeln!(
                 h,
                 "<p>{} rows are held for a person (<code>--in-doubt hold</code>): a request may have \
                  posted the message, but the ticket did not show it after the settle period. Look at \
-                 each ticket; run again with <code>--in-doubt resend</code> to post the ones that lack it.</p>\n",
+                 each ticket; run again with <code>--in-doubt resend</code> to post the ones that lack it.</p>",
                 held.len()
             );
             self.table(h, &held, &["Line", "Ticket", "Why"], |row| {
@@ -268,10 +268,10 @@ impl Page<'_> {
             });
         }
         if unsettled > 0 {
-            let _ = write!(
+            let _ = writeln!(
                 h,
                 "<p>{unsettled} rows had a request out when a run stopped (or have one out right now): \
-                 the next run reads their tickets before sending anything, so none is posted twice.</p>\n"
+                 the next run reads their tickets before sending anything, so none is posted twice.</p>"
             );
         }
         h.push_str("</section>\n");
@@ -283,12 +283,12 @@ impl Page<'_> {
         };
         h.push_str("<section id=\"timeline\"><h2>Timeline</h2>\n");
         chart.write(h);
-        let _ = write!(
+        let _ = writeln!(
             h,
             "<p class=\"legend\"><span class=\"key delivered\"></span> delivered \
              <span class=\"key skipped\"></span> skipped <span class=\"key failed\"></span> failed, \
              per {}; a line marks the start of each run, with its 429 answers and retries \
-             (counted per run: the journal does not keep their moments). Time in UTC.</p>\n</section>\n",
+             (counted per run: the journal does not keep their moments). Time in UTC.</p>\n</section>",
             match chart.minutes_per_bar {
                 1 => "minute".to_string(),
                 n => format!("{n} minutes"),
@@ -301,17 +301,17 @@ impl Page<'_> {
         if runs.is_empty() {
             return;
         }
-        let _ = write!(h, "<section id=\"runs\"><h2>Runs: {}</h2>\n", runs.len());
+        let _ = writeln!(h, "<section id=\"runs\"><h2>Runs: {}</h2>", runs.len());
         h.push_str(
             "<table><thead><tr><th>#</th><th>Started</th><th>Ended</th><th>Sent</th><th>Failed</th>\
              <th>Skipped</th><th>In doubt</th><th>Retries</th><th>429</th><th>How it ended</th></tr></thead><tbody>\n",
         );
         for run in runs {
             let counts = run.summary.as_ref().map(|s| &s.counts);
-            let _ = write!(
+            let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                 run.number,
                 esc(&run
                     .started_at
@@ -330,9 +330,9 @@ impl Page<'_> {
         }
         h.push_str("</tbody></table>\n");
         if let Some(rate) = self.status.rows_per_second {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<p>The latest run dealt with {rate:.2} rows per second.</p>\n"
+                "<p>The latest run dealt with {rate:.2} rows per second.</p>"
             );
         }
         h.push_str("</section>\n");
@@ -365,17 +365,17 @@ impl Page<'_> {
         }
         h.push_str("<section id=\"files\"><h2>The API and the files</h2>\n<table class=\"files\"><tbody>\n");
         for (name, value) in rows {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr><th>{}</th><td><code>{}</code></td></tr>\n",
+                "<tr><th>{}</th><td><code>{}</code></td></tr>",
                 esc(name),
                 esc(&value)
             );
         }
-        let _ = write!(
+        let _ = writeln!(
             h,
             "</tbody></table>\n<p class=\"meta\">Made by bulk-reply {} (<code>bulk-reply report</code>); \
-             every row: <code>bulk-reply report {} --csv</code>.</p>\n</section>\n",
+             every row: <code>bulk-reply report {} --csv</code>.</p>\n</section>",
             env!("CARGO_PKG_VERSION"),
             esc(&s.input.display().to_string())
         );
@@ -414,9 +414,9 @@ impl Page<'_> {
         }
         h.push_str("</tbody></table>\n");
         if rows.len() > LISTED {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<p class=\"meta\">… and {} more: <code>bulk-reply report --csv</code> lists every row.</p>\n",
+                "<p class=\"meta\">… and {} more: <code>bulk-reply report --csv</code> lists every row.</p>",
                 rows.len() - LISTED
             );
         }
