@@ -11,14 +11,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::job_files::JobFileArgs;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::journal::history::{self, History, RunHistory};
-use crate::journal::{JobFiles, outcomes};
+use crate::journal::{self, JobFiles, outcomes};
 use crate::output::timestamp;
 use crate::pipeline::{CLOSED_REASON, format_duration};
 use crate::summary::RunSummary;
@@ -51,17 +51,24 @@ pub struct Args {
 pub fn run(args: Args) -> CmdResult {
     let files = args.files.files(&args.input);
     let status = JobStatus::read(&args.input, &files).map_err(Failure::bad_input)?;
-    let mut out = std::io::stdout().lock();
-    let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &status)
-            .map_err(anyhow::Error::from)
-            .and_then(|()| Ok(writeln!(out)?))
+    let mut text = Vec::new();
+    if args.json {
+        // Serialising plain strings and numbers into a Vec cannot fail.
+        let _ = serde_json::to_writer_pretty(&mut text, &status);
+        text.push(b'\n');
     } else {
-        status.write_text(&mut out).map_err(anyhow::Error::from)
-    };
-    written
-        .context("cannot write the status")
-        .map_err(Failure::stopped)?;
+        // Writing into a Vec cannot fail.
+        let _ = status.write_text(&mut text);
+    }
+    match std::io::stdout().lock().write_all(&text) {
+        // `status | head` is fine: the reader has all it wanted.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(Failure::stopped(
+                anyhow::Error::from(e).context("cannot write the status"),
+            ));
+        }
+        _ => {}
+    }
     Ok(Exit::Ok)
 }
 
@@ -178,13 +185,14 @@ impl JobStatus {
 
     /// The status as of `now_ms`, from a history already read.
     pub fn of(input: &Path, files: &JobFiles, history: &History, now_ms: u64) -> JobStatus {
+        let holder = journal::lock_holder(&files.journal);
         let runs: Vec<RunStatus> = history
             .runs
             .iter()
             .enumerate()
             .map(|(index, run)| {
                 let latest = index + 1 == history.runs.len();
-                run_status(index + 1, run, latest)
+                run_status(index + 1, run, holder.filter(|_| latest))
             })
             .collect();
         let remaining = history.remaining();
@@ -427,12 +435,13 @@ impl RunStatus {
     }
 }
 
-fn run_status(number: usize, run: &RunHistory, latest: bool) -> RunStatus {
+/// `holder`: the process holding the job's lock, for the latest run only.
+fn run_status(number: usize, run: &RunHistory, holder: Option<u32>) -> RunStatus {
     let state = match (&run.began, &run.ended) {
         (None, _) => RunState::Unrecorded,
         (Some(_), Some(_)) => RunState::Ended,
         // Only the latest run can still be going: a later run got the job's lock.
-        (Some(began), None) if latest && is_running(began.pid) => RunState::Running,
+        (Some(_), None) if holder.is_some() => RunState::Running,
         (Some(_), None) => RunState::NoEndRecorded,
     };
     let started_ms = run.started_ms();
@@ -446,7 +455,7 @@ fn run_status(number: usize, run: &RunHistory, latest: bool) -> RunStatus {
         state,
         started_at: started_ms.map(format_ms),
         ended_at: ended_ms.map(format_ms),
-        pid: run.began.map(|b| b.pid),
+        pid: holder.or(run.began.map(|b| b.pid)),
         sent: run.sent,
         failed: run.failed,
         skipped: run.skipped,
@@ -464,14 +473,6 @@ fn rate_of(run: &RunStatus, now_ms: u64) -> Option<f64> {
     let seconds = end.saturating_sub(start) as f64 / 1000.0;
     let finished = run.sent + run.failed + run.skipped + run.in_doubt;
     (seconds > 0.0 && finished > 0).then(|| finished as f64 / seconds)
-}
-
-/// Whether the process that started a run is still a bulk-reply process. The journal's lock
-/// would say it for sure, but taking it, even for a moment, could make a run starting at
-/// that moment refuse the job; so `/proc` is asked instead (without it: not running).
-fn is_running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .is_ok_and(|name| name.trim_end().starts_with("bulk-reply"))
 }
 
 fn by_name(counts: &BTreeMap<String, u64>) -> String {

@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use key::RowKey;
-pub use lock::JobLock;
+pub use lock::{JobLock, holder as lock_holder};
 pub use resume::{ResumeState, RowState};
 pub use writer::{
     Durability, JournalHandle, PendingIntents, WriterGone, WriterReport, spawn_writer,
