@@ -72,7 +72,10 @@ pub fn run(args: Args) -> CmdResult {
                 files.journal.display()
             ))
         })?;
-    let rows = JobRows::read(&args.input, &files.results, &history).map_err(Failure::stopped)?;
+    // The page lists only the rows that need a look; the CSV lists every one.
+    let keep = if args.csv { Keep::Every } else { Keep::Notable };
+    let rows =
+        JobRows::read(&args.input, &files.results, &history, keep).map_err(Failure::stopped)?;
     let status = JobStatus::of(&args.input, &files, &history, now_ms());
     let output = args.output.clone().unwrap_or_else(|| {
         let file = if args.csv {
@@ -178,11 +181,22 @@ pub struct FirstMessage {
     pub message: String,
 }
 
-/// Every input line and where it stands.
-#[derive(Debug, Default)]
+/// Which rows [`JobRows`] keeps in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Every input line, pending ones included (the CSV).
+    Every,
+    /// Rows that need a look: failed, skipped, in doubt, doubled (the page). A job of a
+    /// million delivered rows then takes no memory for them.
+    Notable,
+}
+
+/// The input lines and where they stand.
+#[derive(Debug)]
 pub struct JobRows {
     /// By input line.
     pub rows: BTreeMap<u64, RowLine>,
+    keep: Keep,
     pub first_message: Option<FirstMessage>,
     /// Why the input could not be read (the rows are then the results' only).
     pub input_unread: Option<String>,
@@ -191,13 +205,27 @@ pub struct JobRows {
 }
 
 impl JobRows {
-    pub fn read(input: &Path, results: &Path, history: &History) -> anyhow::Result<JobRows> {
-        let mut job = JobRows::default();
+    pub fn read(
+        input: &Path,
+        results: &Path,
+        history: &History,
+        keep: Keep,
+    ) -> anyhow::Result<JobRows> {
+        let mut job = JobRows {
+            rows: BTreeMap::new(),
+            keep,
+            first_message: None,
+            input_unread: None,
+            unreadable_results: 0,
+        };
         let read = outcomes::for_each(results, history.results_end, |record| {
             job.take(record);
         })
         .with_context(|| format!("cannot read the results file {}", results.display()))?;
         job.unreadable_results = read.unreadable;
+        if keep == Keep::Notable {
+            return Ok(job);
+        }
         // The input gives the lines no run has reached yet. Its format is guessed as
         // `send` guesses it; a job read with other flags still reports from its results.
         let source = InputSource {
@@ -248,6 +276,12 @@ impl JobRows {
             Some(e) => (Some(e.kind), Some(e.message)),
             None => (None, None),
         };
+        let notable = status != RowStatus::Sent || record.doubled;
+        if self.keep == Keep::Notable && !notable {
+            // A later record wins, also over an earlier failure of the same line.
+            self.rows.remove(&record.line);
+            return;
+        }
         // Later records of a line win: they are its latest outcome.
         self.rows.insert(
             record.line,
