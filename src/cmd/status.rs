@@ -421,13 +421,19 @@ impl RunStatus {
             (RunState::Unrecorded, _) => "runs of an older build, not told apart".to_string(),
             (RunState::Ended, Some(summary)) => {
                 let exit = summary.exit_code.map_or("?".to_string(), |c| c.to_string());
+                // 0 and 1 with a reason are a planned stop (--max-rows, --deadline, --canary),
+                // 1 saying that some rows need a look; any other code a stop before its time.
+                let attention = if summary.exit_code == Some(1) {
+                    ", some rows failed"
+                } else {
+                    ""
+                };
                 match &summary.stop_reason {
-                    // Exit 0 with a reason: --max-rows, --deadline or --canary, as planned.
-                    Some(reason) if summary.exit_code == Some(0) => {
-                        format!("planned stop: {reason} (exit 0)")
+                    Some(reason) if !matches!(summary.exit_code, Some(0 | 1)) => {
+                        format!("stopped: {reason} (exit {exit})")
                     }
-                    Some(reason) => format!("stopped: {reason} (exit {exit})"),
-                    None => format!("finished (exit {exit})"),
+                    Some(reason) => format!("planned stop: {reason}{attention} (exit {exit})"),
+                    None => format!("finished{attention} (exit {exit})"),
                 }
             }
             (RunState::Ended, None) => "ended (its summary is not readable)".to_string(),
