@@ -128,12 +128,15 @@ impl Page<'_> {
         }
         let _ = writeln!(
             h,
-            "<section class=\"alert\" id=\"doubled\"><h2>{} customers got the message twice</h2>\n\
+            "<section class=\"alert\" id=\"doubled\"><h2>{} got the message twice</h2>\n\
              <p>A request whose answer was lost was stored by the API later than the settle period, \
              after the message had been posted again. It cannot be undone; consider a short apology \
              on these tickets. A longer <code>--settle</code>, or <code>--in-doubt hold</code>, \
              prevents this on an API that stores this late.</p>",
-            doubled.len().max(self.status.doubled as usize)
+            counted(
+                doubled.len().max(self.status.doubled as usize) as u64,
+                "customer"
+            )
         );
         self.table(h, &doubled, &["Line", "Ticket", "Title", "Copies"], |row| {
             vec![
@@ -186,10 +189,10 @@ impl Page<'_> {
         }
         let _ = writeln!(
             h,
-            "<section id=\"failures\"><h2>Failed: {} rows</h2>\n<p>Failed rows are tried again by \
+            "<section id=\"failures\"><h2>Failed: {}</h2>\n<p>Failed rows are tried again by \
              the next run; fix what the cause says first. The latest run's failed rows are also in \
              the failed-rows file, ready to fix and send.</p>",
-            self.status.failed
+            counted(self.status.failed, "row")
         );
         let mut ordered: Vec<_> = groups.into_iter().collect();
         ordered.sort_by_key(|(_, rows)| std::cmp::Reverse(rows.len()));
@@ -197,11 +200,11 @@ impl Page<'_> {
             let cause = cause_of(&kind, rows[0].error.as_deref().unwrap_or(""));
             let _ = writeln!(
                 h,
-                "<div class=\"group\" data-kind=\"{}\"><h3>{} <span class=\"count\">{} rows</span> \
+                "<div class=\"group\" data-kind=\"{}\"><h3>{} <span class=\"count\">{}</span> \
                  <code>{}</code></h3>\n<p><strong>Cause:</strong> {}</p>\n<p><strong>Fix:</strong> {}</p>",
                 esc(&kind),
                 esc(cause.title),
-                rows.len(),
+                counted(rows.len() as u64, "row"),
                 esc(&kind),
                 esc(cause.cause),
                 esc(cause.fix)
@@ -225,10 +228,10 @@ impl Page<'_> {
         }
         let _ = writeln!(
             h,
-            "<section id=\"skipped\"><h2>Skipped: {} rows</h2>\n<p>Left alone on purpose \
+            "<section id=\"skipped\"><h2>Skipped: {}</h2>\n<p>Left alone on purpose \
              (<code>--skip-closed</code>): replying would have reopened a closed ticket. Nothing was \
              posted to them.</p>",
-            rows.len()
+            counted(rows.len() as u64, "row")
         );
         self.table(h, &rows, &["Line", "Ticket", "Why"], |row| {
             vec![
@@ -248,16 +251,16 @@ impl Page<'_> {
         }
         let _ = writeln!(
             h,
-            "<section id=\"in-doubt\"><h2>In doubt: {} rows</h2>",
-            self.status.in_doubt
+            "<section id=\"in-doubt\"><h2>In doubt: {}</h2>",
+            counted(self.status.in_doubt, "row")
         );
         if !held.is_empty() {
             let _ = writeln!(
                 h,
-                "<p>{} rows are held for a person (<code>--in-doubt hold</code>): a request may have \
+                "<p>Held for a person: {} (<code>--in-doubt hold</code>): a request may have \
                  posted the message, but the ticket did not show it after the settle period. Look at \
                  each ticket; run again with <code>--in-doubt resend</code> to post the ones that lack it.</p>",
-                held.len()
+                counted(held.len() as u64, "row")
             );
             self.table(h, &held, &["Line", "Ticket", "Why"], |row| {
                 vec![
@@ -270,8 +273,9 @@ impl Page<'_> {
         if unsettled > 0 {
             let _ = writeln!(
                 h,
-                "<p>{unsettled} rows had a request out when a run stopped (or have one out right now): \
-                 the next run reads their tickets before sending anything, so none is posted twice.</p>"
+                "<p>Not settled yet: {}. These had a request out when a run stopped (or have one out right now): \
+                 the next run reads their tickets before sending anything, so none is posted twice.</p>",
+                counted(unsettled, "row")
             );
         }
         h.push_str("</section>\n");
@@ -668,6 +672,14 @@ impl Timeline {
     }
 }
 
+/// `1 row`, `2 rows`.
+fn counted(n: u64, thing: &str) -> String {
+    match n {
+        1 => format!("1 {thing}"),
+        n => format!("{n} {thing}s"),
+    }
+}
+
 /// Escapes text for HTML content and attribute values.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -865,6 +877,68 @@ mod tests {
             ),
             "Beste Jan,\n\n• Café & co\n• € 5\n\nGroet\nTeam"
         );
+    }
+
+    fn row(line: u64, status: RowStatus, title: &str) -> RowLine {
+        RowLine {
+            line,
+            ticket_id: format!("tic_{line}"),
+            status,
+            attempts: 1,
+            message_id: None,
+            posted_at: None,
+            error_kind: None,
+            error: None,
+            reason: None,
+            title: Some(title.to_string()),
+            copies: None,
+            doubled: false,
+        }
+    }
+
+    #[test]
+    fn doubled_rows_come_first_and_every_text_is_escaped() {
+        let files = crate::journal::JobFiles {
+            journal: "job.csv.journal".into(),
+            results: "job.csv.results.ndjson".into(),
+            failed: "job.csv.failed.csv".into(),
+            target: String::new(),
+        };
+        let history = History::default();
+        let status = JobStatus::of(std::path::Path::new("<b>job</b>.csv"), &files, &history, 0);
+        let mut doubled = row(2, RowStatus::Sent, "<script>x()</script>");
+        doubled.doubled = true;
+        doubled.copies = Some(2);
+        let mut failed = row(3, RowStatus::Failed, "");
+        failed.error_kind = Some("rejected".into());
+        failed.error = Some("HTTP 422: live chat <i>tickets</i>".into());
+        let rows = JobRows {
+            rows: BTreeMap::from([(2, doubled), (3, failed)]),
+            keep: super::super::Keep::Notable,
+            first_message: None,
+            input_unread: None,
+            unreadable_results: 0,
+        };
+        let page = Page {
+            status: &status,
+            history: &history,
+            rows: &rows,
+            ticket_url: Some("https://portal.example/t/{ticketId}"),
+        };
+        let mut html = Vec::new();
+        page.render(&mut html);
+        let html = String::from_utf8(html).unwrap();
+        assert!(!html.contains("<script") && !html.contains("<b>job") && !html.contains("<i>"));
+        assert!(html.contains("&lt;script&gt;x()&lt;/script&gt;"));
+        assert!(html.contains("&lt;b&gt;job&lt;/b&gt;.csv"));
+        let alert = html.find("id=\"doubled\"").expect("the doubled section");
+        assert!(
+            alert < html.find("id=\"failures\"").unwrap(),
+            "doubled before failures"
+        );
+        assert!(html.contains("1 customer got the message twice"));
+        assert!(html.contains("Chat tickets cannot take API messages"));
+        assert!(html.contains("<a href=\"https://portal.example/t/tic_2\">"));
     }
 
     #[test]
