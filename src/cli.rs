@@ -17,6 +17,8 @@ Examples:
   bulk-reply sandbox --listen 127.0.0.1:0         run the simulator for your own scripts
   bulk-reply --log-format json send notices.csv --max-rows 500 --summary-json s.json
                                                   a scheduled run (see send --help)
+  bulk-reply status notices.csv                   where that job stands, also while it runs
+  bulk-reply report notices.csv                   how it went, as a page to share
 
 Exit codes:
   0  everything done        1  finished, some rows failed
@@ -41,6 +43,10 @@ pub enum Command {
     Validate(cmd::validate::Args),
     /// Post every row as a reply: rate-limited, retried, resumable, exactly once
     Send(cmd::send::Args),
+    /// Where a job stands: delivered, failed, skipped, in doubt, remaining, the runs so far
+    Status(cmd::status::Args),
+    /// How a job went, as one HTML page to share (or --csv: one row per input line)
+    Report(cmd::report::Args),
     /// List tickets as CSV (e.g. all open ones), ready to feed `send --template`
     Tickets(cmd::tickets::Args),
     /// Run the embedded simulator of the ticket API

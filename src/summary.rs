@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::exit::CmdResult;
@@ -18,7 +18,7 @@ use crate::output::timestamp;
 use crate::pipeline::{RunReport, Tally};
 
 /// The counts of one run; also the fields of the summary line on standard error.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Counts {
     pub sent: u64,
@@ -58,7 +58,8 @@ impl Counts {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Also the last line of the run in the job's journal (`E`), which `status` reads back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
     #[serde(flatten)]
@@ -78,6 +79,9 @@ pub struct RunSummary {
     pub base_url: Option<String>,
     #[serde(skip)]
     started: Option<std::time::Instant>,
+    /// The journal this run recorded its start in, where its end is recorded too.
+    #[serde(skip)]
+    pub journal: Option<PathBuf>,
 }
 
 impl RunSummary {
@@ -94,6 +98,7 @@ impl RunSummary {
             failed_rows_file: None,
             base_url: None,
             started: Some(std::time::Instant::now()),
+            journal: None,
         }
     }
 

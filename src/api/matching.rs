@@ -226,7 +226,7 @@ fn fold(text: &str, emit: &mut impl FnMut(char)) {
 /// Decodes the character reference at the start of `text` (which starts with `&`): the
 /// text it stands for and how many bytes it took. Named references come from the whole
 /// HTML5 table; numeric ones may be decimal or hexadecimal.
-fn decode_reference(text: &str) -> Option<(String, usize)> {
+pub(crate) fn decode_reference(text: &str) -> Option<(String, usize)> {
     let body = &text[1..];
     if let Some(number) = body.strip_prefix('#') {
         let (digits, radix, prefix) = match number.strip_prefix(['x', 'X']) {

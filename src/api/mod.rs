@@ -15,6 +15,7 @@ pub use auth::{Credentials, OAuthClient};
 pub use client::{ApiClient, ClientOptions, Fetched, Posted, Reply};
 pub use error::{ApiError, ErrorClass, ErrorKind};
 pub use limits::RateLimitInfo;
+pub(crate) use matching::decode_reference;
 pub use matching::{Delivered, ServerClock, count_delivered, normalise, read_as_reader};
 pub use secret::Secret;
 pub use ticket::{Message, Ticket, TicketPage, TicketStatus, TicketSummary};

@@ -4,9 +4,12 @@
 pub mod api_access;
 pub mod completions;
 pub mod confirm;
+pub mod job_files;
 pub mod man;
+pub mod report;
 pub mod sandbox;
 pub mod send;
+pub mod status;
 pub mod tickets;
 pub mod unattended;
 pub mod validate;
@@ -18,6 +21,8 @@ pub fn run(command: Command) -> CmdResult {
     match command {
         Command::Validate(args) => validate::run(args),
         Command::Send(args) => send::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Report(args) => report::run(args),
         Command::Tickets(args) => tickets::run(args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Completions(args) => completions::run(args),

@@ -14,7 +14,7 @@ use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::{self, InputArgs, InputSource};
-use crate::journal::OpenJob;
+use crate::journal::{self, OpenJob};
 use crate::output::{self, Level};
 use crate::pipeline::{
     self, Goal, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings, StopSignal, Tally,
@@ -178,13 +178,14 @@ pub fn run(args: Args) -> CmdResult {
         None => None,
     };
     let result = send(args, &mut summary);
-    if let Some(file) = summary_file {
-        summary.finish(&result);
-        if let Err(error) = file.write(&summary) {
-            // The run's own exit code stands; the placeholder left in the file (exitCode
-            // null) tells the monitor something is wrong.
-            output::say(Level::Error, &format!("bulk-reply: error: {error:#}"));
-        }
+    // A run that failed after it was marked as started: its end is recorded here.
+    record_end(&mut summary, &result);
+    if let Some(file) = summary_file
+        && let Err(error) = file.write(&summary)
+    {
+        // The run's own exit code stands; the placeholder left in the file (exitCode
+        // null) tells the monitor something is wrong.
+        output::say(Level::Error, &format!("bulk-reply: error: {error:#}"));
     }
     result
 }
@@ -336,6 +337,10 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             total_rows: report.rows,
             max_rows,
         };
+        let mut job = job;
+        job.record_run_start(report.rows)
+            .map_err(|e| Failure::stopped(anyhow!(e)))?;
+        summary.journal = Some(files.journal.clone());
         let view = args.unattended.progress_view();
         let watchers = Watchers::start(&stop, deadline, tally.clone(), goal, args.rate, view);
         let report = pipeline::run(settings, client, job, jobs, report.rows, stop, tally).await;
@@ -349,13 +354,38 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         summary.counts = Counts::of(&report);
         summary.stop_reason = stop_reason.as_ref().map(|(reason, _)| reason.clone());
         summary.failed_rows_file = report.failed_rows_file.clone();
+        let exit = exit_code(&report);
+        // At once, before the summary is printed and the sandbox stopped: until this line is
+        // in the journal, `status` cannot tell this run from one that was killed.
+        record_end(summary, &Ok(exit));
         print_summary(&report, &files, canary.is_some(), stop_reason);
         if let Some(sandbox) = sandbox {
             print_sandbox_report(&sandbox.report());
             sandbox.shutdown().await;
         }
-        Ok(exit_code(&report))
+        Ok(exit)
     })
+}
+
+/// Ends the summary and records it as the run's last line in the journal, once: only a run
+/// marked as started in the journal is, and the first call wins.
+fn record_end(summary: &mut RunSummary, result: &CmdResult) {
+    if summary.ended_at.is_none() {
+        summary.finish(result);
+    }
+    let Some(journal) = summary.journal.take() else {
+        return;
+    };
+    let recorded = serde_json::to_string(&*summary)
+        .map_err(anyhow::Error::from)
+        .and_then(|json| Ok(journal::record_run_end(&journal, json)?));
+    if let Err(error) = recorded {
+        // The rows are recorded; only `status` misses how this run ended.
+        output::say(
+            Level::Warn,
+            &format!("bulk-reply: cannot record the end of the run in the journal: {error:#}"),
+        );
+    }
 }
 
 /// How long the kernel may retry bytes the server has not acknowledged: half the settle

@@ -45,6 +45,36 @@ impl JobLock {
     }
 }
 
+/// The process holding the job's lock, as the kernel lists it (`/proc/locks` on Linux), found
+/// without taking the lock: taking it, even for a moment, could make a run starting at that
+/// moment refuse the job. `None` when no process holds it, or where the kernel does not say.
+pub fn holder(journal: &Path) -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let lock = std::fs::metadata(lock_path(journal)).ok()?;
+        // /proc/locks names a file as MAJOR:MINOR:INODE, the device numbers in hex.
+        let dev = lock.dev();
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+        let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+        let file = format!("{major:02x}:{minor:02x}:{}", lock.ino());
+        let locks = std::fs::read_to_string("/proc/locks").ok()?;
+        locks.lines().find_map(|line| {
+            // `1: FLOCK  ADVISORY  WRITE 931 fe:00:10100780 0 EOF`
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields.as_slice() {
+                [_, "FLOCK", _, _, pid, id, ..] if *id == file => pid.parse().ok(),
+                _ => None,
+            }
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = journal;
+        None
+    }
+}
+
 fn lock_path(journal: &Path) -> PathBuf {
     let mut name = journal.as_os_str().to_owned();
     name.push(".lock");
@@ -66,5 +96,18 @@ mod tests {
         }
         drop(first);
         JobLock::acquire(&journal).expect("free again once the first holder is gone");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_holder_is_named_without_taking_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("job.journal");
+        assert_eq!(holder(&journal), None, "no lock file yet");
+        let lock = JobLock::acquire(&journal).unwrap();
+        assert_eq!(holder(&journal), Some(std::process::id()));
+        assert_eq!(holder(&journal), Some(std::process::id()), "still held");
+        drop(lock);
+        assert_eq!(holder(&journal), None);
     }
 }

@@ -4,8 +4,10 @@
 //! after a crash simple to reason about.
 
 mod failed;
+pub mod history;
 mod key;
 mod lock;
+pub mod outcomes;
 mod record;
 mod results;
 mod resume;
@@ -16,13 +18,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use key::RowKey;
-pub use lock::JobLock;
+pub use lock::{JobLock, holder as lock_holder};
 pub use resume::{ResumeState, RowState};
 pub use writer::{
     Durability, JournalHandle, PendingIntents, WriterGone, WriterReport, spawn_writer,
 };
 
-use record::{HEADER, TARGET_PREFIX, VERSION};
+use record::{HEADER, RunRecord, TARGET_PREFIX, VERSION};
 
 /// Where a job keeps its files.
 #[derive(Debug, Clone)]
@@ -152,6 +154,52 @@ impl OpenJob {
             results_path: files.results.clone(),
         })
     }
+}
+
+impl OpenJob {
+    /// Marks the start of a run in the journal (durably, before any row of it), so that
+    /// `status` and `report` can tell this run's rows from earlier ones'.
+    pub fn record_run_start(&mut self, input_rows: u64) -> Result<(), JournalError> {
+        let mut line = Vec::new();
+        RunRecord::Began {
+            at_ms: writer::unix_ms(std::time::SystemTime::now()),
+            pid: std::process::id(),
+            input_rows,
+        }
+        .encode(&mut line);
+        let io = |source| JournalError::Io {
+            path: self.journal_path.clone(),
+            source,
+        };
+        self.journal.write_all(&line).map_err(io)?;
+        self.journal.sync_data().map_err(io)
+    }
+}
+
+/// Marks the end of a run with its summary (one line of JSON). The run's writer has let go
+/// of the job by now, so the lock is taken again for this one line; if another run took the
+/// job in between, this run's end stays unrecorded rather than landing inside that run.
+pub fn record_run_end(journal: &Path, summary_json: String) -> Result<(), JournalError> {
+    let lock = match JobLock::acquire(journal) {
+        Ok(lock) => lock,
+        Err(JournalError::Locked { .. }) => return Ok(()),
+        Err(other) => return Err(other),
+    };
+    let mut line = Vec::new();
+    RunRecord::Ended {
+        at_ms: writer::unix_ms(std::time::SystemTime::now()),
+        summary: summary_json,
+    }
+    .encode(&mut line);
+    let io = |source| JournalError::Io {
+        path: journal.to_path_buf(),
+        source,
+    };
+    let mut file = OpenOptions::new().append(true).open(journal).map_err(io)?;
+    file.write_all(&line).map_err(io)?;
+    file.sync_data().map_err(io)?;
+    drop(lock);
+    Ok(())
 }
 
 /// Opens for appending, creating with mode 0600: these files hold customer data.

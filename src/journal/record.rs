@@ -9,7 +9,17 @@
 //! K <key> <unix-ms> <results-end>                      skipped
 //! R <key> <intent-ms>                                  released: the intent of that moment
 //!                                                      was withdrawn, nothing was sent
+//! B <unix-ms> <pid> <input-rows>                       a run began (its process, the rows
+//!                                                      its input had)
+//! E <unix-ms> <summary JSON>                           that run ended: its --summary-json
+//!                                                      figures, exit code and stop reason
 //! ```
+//!
+//! `B` and `E` ([`RunRecord`]) came later than the row records: journals without them
+//! (written before) read as before, their runs unknown. `E` is written by the run itself as it
+//! ends; a `B` with no `E` after it is a run that was killed, crashed, or is still going.
+//! A build older than the run records refuses a journal that has them (as damaged): finish a
+//! job with the build that started it, or a newer one.
 //!
 //! Plain text so that a support engineer can read it with `less`. Every line ends in `\n`;
 //! a last line without one was torn by a crash and is ignored. `results-end` is the length
@@ -148,6 +158,53 @@ impl Record {
     }
 }
 
+/// A run's boundaries, so that `status` and `report` can tell the runs of a job apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunRecord {
+    Began {
+        at_ms: u64,
+        pid: u32,
+        input_rows: u64,
+    },
+    Ended {
+        at_ms: u64,
+        /// One line of JSON (serde escapes line breaks): what `--summary-json` says.
+        summary: String,
+    },
+}
+
+impl RunRecord {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        // Writing into a Vec cannot fail.
+        let _ = match self {
+            RunRecord::Began {
+                at_ms,
+                pid,
+                input_rows,
+            } => writeln!(out, "B {at_ms} {pid} {input_rows}"),
+            RunRecord::Ended { at_ms, summary } => writeln!(out, "E {at_ms} {summary}"),
+        };
+    }
+
+    /// Parses one complete line (without its `\n`); `None` if it is not a run record.
+    pub fn decode(line: &str) -> Option<RunRecord> {
+        if let Some(rest) = line.strip_prefix("B ") {
+            let mut fields = rest.split(' ');
+            let record = RunRecord::Began {
+                at_ms: fields.next()?.parse().ok()?,
+                pid: fields.next()?.parse().ok()?,
+                input_rows: fields.next()?.parse().ok()?,
+            };
+            return fields.next().is_none().then_some(record);
+        }
+        let (at_ms, summary) = line.strip_prefix("E ")?.split_once(' ')?;
+        Some(RunRecord::Ended {
+            at_ms: at_ms.parse().ok()?,
+            summary: summary.to_string(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +247,31 @@ mod tests {
             let text = std::str::from_utf8(&line[..line.len() - 1]).unwrap();
             assert_eq!(Record::decode(text), Some(record));
         }
+    }
+
+    #[test]
+    fn run_records_round_trip_and_are_not_row_records() {
+        let records = [
+            RunRecord::Began {
+                at_ms: 5,
+                pid: 42,
+                input_rows: 500,
+            },
+            RunRecord::Ended {
+                at_ms: 6,
+                summary: r#"{"sent":3,"stopReason":"a b"}"#.into(),
+            },
+        ];
+        for record in records {
+            let mut line = Vec::new();
+            record.encode(&mut line);
+            let text = std::str::from_utf8(&line[..line.len() - 1]).unwrap();
+            assert_eq!(RunRecord::decode(text), Some(record));
+            assert_eq!(Record::decode(text), None);
+        }
+        assert_eq!(RunRecord::decode("B 5 42"), None);
+        let key = RowKey::of("tic_1", "Hi");
+        assert_eq!(RunRecord::decode(&format!("I {key} 2")), None);
     }
 
     #[test]

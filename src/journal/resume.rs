@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::JournalError;
 use super::key::RowKey;
-use super::record::{HEADER, Record, TARGET_PREFIX, VERSION};
+use super::record::{HEADER, Record, RunRecord, TARGET_PREFIX, VERSION};
 
 /// Where an earlier run left a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +169,8 @@ pub fn load(path: &Path) -> Result<Option<Loaded>, JournalError> {
             .filter(|_| line_number == 2)
         {
             target = Some(recorded.to_string());
+        } else if RunRecord::decode(text).is_some() {
+            // Run boundaries are for `status` and `report`; they change no row.
         } else {
             let record = Record::decode(text).ok_or_else(|| JournalError::Damaged {
                 path: path.to_path_buf(),
@@ -194,7 +196,7 @@ pub fn load(path: &Path) -> Result<Option<Loaded>, JournalError> {
     }))
 }
 
-fn check_header(path: &Path, text: &str) -> Result<(), JournalError> {
+pub(super) fn check_header(path: &Path, text: &str) -> Result<(), JournalError> {
     let Some(version) = text
         .strip_prefix(HEADER)
         .and_then(|rest| rest.strip_prefix(' '))

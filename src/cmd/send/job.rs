@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 
 use super::Args;
+use crate::cmd::job_files::default_job_file;
 use crate::delivery::Job;
 use crate::exit::Failure;
 use crate::input::{self, InputSource};
@@ -27,22 +28,15 @@ pub(super) fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, F
             )));
         }
     };
-    // A rehearsal is a job of its own: its journal must never make the real run believe
-    // the rows were delivered.
-    let kind = if args.sandbox { ".sandbox" } else { "" };
+    let named = |given: &Option<PathBuf>, file: &str| {
+        given
+            .clone()
+            .unwrap_or_else(|| default_job_file(&base, args.sandbox, file))
+    };
     Ok(JobFiles {
-        results: args
-            .results
-            .clone()
-            .unwrap_or_else(|| with_suffix(&base, &format!("{kind}.results.ndjson"))),
-        failed: args
-            .failed
-            .clone()
-            .unwrap_or_else(|| with_suffix(&base, &format!("{kind}.failed.csv"))),
-        journal: args
-            .journal
-            .clone()
-            .unwrap_or_else(|| with_suffix(&base, &format!("{kind}.journal"))),
+        results: named(&args.results, "results.ndjson"),
+        failed: named(&args.failed, "failed.csv"),
+        journal: named(&args.journal, "journal"),
         // The sandbox's port changes from run to run; what matters is that it is the sandbox.
         target: if args.sandbox {
             "the built-in sandbox".to_string()

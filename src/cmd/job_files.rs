@@ -1,0 +1,54 @@
+//! Which job a read-only command (`status`, `report`) looks at, and how `send` names a job's
+//! files: beside the input, so that running the same command again finds them.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::journal::JobFiles;
+
+/// The flags that find a job's files, as `send` was given them.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "The job's files (as given to send)")]
+pub struct JobFileArgs {
+    /// The rehearsal's files (`send --sandbox`): INPUT.sandbox.journal and so on
+    #[arg(long)]
+    pub sandbox: bool,
+
+    /// The results file, if send was given --results [default: INPUT.results.ndjson]
+    #[arg(long, value_name = "PATH")]
+    pub results: Option<PathBuf>,
+
+    /// The failed-rows file, if send was given --failed [default: INPUT.failed.csv]
+    #[arg(long, value_name = "PATH")]
+    pub failed: Option<PathBuf>,
+
+    /// The journal, if send was given --journal [default: INPUT.journal]
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+impl JobFileArgs {
+    /// The job's files for INPUT; the target is whatever the journal recorded.
+    pub fn files(&self, input: &Path) -> JobFiles {
+        let named = |given: &Option<PathBuf>, file: &str| {
+            given
+                .clone()
+                .unwrap_or_else(|| default_job_file(input, self.sandbox, file))
+        };
+        JobFiles {
+            results: named(&self.results, "results.ndjson"),
+            failed: named(&self.failed, "failed.csv"),
+            journal: named(&self.journal, "journal"),
+            target: String::new(),
+        }
+    }
+}
+
+/// `INPUT.journal`, or `INPUT.sandbox.journal` for a rehearsal: a rehearsal is a job of its
+/// own, so that its journal never makes the real run believe the rows were delivered.
+pub(crate) fn default_job_file(input: &Path, sandbox: bool, file: &str) -> PathBuf {
+    let kind = if sandbox { ".sandbox" } else { "" };
+    let mut name = OsString::from(input.as_os_str());
+    name.push(format!("{kind}.{file}"));
+    PathBuf::from(name)
+}
