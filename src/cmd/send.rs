@@ -14,7 +14,7 @@ use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::{self, InputArgs, InputSource};
-use crate::journal::OpenJob;
+use crate::journal::{self, OpenJob, ResumeState};
 use crate::output::{self, Level};
 use crate::pipeline::{
     self, Goal, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings, StopSignal, Tally,
@@ -261,27 +261,36 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
     } else {
         Target::Api(args.api.resolve()?)
     };
-    let job = OpenJob::open(&files).map_err(journal_failure)?;
-    // A canary is the first run of a job; once a row is delivered, the same command goes on
-    // with the rest.
-    let canary = args.canary.filter(|_| !job.resume.has_settled_rows());
-    let max_rows = match (canary, args.max_rows) {
-        (Some(canary), Some(max)) => Some(canary.min(max)),
-        (canary, max) => canary.or(max),
+    // Nothing is created, truncated or removed before the person at the terminal says yes:
+    // the question's plan comes from reading the job's files, and the job is opened (locked,
+    // its files prepared) only after the answer.
+    let asking = Asking {
+        above: args.confirm_above,
+        assume_yes: args.yes,
+        terminal: confirm::at_terminal(),
     };
-    // After a canary, the file's first row is no longer the first to go; the question shows
-    // the one that is (found only when the question is really asked: it reads the file).
-    let first_message = match first_message {
-        Some(_) if job.resume.has_settled_rows() && confirm::at_terminal() && !args.yes => {
-            first_to_send(&source, args.input.allow_duplicates, &composer, &job.resume)
+    if asking.may_ask() {
+        let resume = journal::inspect(&files).map_err(journal_failure)?;
+        let (_, max_rows) = run_budget(&args, &resume);
+        // After a canary, the file's first row is no longer the first to go; the question
+        // shows the one that is.
+        let first_message = match first_message {
+            Some(_) if resume.has_settled_rows() => {
+                first_to_send(&source, args.input.allow_duplicates, &composer, &resume)
+            }
+            first => first,
+        };
+        let plan = plan(&args, &report, &resume, max_rows, first_message.as_ref());
+        if !ask(&plan, asking)? {
+            output::say(
+                Level::Info,
+                "not confirmed: nothing was sent, and no file was created or changed",
+            );
+            return Ok(Exit::Ok);
         }
-        first => first,
-    };
-    let go = confirmed(&args, &report, &job, max_rows, first_message.as_ref())?;
-    if !go {
-        output::say(Level::Info, "not confirmed: nothing was sent");
-        return Ok(Exit::Ok);
     }
+    let job = OpenJob::open(&files).map_err(journal_failure)?;
+    let (canary, max_rows) = run_budget(&args, &job.resume);
     let jobs = job_source(source.clone(), args.input.allow_duplicates, composer);
 
     let settings = Settings {
@@ -392,16 +401,27 @@ async fn start_sandbox(rate: Rate) -> Result<sandbox::RunningSandbox, Failure> {
     Ok(sandbox)
 }
 
-/// Asks the person at the terminal before a big job, when there is one (see `confirm`).
-fn confirmed(
+/// This run's row budget: `--max-rows`, and `--canary` on a job's first run only (once a
+/// row is delivered, the same command goes on with the rest).
+fn run_budget(args: &Args, resume: &ResumeState) -> (Option<u64>, Option<u64>) {
+    let canary = args.canary.filter(|_| !resume.has_settled_rows());
+    let max_rows = match (canary, args.max_rows) {
+        (Some(canary), Some(max)) => Some(canary.min(max)),
+        (canary, max) => canary.or(max),
+    };
+    (canary, max_rows)
+}
+
+/// What the confirmation question shows.
+fn plan<'a>(
     args: &Args,
     report: &input::Report,
-    job: &OpenJob,
+    resume: &ResumeState,
     max_rows: Option<u64>,
-    first: Option<&input::Preview>,
-) -> Result<bool, Failure> {
-    let settled = job.resume.settled_rows();
-    let plan = Plan {
+    first: Option<&'a input::Preview>,
+) -> Plan<'a> {
+    let settled = resume.settled_rows();
+    Plan {
         to_send: report
             .rows
             .saturating_sub(settled)
@@ -411,14 +431,13 @@ fn confirmed(
         requests_per_row: 1 + u64::from(args.skip_closed),
         rate: args.rate,
         first,
-    };
-    let asking = Asking {
-        above: args.confirm_above,
-        assume_yes: args.yes,
-        terminal: confirm::at_terminal(),
-    };
+    }
+}
+
+/// Asks the person at the terminal before a big job (see `confirm`).
+fn ask(plan: &Plan, asking: Asking) -> Result<bool, Failure> {
     confirm::confirm(
-        &plan,
+        plan,
         asking,
         &mut std::io::stdin().lock(),
         &mut std::io::stderr().lock(),
