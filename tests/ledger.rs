@@ -7,6 +7,7 @@ mod support;
 
 use bulk_reply::rate::Rate;
 use bulk_reply::sandbox::{SandboxConfig, Source, Status, TicketSeed, World};
+use predicates::prelude::PredicateBooleanExt;
 use support::{Sandbox, at_terminal, rows, snapshot, with_suffix, write_csv};
 
 fn open_ticket(id: &str) -> TicketSeed {
@@ -118,4 +119,50 @@ fn a_journal_that_delivered_nothing_may_change_its_base_url() {
             right.base_url()
         )));
     assert!(third.messages().is_empty());
+}
+
+/// (b) A symlink to the input of a running job is that job: refused as locked while it runs,
+/// and afterwards it finds the job's journal (everything already delivered).
+#[test]
+fn a_symlink_to_a_running_jobs_input_is_the_same_job() {
+    let sandbox = Sandbox::open_world();
+    let dir = tempfile::tempdir().unwrap();
+    let input_rows = rows(8);
+    let input = write_csv(dir.path(), "notices.csv", &input_rows);
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+
+    // 8 rows at 4/s: about 2 s of running job to collide with.
+    let mut running = sandbox
+        .process("send")
+        .arg(&input)
+        .args(["--rate", "4/s"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let results_file = with_suffix(&input, ".results.ndjson");
+    let started = std::time::Instant::now();
+    while support::results(&results_file).is_empty() {
+        assert!(started.elapsed().as_secs() < 5, "the first run delivers");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    sandbox
+        .send(&link)
+        .args(FAST)
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains(
+            "another bulk-reply run is working on this job",
+        ));
+    assert!(running.wait().unwrap().success());
+
+    sandbox.send(&link).args(FAST).assert().code(0).stderr(
+        predicates::str::contains("0 sent")
+            .and(predicates::str::contains("8 already delivered earlier")),
+    );
+    assert!(
+        !with_suffix(&link, ".journal").exists(),
+        "no job of its own"
+    );
+    support::assert_exactly_once(&sandbox, &input_rows);
 }

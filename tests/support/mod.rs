@@ -77,7 +77,12 @@ impl Sandbox {
 
     /// `bulk-reply SUBCOMMAND` aimed at this sandbox with its token.
     pub fn command(&self, subcommand: &str) -> Command {
-        let mut cmd = Command::cargo_bin("bulk-reply").expect("binary built");
+        Command::from(self.process(subcommand))
+    }
+
+    /// The same, as a process to spawn and leave running.
+    pub fn process(&self, subcommand: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"));
         cmd.arg(subcommand)
             .args(["--base-url", &self.base_url()])
             .env("MKP_API_TOKEN", sandbox::DEFAULT_TOKEN)

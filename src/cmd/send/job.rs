@@ -19,7 +19,7 @@ use crate::template::Composer;
 /// finds them.
 pub(super) fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, Failure> {
     let base = match (&source.path, &args.results) {
-        (Some(input), _) => input.clone(),
+        (Some(input), _) => job_path(input),
         (None, Some(results)) => results.clone(),
         (None, None) => {
             return Err(Failure::bad_input(anyhow!(
@@ -50,6 +50,19 @@ pub(super) fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, F
             args.api.base_url.trim_end_matches('/').to_string()
         },
     })
+}
+
+/// The path a job is known by: a job is its file, not the path it was named by. A symlink
+/// to an input is the input it points to, so `link.csv` finds (and locks) the journal of
+/// `notices.csv` and two runs cannot race on one file. A directory symlink needs nothing:
+/// the journal beside the file is the same file either way.
+fn job_path(input: &Path) -> PathBuf {
+    let is_symlink = std::fs::symlink_metadata(input).is_ok_and(|m| m.file_type().is_symlink());
+    match is_symlink {
+        // A dangling link falls back to its own name; reading the input reports it.
+        true => std::fs::canonicalize(input).unwrap_or_else(|_| input.to_path_buf()),
+        false => input.to_path_buf(),
+    }
 }
 
 pub(super) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
