@@ -166,3 +166,132 @@ fn a_symlink_to_a_running_jobs_input_is_the_same_job() {
     );
     support::assert_exactly_once(&sandbox, &input_rows);
 }
+
+/// The results records of `path` with this status, as (ticket, reason).
+fn with_status(path: &std::path::Path, status: &str) -> Vec<(String, String)> {
+    support::results(path)
+        .into_iter()
+        .filter(|r| r["status"] == status)
+        .map(|r| {
+            (
+                r["ticketId"].as_str().unwrap_or_default().to_string(),
+                r["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// (a) A file with failures, then its failed-rows file once the tickets exist, then the
+/// original again as the nightly cron line does: the rows the failed-rows file delivered are
+/// skipped by the original, with the reason, and every message arrives once.
+#[test]
+fn a_failed_rows_file_then_the_original_sends_each_message_once() {
+    // Rows 1 and 3 name tickets that do not exist (typos for tic_x1 and tic_x3).
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        world: World::Fixed(
+            ["tic_t0", "tic_x1", "tic_t2", "tic_x3", "tic_t4"]
+                .map(open_ticket)
+                .to_vec(),
+        ),
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input_rows = rows(5);
+    let input = write_csv(dir.path(), "notices.csv", &input_rows);
+    sandbox
+        .send(&input)
+        .args(FAST)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("3 sent, 2 failed"));
+
+    let failed = with_suffix(&input, ".failed.csv");
+    let fixed = std::fs::read_to_string(&failed)
+        .unwrap()
+        .replace("tic_t1,", "tic_x1,")
+        .replace("tic_t3,", "tic_x3,");
+    std::fs::write(&failed, fixed).unwrap();
+    sandbox
+        .send(&failed)
+        .args(FAST)
+        .assert()
+        .code(0)
+        .stderr(predicates::str::contains("2 sent"));
+
+    // The original again, with its two typos fixed the same way: a new job on the same
+    // messages. The three it delivered are settled; the two the failed-rows file delivered
+    // are skipped, never sent twice.
+    let mut corrected = rows(5);
+    corrected[1].0 = "tic_x1".into();
+    corrected[3].0 = "tic_x3".into();
+    write_csv(dir.path(), "notices.csv", &corrected);
+    sandbox.send(&input).args(FAST).assert().code(0).stderr(
+        predicates::str::contains("0 sent, 0 failed, 2 skipped").and(predicates::str::contains(
+            "2 skipped rows already had their message on the ticket",
+        )),
+    );
+    let skipped = with_status(&with_suffix(&input, ".results.ndjson"), "skipped");
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    for (ticket, reason) in &skipped {
+        assert!(["tic_x1", "tic_x3"].contains(&ticket.as_str()), "{ticket}");
+        assert!(reason.starts_with("already delivered on "), "{reason}");
+        assert!(reason.contains("notices.csv.failed.csv"), "{reason}");
+    }
+    support::assert_exactly_once(&sandbox, &corrected);
+}
+
+/// (c) A second selection overlapping the first, with the same notice: the overlap is
+/// skipped, the rest sent. (e) `--resend` then sends the overlap again, on purpose.
+#[test]
+fn an_overlapping_selection_skips_the_overlap_unless_resend() {
+    let sandbox = Sandbox::open_world();
+    let dir = tempfile::tempdir().unwrap();
+    let all = rows(6);
+    let first = write_csv(dir.path(), "monday.csv", &all[..4]);
+    let second = write_csv(dir.path(), "tuesday.csv", &all[2..]);
+    sandbox.send(&first).args(FAST).assert().code(0);
+    sandbox
+        .send(&second)
+        .args(FAST)
+        .assert()
+        .code(0)
+        .stderr(predicates::str::contains("2 sent, 0 failed, 2 skipped"));
+    let skipped = with_status(&with_suffix(&second, ".results.ndjson"), "skipped");
+    assert_eq!(
+        skipped.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
+        ["tic_t2", "tic_t3"]
+    );
+    assert!(skipped[0].1.contains("monday.csv"), "{}", skipped[0].1);
+    support::assert_exactly_once(&sandbox, &all);
+
+    // A spacing edit of the notice is the same message.
+    let respaced: Vec<(String, String)> = all[2..]
+        .iter()
+        .map(|(t, m)| (t.clone(), m.replace(' ', "  ")))
+        .collect();
+    let edited = write_csv(dir.path(), "respaced.csv", &respaced);
+    sandbox
+        .send(&edited)
+        .args(FAST)
+        .assert()
+        .code(0)
+        .stderr(predicates::str::contains("0 sent, 0 failed, 4 skipped"));
+    support::assert_exactly_once(&sandbox, &all);
+
+    // (e) On purpose: the two skipped rows go now, the two delivered ones stay delivered.
+    sandbox
+        .send(&second)
+        .args(FAST)
+        .arg("--resend")
+        .assert()
+        .code(0)
+        .stderr(predicates::str::contains(
+            "2 sent, 0 failed, 0 skipped, 2 already delivered earlier",
+        ));
+    let arrivals = sandbox.arrivals();
+    for (i, row) in all.iter().enumerate() {
+        let expected = if (2..4).contains(&i) { 2 } else { 1 };
+        assert_eq!(arrivals[row], expected, "{row:?}");
+    }
+}

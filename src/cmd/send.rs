@@ -15,6 +15,7 @@ use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::{self, InputArgs, InputSource};
 use crate::journal::{self, OpenJob, ResumeState};
+use crate::ledger::LEDGER_ENV;
 use crate::output::{self, Level};
 use crate::pipeline::{
     self, Goal, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings, StopSignal, Tally,
@@ -28,7 +29,9 @@ mod job;
 mod report;
 mod watch;
 
-use job::{Spool, durability, first_to_send, job_files, job_source, journal_failure};
+use job::{
+    Spool, durability, first_to_send, job_files, job_name, job_source, journal_failure, open_ledger,
+};
 use report::{
     exit_code, log_preview, print_problems, print_sandbox_report, print_summary, stop_reason,
 };
@@ -166,6 +169,18 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
 
+    /// The directory of the delivery ledgers, one file per portal, which record every
+    /// message delivered by any job so that no other job sends it to the same ticket again;
+    /// point a team at one shared directory [default: $XDG_STATE_HOME/bulk-reply, or
+    /// ~/.local/state/bulk-reply]
+    #[arg(long, value_name = "DIR", env = LEDGER_ENV)]
+    pub ledger: Option<PathBuf>,
+
+    /// Send rows whose message already reached their ticket (the ledger knows of it, or a
+    /// read found it there), on purpose; they are recorded as delivered again
+    #[arg(long)]
+    pub resend: bool,
+
     #[command(flatten)]
     pub unattended: UnattendedArgs,
 }
@@ -289,6 +304,8 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             return Ok(Exit::Ok);
         }
     }
+    // The ledger first: a ledger refused leaves the job's own files untouched.
+    let ledger = open_ledger(&args, &files, &job_name(&source, &files))?;
     let job = OpenJob::open(&files).map_err(journal_failure)?;
     let (canary, max_rows) = run_budget(&args, &job.resume);
     let jobs = job_source(source.clone(), args.input.allow_duplicates, composer);
@@ -309,6 +326,8 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         },
         durability: durability(),
         max_rows,
+        ledger_index: Some(ledger.index).filter(|_| !args.resend),
+        ledger_writer: Some(ledger.writer),
     };
     let runtime = super::runtime()?;
     runtime.block_on(async {

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub use key::RowKey;
 pub use lock::JobLock;
 pub use resume::{ResumeState, RowState};
+pub(crate) use writer::unix_ms;
 pub use writer::{
     Durability, JournalHandle, PendingIntents, WriterGone, WriterReport, spawn_writer,
 };

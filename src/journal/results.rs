@@ -92,6 +92,13 @@ pub fn encode(outcome: &Outcome, out: &mut Vec<u8>) {
             record.http_status = Some(*http_status);
             record.reason = Some(reason);
         }
+        OutcomeResult::AlreadyDelivered {
+            http_status,
+            reason,
+        } => {
+            record.http_status = *http_status;
+            record.reason = Some(reason);
+        }
         OutcomeResult::Held { http_status, .. } => {
             record.http_status = Some(*http_status);
             record.reason = Some(HELD_REASON);

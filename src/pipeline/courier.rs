@@ -40,7 +40,17 @@ enum Left {
 impl Courier {
     /// Delivers one row, holding `slot` while it has a request to make. `None` when the run
     /// stops first.
-    pub async fn deliver(&self, job: Job, slot: OwnedSemaphorePermit) -> Option<Outcome> {
+    pub async fn deliver(&self, mut job: Job, slot: OwnedSemaphorePermit) -> Option<Outcome> {
+        if let Some(reason) = job.known_delivery.take() {
+            return Some(Outcome {
+                job,
+                attempts: 0,
+                result: OutcomeResult::AlreadyDelivered {
+                    http_status: None,
+                    reason,
+                },
+            });
+        }
         let mut slot = Some(slot);
         let mut row = RowProtocol::new(self.policy, job.doubt);
         let mut attempts = 0;

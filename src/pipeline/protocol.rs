@@ -433,6 +433,7 @@ mod tests {
                     in_doubt_since.map(|s| s.duration_since(t(0)).unwrap().as_secs())
                 ),
                 OutcomeResult::Skipped { reason, .. } => format!("skipped {reason}"),
+                OutcomeResult::AlreadyDelivered { reason, .. } => format!("already {reason}"),
                 OutcomeResult::Held { since, .. } => {
                     format!(
                         "held since {}",

@@ -12,6 +12,7 @@ use crate::delivery::Job;
 use crate::exit::Failure;
 use crate::input::{self, InputSource};
 use crate::journal::{Durability, JobFiles, JournalError, ResumeState, RowKey, RowState};
+use crate::ledger::{self, Ledger};
 use crate::pipeline::{JobSource, Jobs};
 use crate::template::Composer;
 
@@ -63,6 +64,26 @@ fn job_path(input: &Path) -> PathBuf {
         true => std::fs::canonicalize(input).unwrap_or_else(|_| input.to_path_buf()),
         false => input.to_path_buf(),
     }
+}
+
+/// How the delivery ledger names this job to other jobs: the input's full path (what the
+/// results file is named after, for standard input).
+pub(super) fn job_name(source: &InputSource, files: &JobFiles) -> String {
+    let path = match &source.path {
+        Some(input) => input.as_path(),
+        None => files.results.as_path(),
+    };
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The ledger of the portal this job sends to.
+pub(super) fn open_ledger(args: &Args, files: &JobFiles, job: &str) -> Result<Ledger, Failure> {
+    let path = ledger::ledger_path(args.ledger.as_deref(), &files.target)
+        .map_err(|e| Failure::bad_input(anyhow!(e)))?;
+    Ledger::open(&path, &files.target, job).map_err(|e| Failure::bad_input(anyhow!(e)))
 }
 
 pub(super) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -124,12 +145,17 @@ pub(super) fn jobs_from(
             }
             *seen += 1;
         }
+        // A deliberate repeat is meant to arrive again: the ledger does not stop it.
+        let delivery_key = (key == RowKey::of(&row.ticket_id, &row.message))
+            .then(|| ledger::delivery_key(&row.ticket_id, &row.message));
         Ok(Job {
             line: row.line,
             ticket_id: row.ticket_id,
             message: row.message,
             extra: row.extra,
             key,
+            delivery_key,
+            known_delivery: None,
             doubt: None,
         })
     }))

@@ -178,6 +178,16 @@ pub(super) fn print_summary(
         fields! {"resultsFile" => files.results},
     );
     print_doubles(t);
+    let skipped_delivered = Tally::get(&t.skipped_delivered);
+    if skipped_delivered > 0 {
+        output::emit(
+            Level::Info,
+            &format!(
+                "{skipped_delivered} skipped rows already had their message on the ticket: delivered by another job (the delivery ledger says when and by which), or found on the ticket; each results record has the reason. --resend sends them anyway"
+            ),
+            fields! {"skippedDelivered" => skipped_delivered},
+        );
+    }
     if Tally::get(&t.in_doubt) > 0 {
         output::emit(
             Level::Warn,
