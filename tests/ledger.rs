@@ -295,3 +295,45 @@ fn an_overlapping_selection_skips_the_overlap_unless_resend() {
         assert_eq!(arrivals[row], expected, "{row:?}");
     }
 }
+
+/// (d) Two laptops, two state directories, no shared ledger: with `--skip-closed` the
+/// second reads each ticket first, finds the notice the first one posted, and skips it.
+#[test]
+fn a_second_machine_with_skip_closed_skips_what_the_first_delivered() {
+    let sandbox = Sandbox::open_world();
+    let input_rows = rows(4);
+    let alice = tempfile::tempdir().unwrap();
+    let bob = tempfile::tempdir().unwrap();
+    let alices = write_csv(alice.path(), "notices.csv", &input_rows);
+    let bobs = write_csv(bob.path(), "notices.csv", &input_rows);
+    sandbox
+        .send(&alices)
+        .args(FAST)
+        .arg("--skip-closed")
+        .assert()
+        .code(0)
+        .stderr(predicates::str::contains("4 sent"));
+    sandbox
+        .send(&bobs)
+        .args(FAST)
+        .arg("--skip-closed")
+        .env("XDG_STATE_HOME", bob.path().join("state"))
+        .assert()
+        .code(0)
+        .stderr(
+            predicates::str::contains("0 sent, 0 failed, 4 skipped").and(
+                predicates::str::contains("4 skipped rows already had their message"),
+            ),
+        );
+    for (_, reason) in with_status(&with_suffix(&bobs, ".results.ndjson"), "skipped") {
+        assert!(
+            reason.starts_with("already on the ticket since 20"),
+            "{reason}"
+        );
+    }
+    support::assert_exactly_once(&sandbox, &input_rows);
+    assert!(
+        bob.path().join("state/bulk-reply").is_dir(),
+        "Bob's own ledger"
+    );
+}

@@ -181,6 +181,12 @@ pub struct Args {
     #[arg(long)]
     pub resend: bool,
 
+    /// When a ticket is read anyway (--skip-closed, a lost answer), the same agent message
+    /// posted on it this long ago or less, by anyone, counts as already delivered: the row is
+    /// skipped (7 days by default; the guard between machines that share no ledger)
+    #[arg(long, default_value = "168h", value_parser = parse_duration, value_name = "DURATION")]
+    pub resend_horizon: Duration,
+
     #[command(flatten)]
     pub unattended: UnattendedArgs,
 }
@@ -323,6 +329,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             settle: args.settle,
             in_doubt: args.in_doubt,
             skip_closed: args.skip_closed,
+            resend_horizon: Some(args.resend_horizon).filter(|_| !args.resend),
         },
         durability: durability(),
         max_rows,
