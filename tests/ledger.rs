@@ -337,3 +337,54 @@ fn a_second_machine_with_skip_closed_skips_what_the_first_delivered() {
         "Bob's own ledger"
     );
 }
+
+/// (g) The README's Quick start, twice: each rehearsal starts from nothing and sends all 20
+/// rows, and nothing lands in the repository's `samples/`.
+#[test]
+fn the_quick_start_twice_sends_every_row_both_times_and_leaves_the_repository_alone() {
+    let repository = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let samples = repository.join("samples");
+    let before = snapshot(&samples);
+    let temporary = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let output = assert_cmd::Command::cargo_bin("bulk-reply")
+            .unwrap()
+            .current_dir(repository)
+            .args([
+                "send",
+                "samples/notices.csv",
+                "--sandbox",
+                "--rate",
+                "unlimited",
+            ])
+            .env_remove("MKP_API_TOKEN")
+            .env_remove(bulk_reply::ledger::LEDGER_ENV)
+            .env("TMPDIR", temporary.path())
+            .env("XDG_STATE_HOME", temporary.path().join("state"))
+            .assert()
+            .code(0)
+            .stderr(predicates::str::contains(
+                "20 sent, 0 failed, 0 skipped, 0 already delivered earlier",
+            ))
+            .get_output()
+            .stderr
+            .clone();
+        let shown = String::from_utf8_lossy(&output);
+        assert!(
+            shown.contains(&format!(
+                "rehearsal: its journal, ledger and results are in {}",
+                temporary.path().display()
+            )),
+            "{shown}"
+        );
+    }
+    assert_eq!(
+        snapshot(&samples),
+        before,
+        "nothing written beside the sample"
+    );
+    assert!(
+        !temporary.path().join("state").exists(),
+        "a rehearsal never touches the real ledger"
+    );
+}

@@ -475,16 +475,30 @@ fn rehearses_the_sample_against_the_built_in_sandbox() {
         &input,
     )
     .unwrap();
-    assert_cmd::Command::cargo_bin("bulk-reply")
+    let temporary = tempfile::tempdir().unwrap();
+    let output = assert_cmd::Command::cargo_bin("bulk-reply")
         .unwrap()
         .args(["send", "--sandbox", "--rate", "unlimited"])
         .arg(&input)
         .env_remove("MKP_API_TOKEN")
+        .env("TMPDIR", temporary.path())
         .assert()
         .code(0)
         .stderr(contains("sandbox report"))
-        .stderr(contains("\"duplicateMessages\": 0"));
-    let rehearsal = results(&with_suffix(&input, ".sandbox.results.ndjson"));
+        .stderr(contains("\"duplicateMessages\": 0"))
+        .get_output()
+        .stderr
+        .clone();
+    let shown = String::from_utf8_lossy(&output);
+    let results_file = shown
+        .lines()
+        .find_map(|line| line.strip_prefix("results: "))
+        .expect("the summary names the results file");
+    assert!(
+        results_file.starts_with(temporary.path().to_str().unwrap()),
+        "{results_file}"
+    );
+    let rehearsal = results(std::path::Path::new(results_file));
     assert_eq!(rehearsal.len(), 20);
     assert!(rehearsal.iter().all(|r| r["status"] == "sent"));
 

@@ -30,10 +30,12 @@ mod report;
 mod watch;
 
 use job::{
-    Spool, durability, first_to_send, job_files, job_name, job_source, journal_failure, open_ledger,
+    Rehearsal, Spool, durability, first_to_send, job_files, job_name, job_source, journal_failure,
+    open_ledger,
 };
 use report::{
-    exit_code, log_preview, print_problems, print_sandbox_report, print_summary, stop_reason,
+    exit_code, log_preview, print_problems, print_rehearsal_place, print_sandbox_report,
+    print_summary, stop_reason,
 };
 use watch::Watchers;
 
@@ -101,7 +103,9 @@ pub struct Args {
     pub yes: bool,
 
     /// Rehearse: start the built-in API simulator on a free loopback port and send there
-    /// (no token needed); prints the simulator's report at the end
+    /// (no token needed); prints the simulator's report at the end. The simulator starts
+    /// empty, and so does the rehearsal: its journal and ledger (and its results and failed
+    /// rows, unless given) go to a new directory under the system's temporary directory
     #[arg(long)]
     pub sandbox: bool,
 
@@ -166,7 +170,7 @@ pub struct Args {
     pub failed: Option<PathBuf>,
 
     /// The checkpoint that makes a run resumable [default: INPUT.journal]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "sandbox")]
     pub journal: Option<PathBuf>,
 
     /// The directory of the delivery ledgers, one file per portal, which record every
@@ -219,7 +223,8 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         instant
     });
     let source = args.input.source();
-    let files = job_files(&args, &source)?;
+    let rehearsal = args.sandbox.then(Rehearsal::new_place);
+    let files = job_files(&args, &source, rehearsal.as_ref())?;
     summary.results_file = Some(files.results.clone());
     let spooled = match source.path {
         Some(_) => None,
@@ -311,7 +316,15 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         }
     }
     // The ledger first: a ledger refused leaves the job's own files untouched.
-    let ledger = open_ledger(&args, &files, &job_name(&source, &files))?;
+    if let Some(rehearsal) = &rehearsal {
+        rehearsal.create()?;
+    }
+    let ledger = open_ledger(
+        &args,
+        &files,
+        &job_name(&source, &files),
+        rehearsal.as_ref(),
+    )?;
     let job = OpenJob::open(&files).map_err(journal_failure)?;
     let (canary, max_rows) = run_budget(&args, &job.resume);
     let jobs = job_source(source.clone(), args.input.allow_duplicates, composer);
@@ -384,6 +397,9 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         summary.stop_reason = stop_reason.as_ref().map(|(reason, _)| reason.clone());
         summary.failed_rows_file = report.failed_rows_file.clone();
         print_summary(&report, &files, canary.is_some(), stop_reason);
+        if let Some(rehearsal) = &rehearsal {
+            print_rehearsal_place(&rehearsal.dir);
+        }
         if let Some(sandbox) = sandbox {
             print_sandbox_report(&sandbox.report());
             sandbox.shutdown().await;

@@ -16,9 +16,49 @@ use crate::ledger::{self, Ledger};
 use crate::pipeline::{JobSource, Jobs};
 use crate::template::Composer;
 
+/// Where a rehearsal (`--sandbox`) keeps its journal, its ledger and, unless given, its
+/// results and failed rows: a new directory under the system's temporary directory for
+/// each run. The simulator starts empty every time, so no earlier rehearsal may count for
+/// it, and rehearsing leaves nothing beside the input (inside a repository, say).
+pub(super) struct Rehearsal {
+    pub(super) dir: PathBuf,
+}
+
+impl Rehearsal {
+    /// A place no earlier rehearsal used; created by [`Rehearsal::create`] once the run
+    /// goes ahead.
+    pub(super) fn new_place() -> Rehearsal {
+        let stamp = time::OffsetDateTime::now_utc()
+            .format(time::macros::format_description!(
+                "[year][month][day]-[hour][minute][second]"
+            ))
+            .unwrap_or_default();
+        let name = format!("bulk-reply-rehearsal-{stamp}-{}", std::process::id());
+        Rehearsal {
+            dir: std::env::temp_dir().join(name),
+        }
+    }
+
+    pub(super) fn create(&self) -> Result<(), Failure> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&self.dir).map_err(|e| {
+            Failure::bad_input(anyhow!(
+                "cannot create the rehearsal directory {}: {e}",
+                self.dir.display()
+            ))
+        })
+    }
+}
+
 /// The job's files: given, or named after the input so that running the same command again
-/// finds them.
-pub(super) fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, Failure> {
+/// finds them; a rehearsal's in its own place.
+pub(super) fn job_files(
+    args: &Args,
+    source: &InputSource,
+    rehearsal: Option<&Rehearsal>,
+) -> Result<JobFiles, Failure> {
     let base = match (&source.path, &args.results) {
         (Some(input), _) => job_path(input),
         (None, Some(results)) => results.clone(),
@@ -28,22 +68,25 @@ pub(super) fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, F
             )));
         }
     };
-    // A rehearsal is a job of its own: its journal must never make the real run believe
-    // the rows were delivered.
-    let kind = if args.sandbox { ".sandbox" } else { "" };
+    // A rehearsal is a job of its own, in a place of its own: its journal must never make
+    // the real run, or the next rehearsal, believe the rows were delivered.
+    let base = match rehearsal {
+        Some(rehearsal) => rehearsal.dir.join(base.file_name().unwrap_or_default()),
+        None => base,
+    };
     Ok(JobFiles {
         results: args
             .results
             .clone()
-            .unwrap_or_else(|| with_suffix(&base, &format!("{kind}.results.ndjson"))),
+            .unwrap_or_else(|| with_suffix(&base, ".results.ndjson")),
         failed: args
             .failed
             .clone()
-            .unwrap_or_else(|| with_suffix(&base, &format!("{kind}.failed.csv"))),
+            .unwrap_or_else(|| with_suffix(&base, ".failed.csv")),
         journal: args
             .journal
             .clone()
-            .unwrap_or_else(|| with_suffix(&base, &format!("{kind}.journal"))),
+            .unwrap_or_else(|| with_suffix(&base, ".journal")),
         // The sandbox's port changes from run to run; what matters is that it is the sandbox.
         target: if args.sandbox {
             "the built-in sandbox".to_string()
@@ -79,10 +122,18 @@ pub(super) fn job_name(source: &InputSource, files: &JobFiles) -> String {
         .to_string()
 }
 
-/// The ledger of the portal this job sends to.
-pub(super) fn open_ledger(args: &Args, files: &JobFiles, job: &str) -> Result<Ledger, Failure> {
-    let path = ledger::ledger_path(args.ledger.as_deref(), &files.target)
-        .map_err(|e| Failure::bad_input(anyhow!(e)))?;
+/// The ledger of the portal this job sends to; a rehearsal's is its own.
+pub(super) fn open_ledger(
+    args: &Args,
+    files: &JobFiles,
+    job: &str,
+    rehearsal: Option<&Rehearsal>,
+) -> Result<Ledger, Failure> {
+    let dir = rehearsal
+        .map(|r| r.dir.as_path())
+        .or(args.ledger.as_deref());
+    let path =
+        ledger::ledger_path(dir, &files.target).map_err(|e| Failure::bad_input(anyhow!(e)))?;
     Ledger::open(&path, &files.target, job).map_err(|e| Failure::bad_input(anyhow!(e)))
 }
 

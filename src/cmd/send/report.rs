@@ -64,6 +64,17 @@ pub(super) fn print_problems(report: &input::Report, source_name: &str, rate: Ra
     output::emit_long(level, &text, headline, fields);
 }
 
+pub(super) fn print_rehearsal_place(dir: &std::path::Path) {
+    output::emit(
+        Level::Info,
+        &format!(
+            "rehearsal: its journal, ledger and results are in {} (a new place each time, as the simulator starts empty; nothing was written beside the input)",
+            dir.display()
+        ),
+        fields! {"rehearsalDir" => dir},
+    );
+}
+
 pub(super) fn print_sandbox_report(report: &sandbox::Report) {
     let json = serde_json::to_string_pretty(report).unwrap_or_default();
     let fields = match serde_json::to_value(report) {
