@@ -388,3 +388,38 @@ fn the_quick_start_twice_sends_every_row_both_times_and_leaves_the_repository_al
         "a rehearsal never touches the real ledger"
     );
 }
+
+/// Item 8: the failed-rows file is the input's rows in the input's order, with its columns
+/// in its order, the original line first; sent again (after the fix), it keeps them.
+#[test]
+fn the_failed_rows_file_keeps_the_inputs_order_columns_and_lines() {
+    let sandbox = sandbox_with_tickets(2);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("notices.csv");
+    let mut text = String::from("name,message,ticketId\n");
+    for i in 0..12 {
+        text.push_str(&format!("Klant {i},<p>Notice {i}</p>,tic_t{i}\n"));
+    }
+    std::fs::write(&input, text).unwrap();
+    sandbox
+        .send(&input)
+        .args(FAST)
+        .args(["--concurrency", "8"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("Safe to edit and send"));
+    let failed = std::fs::read_to_string(with_suffix(&input, ".failed.csv")).unwrap();
+    let lines: Vec<&str> = failed.lines().collect();
+    assert_eq!(lines[0], "line,name,message,ticketId,error");
+    assert_eq!(lines.len(), 11, "{failed}");
+    for (i, line) in lines[1..].iter().enumerate() {
+        let row = i + 2;
+        assert!(
+            line.starts_with(&format!(
+                "{},Klant {row},<p>Notice {row}</p>,tic_t{row},not_found: ",
+                row + 2
+            )),
+            "{line}"
+        );
+    }
+}

@@ -232,9 +232,21 @@ fn missing_and_chat_tickets_fail_without_retry_and_land_in_the_failed_file() {
 
     let failed = std::fs::read_to_string(with_suffix(&input, ".failed.csv")).unwrap();
     let mut lines = failed.lines();
-    assert_eq!(lines.next(), Some("ticketId,message,error"));
+    // The input's columns in its order, each row's line first, in input order.
+    assert_eq!(lines.next(), Some("line,ticketId,message,error"));
     assert_eq!(failed.lines().count(), 3);
-    assert!(failed.contains("tic_missing1,<p>Hello</p>,not_found: "));
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("3,tic_chat1,<p>Hello</p>,rejected: ")
+    );
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("4,tic_missing1,<p>Hello</p>,not_found: ")
+    );
 }
 
 #[test]

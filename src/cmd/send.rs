@@ -325,7 +325,10 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         &job_name(&source, &files),
         rehearsal.as_ref(),
     )?;
-    let job = OpenJob::open(&files).map_err(journal_failure)?;
+    let mut job = OpenJob::open(&files).map_err(journal_failure)?;
+    job.input_columns = input::read_rows_with(&source, composer.message_column())
+        .ok()
+        .and_then(|rows| rows.column_names());
     let (canary, max_rows) = run_budget(&args, &job.resume);
     let jobs = job_source(source.clone(), args.input.allow_duplicates, composer);
 

@@ -164,6 +164,9 @@ fn retarget(path: &Path, valid_len: u64, target: &str) -> std::io::Result<u64> {
 pub struct OpenJob {
     pub resume: ResumeState,
     pub lock: JobLock,
+    /// The input's column names in its order, for the failed-rows file (see
+    /// `FailedRows`); `None` when unknown (NDJSON).
+    pub input_columns: Option<Vec<String>>,
     journal: File,
     results: File,
     results_len: u64,
@@ -232,6 +235,7 @@ impl OpenJob {
         Ok(OpenJob {
             resume,
             lock,
+            input_columns: None,
             journal,
             results,
             results_len,

@@ -228,7 +228,7 @@ impl GroupWriter {
             results: job.results,
             results_path: job.results_path,
             results_len: job.results_len,
-            failed: FailedRows::new(&job.failed_path),
+            failed: FailedRows::new(&job.failed_path, job.input_columns),
             ledger,
             durability,
             journal_buf: Vec::new(),
@@ -269,7 +269,7 @@ impl GroupWriter {
                     ) {
                         ledger.add(key, SystemTime::now(), message_id);
                     }
-                    self.failed.add(outcome).map_err(io(self.failed.path()))?;
+                    self.failed.add(outcome);
                 }
             }
         }
@@ -305,11 +305,12 @@ impl GroupWriter {
                 self.journal.sync_data().map_err(io(&self.journal_path))?;
             }
         }
-        self.failed.flush().map_err(io(self.failed.path()))
+        Ok(())
     }
 
     fn finish(mut self) -> Result<WriterReport, JournalError> {
         self.sync()?;
+        self.failed.write().map_err(io(self.failed.path()))?;
         self.results.sync_all().map_err(io(&self.results_path))?;
         self.journal.sync_all().map_err(io(&self.journal_path))?;
         let failed_rows_file = self

@@ -213,8 +213,10 @@ pub(super) fn print_summary(
         output::emit(
             Level::Warn,
             &format!(
-                "failed rows, as CSV (whatever the input's format): {} (fix them and send that \
-                 file, or run again to retry)",
+                "failed rows, as CSV (whatever the input's format), in input order with their \
+                 original line: {}. Safe to edit and send: rows already delivered will not go \
+                 again (the delivery ledger skips them); or run the same command again to \
+                 retry",
                 failed.display()
             ),
             fields! {"failedRowsFile" => failed},
