@@ -167,6 +167,10 @@ pub struct LedgerIndex {
     /// Bytes of the file read so far (always the end of a complete line).
     indexed_to: u64,
     lines: u64,
+    /// This run's job, as its lines name it: its own deliveries are its journal's business
+    /// (a crash between the ledger's fsync and the journal's leaves the row in doubt there,
+    /// settled by reading the ticket), never a reason to skip.
+    job: String,
 }
 
 /// Fold the tail into the sorted list beyond this many entries: a linear search of a few
@@ -174,27 +178,29 @@ pub struct LedgerIndex {
 const TAIL_LIMIT: usize = 4096;
 
 impl LedgerIndex {
-    /// The earlier delivery of this key, by any job, if there is one. Reads what was
+    /// The earlier delivery of this key by another job, if there is one. Reads what was
     /// appended since the last look first, so a delivery made a moment ago by another run
     /// on the same ledger counts.
     pub fn find(&mut self, key: &RowKey) -> Result<Option<PriorDelivery>, LedgerError> {
         self.catch_up()?;
-        let (key_high, key_low) = halves(key);
-        let found = self
+        let wanted = halves(key);
+        let of_key = |e: &&Indexed| (e.key_high, e.key_low) == wanted;
+        let start = self
             .entries
-            .binary_search_by(|e| (e.key_high, e.key_low).cmp(&(key_high, key_low)))
-            .ok()
-            .map(|i| self.entries[i])
-            .or_else(|| {
-                self.tail
-                    .iter()
-                    .find(|e| e.key_high == key_high && e.key_low == key_low)
-                    .copied()
-            });
-        match found {
-            Some(entry) => self.read_delivery(entry.offset).map(Some),
-            None => Ok(None),
+            .partition_point(|e| (e.key_high, e.key_low) < wanted);
+        let candidates: Vec<u64> = self.entries[start..]
+            .iter()
+            .take_while(of_key)
+            .chain(self.tail.iter().filter(of_key))
+            .map(|e| e.offset)
+            .collect();
+        for offset in candidates {
+            let delivery = self.read_delivery(offset)?;
+            if delivery.job != self.job {
+                return Ok(Some(delivery));
+            }
         }
+        Ok(None)
     }
 
     /// Indexes complete lines appended since the last look.
@@ -425,6 +431,7 @@ impl Ledger {
             tail: Vec::new(),
             indexed_to: 0,
             lines: 0,
+            job: job_field(job),
         };
         let recorded = read_header(&mut index)?;
         if recorded != portal.trim_end_matches('/') {
@@ -443,12 +450,16 @@ impl Ledger {
             writer: LedgerWriter {
                 path: path.to_path_buf(),
                 file,
-                // The job is the rest of the line: any newline in a path is replaced.
-                job: job.replace(['\n', '\r'], "?"),
+                job: job_field(job),
                 pending: Vec::new(),
             },
         })
     }
+}
+
+/// The job as its lines name it: the rest of the line, so a newline in a path is replaced.
+fn job_field(job: &str) -> String {
+    job.replace(['\n', '\r'], "?")
 }
 
 /// Writes the header of a new ledger (the caller holds the lock); cuts a header torn by a
@@ -579,6 +590,12 @@ mod tests {
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(b"D 0123").unwrap();
         let mut reopened = Ledger::open(&path, PORTAL, "b.csv").unwrap();
+        let mut same_job = Ledger::open(&path, PORTAL, "a.csv").unwrap();
+        assert_eq!(
+            same_job.index.find(&delivery_key("tic_1", "m")).unwrap(),
+            None,
+            "a job's own deliveries are its journal's business"
+        );
         assert!(
             reopened
                 .index
