@@ -263,7 +263,12 @@ fn quiet_keeps_only_errors_and_progress_lines_only_when_asked() {
         .code(0)
         .stderr("");
 
-    let input = write_csv(dir.path(), "quiet-progress.csv", &rows(12));
+    // Other messages: the same ones would be skipped at once, as delivered by the first job.
+    let again: Vec<(String, String)> = rows(12)
+        .into_iter()
+        .map(|(ticket, message)| (ticket, format!("{message} Again.")))
+        .collect();
+    let input = write_csv(dir.path(), "quiet-progress.csv", &again);
     let output = sandbox
         .send(&input)
         .args(["-q", "--rate", "20/s", "--progress-interval", "100ms"])
@@ -406,7 +411,9 @@ fn the_summary_of_failed_and_stopped_runs_carries_their_exit_code() {
     );
 
     // A fatal refusal: exit 3, the reason in the summary.
-    let input = write_csv(dir.path(), "refused.csv", &mixed[..1]);
+    // Another message: the one above would be skipped, as delivered by the first job.
+    let other = [("tic_open1".to_string(), "<p>Other</p>".to_string())];
+    let input = write_csv(dir.path(), "refused.csv", &other);
     sandbox
         .send(&input)
         .env("MKP_API_TOKEN", "wrong-token")
