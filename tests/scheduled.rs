@@ -187,6 +187,8 @@ fn an_interrupted_run_says_so_in_json_and_in_its_summary() {
         ])
         .arg(&summary_path)
         .env("MKP_API_TOKEN", bulk_reply::sandbox::DEFAULT_TOKEN)
+        // The delivery ledger goes to the test's own state directory, never the real one.
+        .env("XDG_STATE_HOME", dir.path().join("state"))
         .env_remove("MKP_BASE_URL")
         .env_remove("MKP_OAUTH_CLIENT_ID")
         .env_remove("MKP_OAUTH_CLIENT_SECRET")
@@ -666,6 +668,8 @@ fn base_url_comes_from_the_flag_then_the_environment_then_the_default() {
                     .join(format!("job{}.results.ndjson", calls.get())),
             )
             .env("MKP_API_TOKEN", "any")
+            // Opening the job opens the ledger: the test's own, never the real one.
+            .env("XDG_STATE_HOME", dir.path().join("state"))
             .env_remove("MKP_OAUTH_CLIENT_ID")
             .env_remove("MKP_OAUTH_CLIENT_SECRET")
             .env_remove("MKP_OAUTH_REFRESH_TOKEN")

@@ -365,6 +365,8 @@ fn an_interrupted_run_resumes_where_it_stopped() {
         .arg(&input)
         .args(["--base-url", &sandbox.base_url(), "--rate", "20/s"])
         .env("MKP_API_TOKEN", bulk_reply::sandbox::DEFAULT_TOKEN)
+        // The delivery ledger goes to the test's own state directory, never the real one.
+        .env("XDG_STATE_HOME", dir.path().join("state"))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
