@@ -346,15 +346,11 @@ impl LedgerWriter {
     }
 
     /// Appends what was queued, under the ledger's lock, and makes it durable.
-    pub fn commit(&mut self, durability: Durability) -> Result<(), LedgerError> {
+    pub fn commit(&mut self, durability: Durability) -> std::io::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let io = |source| LedgerError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        self.file.lock().map_err(io)?;
+        self.file.lock()?;
         let written = cut_torn_tail(&self.file)
             .and_then(|()| self.file.write_all(&self.pending))
             .and_then(|()| match durability {
@@ -362,9 +358,13 @@ impl LedgerWriter {
                 Durability::Unsafe => Ok(()),
             });
         let unlocked = self.file.unlock();
-        written.and(unlocked).map_err(io)?;
+        written.and(unlocked)?;
         self.pending.clear();
         Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 

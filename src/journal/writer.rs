@@ -19,7 +19,7 @@ use super::key::RowKey;
 use super::record::Record;
 use super::{JobLock, JournalError, OpenJob, results};
 use crate::delivery::{Outcome, OutcomeResult};
-use crate::ledger::{LedgerError, LedgerWriter};
+use crate::ledger::LedgerWriter;
 
 /// Whether each group is fsynced. `Unsafe` exists only to measure what durability costs
 /// (the group-commit benchmark); a crash with it can lose or double rows.
@@ -294,7 +294,8 @@ impl GroupWriter {
         // knows and the journal has in doubt, which the next run settles by reading the
         // ticket; the other order could let another job send it again.
         if let Some(ledger) = self.ledger.as_mut() {
-            ledger.commit(self.durability).map_err(ledger_failure)?;
+            // A ledger that can no longer be written stops the run like the journal would.
+            ledger.commit(self.durability).map_err(io(ledger.path()))?;
         }
         if !self.journal_buf.is_empty() {
             self.journal
@@ -383,17 +384,6 @@ pub(crate) fn unix_ms(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
-}
-
-/// A ledger that can no longer be written stops the run like a journal that cannot.
-fn ledger_failure(error: LedgerError) -> JournalError {
-    match error {
-        LedgerError::Io { path, source } => JournalError::Io { path, source },
-        other => JournalError::Io {
-            path: PathBuf::from("delivery ledger"),
-            source: std::io::Error::other(other.to_string()),
-        },
-    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
