@@ -39,6 +39,8 @@ fn job(i: usize) -> Job {
         ticket_id,
         message,
         extra: Vec::new(),
+        delivery_key: None,
+        known_delivery: None,
         doubt: None,
     }
 }
@@ -78,7 +80,7 @@ fn append(
     let open = OpenJob::open(&files(dir)).expect("open job");
     let durable = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counter = durable.clone();
-    let (journal, writer) = spawn_writer(open, durability, move |_| {
+    let (journal, writer) = spawn_writer(open, None, durability, move |_| {
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     });
     runtime.block_on(async {

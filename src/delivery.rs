@@ -18,6 +18,13 @@ pub struct Job {
     /// The input's other columns, kept for the failed-rows file.
     pub extra: Vec<(String, String)>,
     pub key: RowKey,
+    /// The row's identity in the delivery ledger (ticket and message as a reader sees it);
+    /// `None` for a deliberate repeat of a row (`--allow-duplicates`), which is meant to
+    /// arrive again.
+    pub delivery_key: Option<RowKey>,
+    /// The ledger's account of an earlier delivery of this message to this ticket, by any
+    /// job: the row is skipped with this reason, nothing is sent.
+    pub known_delivery: Option<String>,
     /// Set when an earlier run's request may have posted the message (intent recorded,
     /// answer lost): the ticket is read before anything is sent again.
     pub doubt: Option<Doubt>,
@@ -73,6 +80,15 @@ pub enum OutcomeResult {
         ticket: Box<RawValue>,
         copies: u32,
     },
+    /// The message already reached the ticket (recorded in the ledger by any job, or found
+    /// on the ticket since the resend horizon): not sent again, unless `--resend`. Unlike
+    /// `Skipped`, it does not settle the row: every later run of the job decides again, so
+    /// `--resend` (or a reset ledger) can still send it.
+    AlreadyDelivered {
+        /// The read that found it on the ticket; `None` when the ledger knew.
+        http_status: Option<u16>,
+        reason: String,
+    },
     /// `--in-doubt hold`: a request may have posted the message, it was not found after
     /// the settle period, and the row is left for a person to check rather than risk a
     /// second copy. Later runs read the ticket again.
@@ -87,7 +103,7 @@ impl OutcomeResult {
         match self {
             OutcomeResult::Sent { .. } | OutcomeResult::Recounted { .. } => "sent",
             OutcomeResult::Failed { .. } => "failed",
-            OutcomeResult::Skipped { .. } => "skipped",
+            OutcomeResult::Skipped { .. } | OutcomeResult::AlreadyDelivered { .. } => "skipped",
             OutcomeResult::Held { .. } => "in_doubt",
         }
     }

@@ -15,6 +15,7 @@ pub mod duration;
 pub mod exit;
 pub mod input;
 pub mod journal;
+pub mod ledger;
 pub mod logging;
 pub mod output;
 pub mod pipeline;

@@ -91,7 +91,9 @@ fn send(sandbox: &SandboxProcess, input: &std::path::Path) -> Command {
             "--settle",
             "300ms",
         ])
-        .env("MKP_API_TOKEN", "sandbox-token");
+        .env("MKP_API_TOKEN", "sandbox-token")
+        // The delivery ledger goes beside the input, never into the real state directory.
+        .env("XDG_STATE_HOME", input.with_extension("state"));
     cmd
 }
 

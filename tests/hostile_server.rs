@@ -59,7 +59,9 @@ impl HostileServer {
                 "--settle",
                 "200ms",
             ])
-            .env("MKP_API_TOKEN", "tok_hostile");
+            .env("MKP_API_TOKEN", "tok_hostile")
+            // The delivery ledger goes beside the input, never into the real state directory.
+            .env("XDG_STATE_HOME", input.with_extension("state"));
         cmd
     }
 }

@@ -68,6 +68,8 @@ fn a_request_abandoned_on_a_blocked_path_never_lands_later() {
             "2s",
         ])
         .args(["--retry-delay", "200ms", "--max-attempts", "30"])
+        // The delivery ledger goes to the test's own state directory, never the real one.
+        .env("XDG_STATE_HOME", dir.path().join("state"))
         .env("MKP_API_TOKEN", bulk_reply::sandbox::DEFAULT_TOKEN)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -223,6 +225,7 @@ fn kill_nine_with_a_request_in_flight_then_an_immediate_rerun_makes_one_copy() {
             .args(["--base-url", &sandbox.base_url(), "--rate", "unlimited"])
             .args(["--timeout", "2s", "--settle", "1s"])
             .env("MKP_API_TOKEN", bulk_reply::sandbox::DEFAULT_TOKEN)
+            .env("XDG_STATE_HOME", dir.path().join("state"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         cmd
@@ -377,6 +380,7 @@ fn a_stop_still_counts_the_copies_of_a_row_posted_again() {
         .args(["--base-url", &sandbox.base_url(), "--rate", "unlimited"])
         .args(["--timeout", "1s", "--settle", "1s", "--retry-delay", "10ms"])
         .env("MKP_API_TOKEN", bulk_reply::sandbox::DEFAULT_TOKEN)
+        .env("XDG_STATE_HOME", dir.path().join("state"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

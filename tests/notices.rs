@@ -575,6 +575,8 @@ fn at_a_terminal_a_big_job_is_asked_about_first() {
         let output = std::process::Command::new(script)
             .args(["-qec", &command_line, "/dev/null"])
             .env("MKP_API_TOKEN", sandbox::DEFAULT_TOKEN)
+            // The delivery ledger goes to the sandbox's state directory, never the real one.
+            .env("XDG_STATE_HOME", sandbox.state_dir())
             .env_remove("MKP_BASE_URL")
             .env_remove("MKP_OAUTH_CLIENT_ID")
             .env_remove("MKP_OAUTH_CLIENT_SECRET")

@@ -187,6 +187,8 @@ fn an_interrupted_run_says_so_in_json_and_in_its_summary() {
         ])
         .arg(&summary_path)
         .env("MKP_API_TOKEN", bulk_reply::sandbox::DEFAULT_TOKEN)
+        // The delivery ledger goes to the test's own state directory, never the real one.
+        .env("XDG_STATE_HOME", dir.path().join("state"))
         .env_remove("MKP_BASE_URL")
         .env_remove("MKP_OAUTH_CLIENT_ID")
         .env_remove("MKP_OAUTH_CLIENT_SECRET")
@@ -263,7 +265,12 @@ fn quiet_keeps_only_errors_and_progress_lines_only_when_asked() {
         .code(0)
         .stderr("");
 
-    let input = write_csv(dir.path(), "quiet-progress.csv", &rows(12));
+    // Other messages: the same ones would be skipped at once, as delivered by the first job.
+    let again: Vec<(String, String)> = rows(12)
+        .into_iter()
+        .map(|(ticket, message)| (ticket, format!("{message} Again.")))
+        .collect();
+    let input = write_csv(dir.path(), "quiet-progress.csv", &again);
     let output = sandbox
         .send(&input)
         .args(["-q", "--rate", "20/s", "--progress-interval", "100ms"])
@@ -406,7 +413,9 @@ fn the_summary_of_failed_and_stopped_runs_carries_their_exit_code() {
     );
 
     // A fatal refusal: exit 3, the reason in the summary.
-    let input = write_csv(dir.path(), "refused.csv", &mixed[..1]);
+    // Another message: the one above would be skipped, as delivered by the first job.
+    let other = [("tic_open1".to_string(), "<p>Other</p>".to_string())];
+    let input = write_csv(dir.path(), "refused.csv", &other);
     sandbox
         .send(&input)
         .env("MKP_API_TOKEN", "wrong-token")
@@ -659,6 +668,8 @@ fn base_url_comes_from_the_flag_then_the_environment_then_the_default() {
                     .join(format!("job{}.results.ndjson", calls.get())),
             )
             .env("MKP_API_TOKEN", "any")
+            // Opening the job opens the ledger: the test's own, never the real one.
+            .env("XDG_STATE_HOME", dir.path().join("state"))
             .env_remove("MKP_OAUTH_CLIENT_ID")
             .env_remove("MKP_OAUTH_CLIENT_SECRET")
             .env_remove("MKP_OAUTH_REFRESH_TOKEN")

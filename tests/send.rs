@@ -232,9 +232,21 @@ fn missing_and_chat_tickets_fail_without_retry_and_land_in_the_failed_file() {
 
     let failed = std::fs::read_to_string(with_suffix(&input, ".failed.csv")).unwrap();
     let mut lines = failed.lines();
-    assert_eq!(lines.next(), Some("ticketId,message,error"));
+    // The input's columns in its order, each row's line first, in input order.
+    assert_eq!(lines.next(), Some("line,ticketId,message,error"));
     assert_eq!(failed.lines().count(), 3);
-    assert!(failed.contains("tic_missing1,<p>Hello</p>,not_found: "));
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("3,tic_chat1,<p>Hello</p>,rejected: ")
+    );
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("4,tic_missing1,<p>Hello</p>,not_found: ")
+    );
 }
 
 #[test]
@@ -353,6 +365,8 @@ fn an_interrupted_run_resumes_where_it_stopped() {
         .arg(&input)
         .args(["--base-url", &sandbox.base_url(), "--rate", "20/s"])
         .env("MKP_API_TOKEN", bulk_reply::sandbox::DEFAULT_TOKEN)
+        // The delivery ledger goes to the test's own state directory, never the real one.
+        .env("XDG_STATE_HOME", dir.path().join("state"))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -475,16 +489,30 @@ fn rehearses_the_sample_against_the_built_in_sandbox() {
         &input,
     )
     .unwrap();
-    assert_cmd::Command::cargo_bin("bulk-reply")
+    let temporary = tempfile::tempdir().unwrap();
+    let output = assert_cmd::Command::cargo_bin("bulk-reply")
         .unwrap()
         .args(["send", "--sandbox", "--rate", "unlimited"])
         .arg(&input)
         .env_remove("MKP_API_TOKEN")
+        .env("TMPDIR", temporary.path())
         .assert()
         .code(0)
         .stderr(contains("sandbox report"))
-        .stderr(contains("\"duplicateMessages\": 0"));
-    let rehearsal = results(&with_suffix(&input, ".sandbox.results.ndjson"));
+        .stderr(contains("\"duplicateMessages\": 0"))
+        .get_output()
+        .stderr
+        .clone();
+    let shown = String::from_utf8_lossy(&output);
+    let results_file = shown
+        .lines()
+        .find_map(|line| line.strip_prefix("results: "))
+        .expect("the summary names the results file");
+    assert!(
+        results_file.starts_with(temporary.path().to_str().unwrap()),
+        "{results_file}"
+    );
+    let rehearsal = results(std::path::Path::new(results_file));
     assert_eq!(rehearsal.len(), 20);
     assert!(rehearsal.iter().all(|r| r["status"] == "sent"));
 

@@ -351,12 +351,13 @@ fn a_workbook_job_is_sent_and_its_failed_rows_come_back_as_csv() {
     assert!(stderr.contains("failed rows, as CSV"), "{stderr}");
     let failed = std::fs::read_to_string(support::with_suffix(&input, ".failed.csv")).unwrap();
     let mut lines = failed.lines();
-    assert_eq!(lines.next(), Some("ticketId,message,naam,error"));
+    // The sheet's columns in the sheet's order, the row's number first.
+    assert_eq!(lines.next(), Some("line,ticketId,naam,message,error"));
     assert!(
         lines
             .next()
             .unwrap()
-            .starts_with("tic_missing1,<p>Hello Bob</p>,Bob,not_found: "),
+            .starts_with("3,tic_missing1,Bob,<p>Hello Bob</p>,not_found: "),
         "{failed}"
     );
     let results = support::results(&support::with_suffix(&input, ".results.ndjson"));

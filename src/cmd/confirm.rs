@@ -37,8 +37,14 @@ pub struct Asking {
 }
 
 impl Asking {
+    /// Whether a question may come at all, whatever the plan: then the plan is worked out
+    /// before the job is opened.
+    pub fn may_ask(&self) -> bool {
+        !self.assume_yes && self.terminal
+    }
+
     pub fn should_ask(&self, plan: &Plan) -> bool {
-        !self.assume_yes && self.terminal && plan.to_send > self.above
+        self.may_ask() && plan.to_send > self.above
     }
 }
 

@@ -14,7 +14,8 @@ use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::{self, InputArgs, InputSource};
-use crate::journal::{self, OpenJob};
+use crate::journal::{self, OpenJob, ResumeState};
+use crate::ledger::LEDGER_ENV;
 use crate::output::{self, Level};
 use crate::pipeline::{
     self, Goal, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings, StopSignal, Tally,
@@ -28,9 +29,13 @@ mod job;
 mod report;
 mod watch;
 
-use job::{Spool, durability, first_to_send, job_files, job_source, journal_failure};
+use job::{
+    Rehearsal, Spool, durability, first_to_send, job_files, job_name, job_source, journal_failure,
+    open_ledger,
+};
 use report::{
-    exit_code, log_preview, print_problems, print_sandbox_report, print_summary, stop_reason,
+    exit_code, log_preview, print_problems, print_rehearsal_place, print_sandbox_report,
+    print_summary, stop_reason,
 };
 use watch::Watchers;
 
@@ -98,7 +103,9 @@ pub struct Args {
     pub yes: bool,
 
     /// Rehearse: start the built-in API simulator on a free loopback port and send there
-    /// (no token needed); prints the simulator's report at the end
+    /// (no token needed); prints the simulator's report at the end. The simulator starts
+    /// empty, and so does the rehearsal: its journal and ledger (and its results and failed
+    /// rows, unless given) go to a new directory under the system's temporary directory
     #[arg(long)]
     pub sandbox: bool,
 
@@ -164,8 +171,26 @@ pub struct Args {
     pub failed: Option<PathBuf>,
 
     /// The checkpoint that makes a run resumable [default: INPUT.journal]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "sandbox")]
     pub journal: Option<PathBuf>,
+
+    /// The directory of the delivery ledgers, one file per portal, which record every
+    /// message delivered by any job so that no other job sends it to the same ticket again;
+    /// point a team at one shared directory [default: $XDG_STATE_HOME/bulk-reply, or
+    /// ~/.local/state/bulk-reply]
+    #[arg(long, value_name = "DIR", env = LEDGER_ENV)]
+    pub ledger: Option<PathBuf>,
+
+    /// Send rows whose message already reached their ticket (the ledger knows of it, or a
+    /// read found it there), on purpose; they are recorded as delivered again
+    #[arg(long)]
+    pub resend: bool,
+
+    /// When a ticket is read anyway (--skip-closed, a lost answer), the same agent message
+    /// posted on it this long ago or less, by anyone, counts as already delivered: the row is
+    /// skipped (7 days by default; the guard between machines that share no ledger)
+    #[arg(long, default_value = "168h", value_parser = parse_duration, value_name = "DURATION")]
+    pub resend_horizon: Duration,
 
     #[command(flatten)]
     pub unattended: UnattendedArgs,
@@ -200,7 +225,8 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         instant
     });
     let source = args.input.source();
-    let files = job_files(&args, &source)?;
+    let rehearsal = args.sandbox.then(Rehearsal::new_place);
+    let files = job_files(&args, &source, rehearsal.as_ref())?;
     summary.results_file = Some(files.results.clone());
     let spooled = match source.path {
         Some(_) => None,
@@ -263,27 +289,49 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
     } else {
         Target::Api(args.api.resolve()?)
     };
-    let job = OpenJob::open(&files).map_err(journal_failure)?;
-    // A canary is the first run of a job; once a row is delivered, the same command goes on
-    // with the rest.
-    let canary = args.canary.filter(|_| !job.resume.has_settled_rows());
-    let max_rows = match (canary, args.max_rows) {
-        (Some(canary), Some(max)) => Some(canary.min(max)),
-        (canary, max) => canary.or(max),
+    // Nothing is created, truncated or removed before the person at the terminal says yes:
+    // the question's plan comes from reading the job's files, and the job is opened (locked,
+    // its files prepared) only after the answer.
+    let asking = Asking {
+        above: args.confirm_above,
+        assume_yes: args.yes,
+        terminal: confirm::at_terminal(),
     };
-    // After a canary, the file's first row is no longer the first to go; the question shows
-    // the one that is (found only when the question is really asked: it reads the file).
-    let first_message = match first_message {
-        Some(_) if job.resume.has_settled_rows() && confirm::at_terminal() && !args.yes => {
-            first_to_send(&source, args.input.allow_duplicates, &composer, &job.resume)
+    if asking.may_ask() {
+        let resume = journal::inspect(&files).map_err(journal_failure)?;
+        let (_, max_rows) = run_budget(&args, &resume);
+        // After a canary, the file's first row is no longer the first to go; the question
+        // shows the one that is.
+        let first_message = match first_message {
+            Some(_) if resume.has_settled_rows() => {
+                first_to_send(&source, args.input.allow_duplicates, &composer, &resume)
+            }
+            first => first,
+        };
+        let plan = plan(&args, &report, &resume, max_rows, first_message.as_ref());
+        if !ask(&plan, asking)? {
+            output::say(
+                Level::Info,
+                "not confirmed: nothing was sent, and no file was created or changed",
+            );
+            return Ok(Exit::Ok);
         }
-        first => first,
-    };
-    let go = confirmed(&args, &report, &job, max_rows, first_message.as_ref())?;
-    if !go {
-        output::say(Level::Info, "not confirmed: nothing was sent");
-        return Ok(Exit::Ok);
     }
+    // The ledger first: a ledger refused leaves the job's own files untouched.
+    if let Some(rehearsal) = &rehearsal {
+        rehearsal.create()?;
+    }
+    let ledger = open_ledger(
+        &args,
+        &files,
+        &job_name(&source, &files),
+        rehearsal.as_ref(),
+    )?;
+    let mut job = OpenJob::open(&files).map_err(journal_failure)?;
+    job.input_columns = input::read_rows_with(&source, composer.message_column())
+        .ok()
+        .and_then(|rows| rows.column_names());
+    let (canary, max_rows) = run_budget(&args, &job.resume);
     let jobs = job_source(source.clone(), args.input.allow_duplicates, composer);
 
     let settings = Settings {
@@ -299,9 +347,12 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             settle: args.settle,
             in_doubt: args.in_doubt,
             skip_closed: args.skip_closed,
+            resend_horizon: Some(args.resend_horizon).filter(|_| !args.resend),
         },
         durability: durability(),
         max_rows,
+        ledger_index: Some(ledger.index).filter(|_| !args.resend),
+        ledger_writer: Some(ledger.writer),
     };
     let runtime = super::runtime()?;
     runtime.block_on(async {
@@ -359,6 +410,9 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         // in the journal, `status` cannot tell this run from one that was killed.
         record_end(summary, &Ok(exit));
         print_summary(&report, &files, canary.is_some(), stop_reason);
+        if let Some(rehearsal) = &rehearsal {
+            print_rehearsal_place(&rehearsal.dir);
+        }
         if let Some(sandbox) = sandbox {
             print_sandbox_report(&sandbox.report());
             sandbox.shutdown().await;
@@ -423,16 +477,27 @@ async fn start_sandbox(rate: Rate) -> Result<sandbox::RunningSandbox, Failure> {
     Ok(sandbox)
 }
 
-/// Asks the person at the terminal before a big job, when there is one (see `confirm`).
-fn confirmed(
+/// This run's row budget: `--max-rows`, and `--canary` on a job's first run only (once a
+/// row is delivered, the same command goes on with the rest).
+fn run_budget(args: &Args, resume: &ResumeState) -> (Option<u64>, Option<u64>) {
+    let canary = args.canary.filter(|_| !resume.has_settled_rows());
+    let max_rows = match (canary, args.max_rows) {
+        (Some(canary), Some(max)) => Some(canary.min(max)),
+        (canary, max) => canary.or(max),
+    };
+    (canary, max_rows)
+}
+
+/// What the confirmation question shows.
+fn plan<'a>(
     args: &Args,
     report: &input::Report,
-    job: &OpenJob,
+    resume: &ResumeState,
     max_rows: Option<u64>,
-    first: Option<&input::Preview>,
-) -> Result<bool, Failure> {
-    let settled = job.resume.settled_rows();
-    let plan = Plan {
+    first: Option<&'a input::Preview>,
+) -> Plan<'a> {
+    let settled = resume.settled_rows();
+    Plan {
         to_send: report
             .rows
             .saturating_sub(settled)
@@ -442,14 +507,13 @@ fn confirmed(
         requests_per_row: 1 + u64::from(args.skip_closed),
         rate: args.rate,
         first,
-    };
-    let asking = Asking {
-        above: args.confirm_above,
-        assume_yes: args.yes,
-        terminal: confirm::at_terminal(),
-    };
+    }
+}
+
+/// Asks the person at the terminal before a big job (see `confirm`).
+fn ask(plan: &Plan, asking: Asking) -> Result<bool, Failure> {
     confirm::confirm(
-        &plan,
+        plan,
         asking,
         &mut std::io::stdin().lock(),
         &mut std::io::stderr().lock(),

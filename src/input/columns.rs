@@ -8,7 +8,7 @@ pub(crate) const MESSAGE: &str = "message";
 
 /// Which required name, if any, `name` is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Required {
+pub enum Required {
     TicketId,
     Message,
 }
@@ -34,7 +34,11 @@ pub fn loose_eq(a: &str, b: &str) -> bool {
 }
 
 impl Required {
-    pub(crate) fn of(name: &str) -> Option<Required> {
+    pub const TICKET_ID: &str = TICKET_ID;
+    pub const MESSAGE: &str = MESSAGE;
+
+    /// Which required column a header name is, matched loosely.
+    pub fn of(name: &str) -> Option<Required> {
         let normal: String = normal(name).collect();
         match normal.as_str() {
             "ticketid" => Some(Required::TicketId),

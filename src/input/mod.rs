@@ -23,7 +23,7 @@ mod validation;
 mod workbook;
 
 pub use args::{InputArgs, InputFormat, InputSource};
-pub use columns::{MessageColumn, loose_eq};
+pub use columns::{MessageColumn, Required as RequiredColumn, loose_eq};
 pub use report::{KEPT_PROBLEMS, Preview, Problem, Report};
 pub use row::{InputError, Numbering, Row, RowError};
 pub use rules::{DEFAULT_MAX_MESSAGE_BYTES, Rules};
@@ -57,6 +57,12 @@ pub struct RowReader {
 }
 
 impl RowReader {
+    /// The input's column names in file order (CSV, sheets); `None` for NDJSON, whose
+    /// lines each name their own fields.
+    pub fn column_names(&self) -> Option<Vec<String>> {
+        self.records.header().map(|(_, names)| names.to_vec())
+    }
+
     /// How the input is called in messages.
     pub fn source_name(&self) -> &str {
         self.records.source()

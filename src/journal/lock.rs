@@ -75,6 +75,32 @@ pub fn holder(journal: &Path) -> Option<u32> {
     }
 }
 
+impl JobLock {
+    /// Whether another run holds the job, without creating or changing any file: asked
+    /// before the confirmation question, when nothing may change yet.
+    pub fn check_free(journal: &Path) -> Result<(), JournalError> {
+        let path = lock_path(journal);
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(JournalError::Io { path, source }),
+        };
+        match file.try_lock_shared() {
+            // Released when `file` is dropped.
+            Ok(()) => Ok(()),
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                Err(JournalError::Locked {
+                    lock: path,
+                    pid: text.trim().parse().ok(),
+                })
+            }
+            Err(TryLockError::Error(source)) => Err(JournalError::Io { path, source }),
+        }
+    }
+}
+
 fn lock_path(journal: &Path) -> PathBuf {
     let mut name = journal.as_os_str().to_owned();
     name.push(".lock");
@@ -94,7 +120,12 @@ mod tests {
             Err(JournalError::Locked { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
             other => panic!("expected Locked, got {other:?}"),
         }
+        assert!(matches!(
+            JobLock::check_free(&journal),
+            Err(JournalError::Locked { .. })
+        ));
         drop(first);
+        JobLock::check_free(&journal).expect("free once the first holder is gone");
         JobLock::acquire(&journal).expect("free again once the first holder is gone");
     }
 

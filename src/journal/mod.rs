@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub use key::RowKey;
 pub use lock::{JobLock, holder as lock_holder};
 pub use resume::{ResumeState, RowState};
+pub(crate) use writer::unix_ms;
 pub use writer::{
     Durability, JournalHandle, PendingIntents, WriterGone, WriterReport, spawn_writer,
 };
@@ -49,11 +50,14 @@ pub enum JournalError {
     Damaged { path: PathBuf, line: u64 },
     #[error("the results file {} already exists but there is no journal for it at {}; it may belong to another input. Move it away or pass --results", .results.display(), .journal.display())]
     ForeignResults { results: PathBuf, journal: PathBuf },
-    #[error("{} belongs to a job sent to {recorded}, not to {target}: the rows it records as delivered went there. To send this input to {target} too, give that job its own files (--journal and --results), or move these away", .path.display())]
+    #[error("{} belongs to a job sent to {recorded}, not to {target}: it records {delivered} rows delivered to {recorded}{}. To send this input to {target} too, give that job its own files (--journal and --results), or move these away", .path.display(), other_settled_or_doubtful(*.skipped, *.in_doubt))]
     OtherTarget {
         path: PathBuf,
         recorded: String,
         target: String,
+        delivered: u64,
+        skipped: u64,
+        in_doubt: u64,
     },
     #[error("{}: {source}", .path.display())]
     Io {
@@ -62,10 +66,109 @@ pub enum JournalError {
     },
 }
 
+fn other_settled_or_doubtful(skipped: u64, in_doubt: u64) -> String {
+    let mut text = String::new();
+    if skipped > 0 {
+        text.push_str(&format!(", {skipped} skipped there"));
+    }
+    if in_doubt > 0 {
+        text.push_str(&format!(", {in_doubt} perhaps posted there (in doubt)"));
+    }
+    text
+}
+
+/// What a job's files say, read without creating, changing or locking anything: the plan
+/// shown before the confirmation question comes from here, and answering no must leave
+/// every file as it was. Refuses what [`OpenJob::open`] would refuse.
+pub fn inspect(files: &JobFiles) -> Result<ResumeState, JournalError> {
+    JobLock::check_free(&files.journal)?;
+    match resume::load(&files.journal)? {
+        Some(loaded) => {
+            check_target(files, &loaded)?;
+            Ok(loaded.state)
+        }
+        None => {
+            check_no_foreign_results(files)?;
+            Ok(ResumeState::default())
+        }
+    }
+}
+
+/// Whether the journal may be used for `files.target`: `Ok(true)` when it records another
+/// API but nothing that happened there — no row delivered, skipped or in doubt, only
+/// failures and withdrawn intents — so it may simply be pointed at the new one (the
+/// typical case: a first run with a wrong base URL that reached nothing).
+fn check_target(files: &JobFiles, loaded: &resume::Loaded) -> Result<bool, JournalError> {
+    let Some(recorded) = loaded.target.as_ref().filter(|r| **r != files.target) else {
+        return Ok(false);
+    };
+    let state = &loaded.state;
+    let delivered = state.delivered_rows();
+    let skipped = state.settled_rows() - delivered;
+    let in_doubt = state.in_doubt_rows();
+    if delivered + skipped + in_doubt == 0 {
+        return Ok(true);
+    }
+    Err(JournalError::OtherTarget {
+        path: files.journal.clone(),
+        recorded: recorded.clone(),
+        target: files.target.clone(),
+        delivered,
+        skipped,
+        in_doubt,
+    })
+}
+
+fn check_no_foreign_results(files: &JobFiles) -> Result<(), JournalError> {
+    if std::fs::metadata(&files.results)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false)
+    {
+        return Err(JournalError::ForeignResults {
+            results: files.results.clone(),
+            journal: files.journal.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Points a journal that recorded nothing done at another API to `target`: the same lines
+/// with a new target line, replaced atomically so a crash leaves the old or the new one.
+/// Returns the rewritten journal's length.
+fn retarget(path: &Path, valid_len: u64, target: &str) -> std::io::Result<u64> {
+    let bytes = std::fs::read(path)?;
+    let valid = &bytes[..(valid_len as usize).min(bytes.len())];
+    let mut lines = valid.split_inclusive(|b| *b == b'\n');
+    let mut out = Vec::with_capacity(valid.len() + target.len());
+    out.extend_from_slice(lines.next().unwrap_or_default());
+    let mut rest = lines.peekable();
+    if rest
+        .peek()
+        .is_some_and(|line| line.starts_with(TARGET_PREFIX.as_bytes()))
+    {
+        rest.next();
+    }
+    out.extend_from_slice(format!("{TARGET_PREFIX}{target}\n").as_bytes());
+    rest.for_each(|line| out.extend_from_slice(line));
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".retarget");
+    let temporary = PathBuf::from(temporary);
+    let mut file = open_private(&temporary)?;
+    file.set_len(0)?;
+    file.write_all(&out)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)?;
+    sync_parent_dir(path);
+    Ok(out.len() as u64)
+}
+
 /// A job opened for this run: locked, its journal read, its files ready for the writer.
 pub struct OpenJob {
     pub resume: ResumeState,
     pub lock: JobLock,
+    /// The input's column names in its order, for the failed-rows file (see
+    /// `FailedRows`); `None` when unknown (NDJSON).
+    pub input_columns: Option<Vec<String>>,
     journal: File,
     results: File,
     results_len: u64,
@@ -86,30 +189,18 @@ impl OpenJob {
         let loaded = resume::load(&files.journal)?;
         let (resume, journal) = match loaded {
             Some(loaded) => {
-                if let Some(recorded) = loaded.target.filter(|recorded| *recorded != files.target) {
-                    return Err(JournalError::OtherTarget {
-                        path: files.journal.clone(),
-                        recorded,
-                        target: files.target.clone(),
-                    });
-                }
+                let valid_len = match check_target(files, &loaded)? {
+                    true => retarget(&files.journal, loaded.valid_len, &files.target)
+                        .map_err(io(&files.journal))?,
+                    false => loaded.valid_len,
+                };
                 let journal = open_private(&files.journal).map_err(io(&files.journal))?;
                 // Drop a torn tail so the next record starts on a line of its own.
-                journal
-                    .set_len(loaded.valid_len)
-                    .map_err(io(&files.journal))?;
+                journal.set_len(valid_len).map_err(io(&files.journal))?;
                 (loaded.state, journal)
             }
             None => {
-                if std::fs::metadata(&files.results)
-                    .map(|m| m.len() > 0)
-                    .unwrap_or(false)
-                {
-                    return Err(JournalError::ForeignResults {
-                        results: files.results.clone(),
-                        journal: files.journal.clone(),
-                    });
-                }
+                check_no_foreign_results(files)?;
                 let mut journal = open_private(&files.journal).map_err(io(&files.journal))?;
                 // Whatever is there is at most a torn header from a run that died at once.
                 journal.set_len(0).map_err(io(&files.journal))?;
@@ -146,6 +237,7 @@ impl OpenJob {
         Ok(OpenJob {
             resume,
             lock,
+            input_columns: None,
             journal,
             results,
             results_len,

@@ -106,6 +106,13 @@ pub fn encode(outcome: &Outcome, out: &mut Vec<u8>) {
             record.copies = Some(*copies);
             record.reason = Some(RECOUNTED_REASON);
         }
+        OutcomeResult::AlreadyDelivered {
+            http_status,
+            reason,
+        } => {
+            record.http_status = *http_status;
+            record.reason = Some(reason);
+        }
         OutcomeResult::Held { http_status, .. } => {
             record.http_status = Some(*http_status);
             record.reason = Some(HELD_REASON);

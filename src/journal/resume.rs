@@ -32,6 +32,8 @@ pub enum RowState {
 pub struct ResumeState {
     settled: Vec<RowKey>,
     open: HashMap<RowKey, RowState>,
+    /// Rows the journal records as delivered (a subset of `settled`).
+    delivered: u64,
     /// Length of the results file covered by durable outcomes.
     pub results_end: u64,
 }
@@ -54,6 +56,19 @@ impl ResumeState {
         self.settled.len() as u64
     }
 
+    /// How many rows earlier runs delivered.
+    pub fn delivered_rows(&self) -> u64 {
+        self.delivered
+    }
+
+    /// How many rows a request may have posted without the journal knowing the outcome.
+    pub fn in_doubt_rows(&self) -> u64 {
+        self.open
+            .values()
+            .filter(|state| matches!(state, RowState::InDoubt { .. }))
+            .count() as u64
+    }
+
     fn apply(&mut self, record: &Record) {
         let key = record.key();
         if let Some(end) = record.results_end() {
@@ -63,6 +78,7 @@ impl ResumeState {
             // A settled row is never sent again, so nothing follows its outcome; the list is
             // sorted (and any repeat dropped) once the whole journal is read.
             Record::Sent { .. } | Record::Skipped { .. } => {
+                self.delivered += u64::from(matches!(record, Record::Sent { .. }));
                 self.open.remove(&key);
                 self.settled.push(key);
                 return;

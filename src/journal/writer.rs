@@ -19,6 +19,7 @@ use super::key::RowKey;
 use super::record::Record;
 use super::{JobLock, JournalError, OpenJob, results};
 use crate::delivery::{Outcome, OutcomeResult};
+use crate::ledger::LedgerWriter;
 
 /// Whether each group is fsynced. `Unsafe` exists only to measure what durability costs
 /// (the group-commit benchmark); a crash with it can lose or double rows.
@@ -111,6 +112,7 @@ pub struct WriterReport {
 /// that is the moment a row counts as delivered (or failed).
 pub fn spawn_writer(
     job: OpenJob,
+    ledger: Option<LedgerWriter>,
     durability: Durability,
     on_durable: impl FnMut(&Outcome) + Send + 'static,
 ) -> (
@@ -120,7 +122,9 @@ pub fn spawn_writer(
     let (tx, rx) = mpsc::channel::<Entry>(MAX_GROUP);
     let thread = std::thread::Builder::new()
         .name("journal-writer".into())
-        .spawn(move || write_until_closed(GroupWriter::new(job, durability), rx, on_durable))
+        .spawn(move || {
+            write_until_closed(GroupWriter::new(job, ledger, durability), rx, on_durable)
+        })
         .expect("spawning a thread only fails when the OS is out of resources");
     (JournalHandle { tx }, thread)
 }
@@ -206,6 +210,8 @@ struct GroupWriter {
     results_path: PathBuf,
     results_len: u64,
     failed: FailedRows,
+    /// Where deliveries are recorded for every job on the same portal.
+    ledger: Option<LedgerWriter>,
     durability: Durability,
     /// Journal lines waiting for the results they vouch for to be durable.
     journal_buf: Vec<u8>,
@@ -215,14 +221,15 @@ struct GroupWriter {
 }
 
 impl GroupWriter {
-    fn new(job: OpenJob, durability: Durability) -> Self {
+    fn new(job: OpenJob, ledger: Option<LedgerWriter>, durability: Durability) -> Self {
         GroupWriter {
             journal: job.journal,
             journal_path: job.journal_path,
             results: job.results,
             results_path: job.results_path,
             results_len: job.results_len,
-            failed: FailedRows::new(&job.failed_path),
+            failed: FailedRows::new(&job.failed_path, job.input_columns),
+            ledger,
             durability,
             journal_buf: Vec::new(),
             results_buf: Vec::new(),
@@ -255,7 +262,14 @@ impl GroupWriter {
                     results::encode(outcome, &mut self.results_buf);
                     let results_end = self.results_len + self.results_buf.len() as u64;
                     outcome_record(outcome, results_end).encode(&mut self.journal_buf);
-                    self.failed.add(outcome).map_err(io(self.failed.path()))?;
+                    if let (Some(ledger), Some(key), OutcomeResult::Sent { message_id, .. }) = (
+                        self.ledger.as_mut(),
+                        outcome.job.delivery_key,
+                        &outcome.result,
+                    ) {
+                        ledger.add(key, SystemTime::now(), message_id);
+                    }
+                    self.failed.add(outcome);
                 }
             }
         }
@@ -276,6 +290,13 @@ impl GroupWriter {
             self.results.sync_data().map_err(io(&self.results_path))?;
         }
         self.results_dirty = false;
+        // The ledger before the journal: a crash between the two leaves a row the ledger
+        // knows and the journal has in doubt, which the next run settles by reading the
+        // ticket; the other order could let another job send it again.
+        if let Some(ledger) = self.ledger.as_mut() {
+            // A ledger that can no longer be written stops the run like the journal would.
+            ledger.commit(self.durability).map_err(io(ledger.path()))?;
+        }
         if !self.journal_buf.is_empty() {
             self.journal
                 .write_all(&self.journal_buf)
@@ -285,11 +306,12 @@ impl GroupWriter {
                 self.journal.sync_data().map_err(io(&self.journal_path))?;
             }
         }
-        self.failed.flush().map_err(io(self.failed.path()))
+        Ok(())
     }
 
     fn finish(mut self) -> Result<WriterReport, JournalError> {
         self.sync()?;
+        self.failed.write().map_err(io(self.failed.path()))?;
         self.results.sync_all().map_err(io(&self.results_path))?;
         self.journal.sync_all().map_err(io(&self.journal_path))?;
         let failed_rows_file = self
@@ -333,6 +355,15 @@ fn outcome_record(outcome: &Outcome, results_end: u64) -> Record {
             results_end,
         },
         // Still in doubt for the journal: later runs read the ticket again.
+        // Not settled: the next run asks the ledger (or the ticket) again, so that
+        // `--resend` can still send it.
+        OutcomeResult::AlreadyDelivered { .. } => Record::Failed {
+            key,
+            at_ms,
+            results_end,
+            kind: ALREADY_DELIVERED_KIND.to_string(),
+            doubt_since_ms: None,
+        },
         OutcomeResult::Held { since, .. } => Record::Failed {
             key,
             at_ms,
@@ -345,6 +376,9 @@ fn outcome_record(outcome: &Outcome, results_end: u64) -> Record {
 
 /// The journal's kind for a row held in doubt, as its results record's status says.
 const HELD_KIND: &str = "in_doubt";
+
+/// The journal's kind for a row whose message had already reached the ticket.
+const ALREADY_DELIVERED_KIND: &str = "already_delivered";
 
 pub(crate) fn unix_ms(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH)

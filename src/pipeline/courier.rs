@@ -50,7 +50,17 @@ enum Left {
 impl Courier {
     /// Delivers one row, holding `slot` while it has a request to make. `None` when the run
     /// stops first.
-    pub async fn deliver(&self, job: Job, slot: OwnedSemaphorePermit) -> Option<Outcome> {
+    pub async fn deliver(&self, mut job: Job, slot: OwnedSemaphorePermit) -> Option<Outcome> {
+        if let Some(reason) = job.known_delivery.take() {
+            return Some(Outcome {
+                job,
+                attempts: 0,
+                result: OutcomeResult::AlreadyDelivered {
+                    http_status: None,
+                    reason,
+                },
+            });
+        }
         let mut slot = Some(slot);
         let mut row = RowProtocol::new(self.policy, job.doubt);
         let mut attempts = 0;
@@ -233,12 +243,27 @@ impl Courier {
                     }
                     None => (0, None),
                 };
+                // The same message from anyone within the horizon, ours included: the
+                // protocol tells ours (posted since the row's first intent) apart.
+                let already_on_ticket = self
+                    .policy
+                    .resend_horizon
+                    .and_then(|horizon| at.checked_sub(horizon))
+                    .and_then(|since| {
+                        count_delivered(ticket, &job.message, since, reply.clock).newest
+                    })
+                    .map(|m| {
+                        m.posted_at
+                            .clone()
+                            .unwrap_or_else(|| "an unknown date".into())
+                    });
                 tracing::debug!(line = job.line, ticket = %job.ticket_id, copies, status = ?ticket.status, "read the ticket");
                 Ok(ReadReply {
                     http_status: reply.http_status,
                     status: ticket.status,
                     copies,
                     newest_id,
+                    already_on_ticket,
                     ticket: reply.value.raw,
                 })
             }

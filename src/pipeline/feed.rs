@@ -12,6 +12,7 @@ use super::progress::Tally;
 use super::stop::{StopLevel, StopSignal};
 use crate::delivery::{Doubt, Job};
 use crate::journal::{ResumeState, RowState};
+use crate::ledger::LedgerIndex;
 
 /// The rows of the input, in order, as jobs. An `Err` is a row that can no longer be read
 /// (the file changed since it was validated); it stops the run.
@@ -35,6 +36,7 @@ pub enum FeedEnd {
 pub fn spawn_feeder(
     jobs: JobSource,
     resume: ResumeState,
+    mut ledger: Option<LedgerIndex>,
     workers: mpsc::Sender<Job>,
     max_rows: Option<u64>,
     stop: StopSignal,
@@ -71,10 +73,27 @@ pub fn spawn_feeder(
             if max_rows.is_some_and(|max| handed_out >= max) {
                 return FeedEnd::BudgetSpent;
             }
+            // Asked as late as possible, right before the row goes to a worker, so that a
+            // delivery another run made a moment ago counts.
+            let known = match (ledger.as_mut(), job.delivery_key) {
+                (Some(ledger), Some(key)) => match ledger.find(&key) {
+                    Ok(known) => known,
+                    Err(e) => {
+                        stop.request(
+                            StopLevel::Graceful,
+                            format!("cannot read the delivery ledger: {e}"),
+                        );
+                        return FeedEnd::Stopped;
+                    }
+                },
+                _ => None,
+            };
+            let sends = known.is_none();
+            job.known_delivery = known.map(|prior| prior.reason());
             if workers.blocking_send(job).is_err() {
                 return FeedEnd::Stopped;
             }
-            handed_out += 1;
+            handed_out += u64::from(sends);
         }
         FeedEnd::ReadAll
     })

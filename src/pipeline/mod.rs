@@ -30,6 +30,7 @@ pub use stop::{StopCause, StopLevel, StopSignal};
 
 use crate::api::ApiClient;
 use crate::journal::{Durability, JournalError, OpenJob, spawn_writer};
+use crate::ledger::{LedgerIndex, LedgerWriter};
 use courier::Courier;
 
 pub struct Settings {
@@ -40,6 +41,11 @@ pub struct Settings {
     pub durability: Durability,
     /// Send at most this many rows in this run (`--max-rows`, `--canary`).
     pub max_rows: Option<u64>,
+    /// Earlier deliveries by any job, checked before each row is sent; `None` with
+    /// `--resend`.
+    pub ledger_index: Option<LedgerIndex>,
+    /// Where this run's deliveries are recorded for every later job.
+    pub ledger_writer: Option<LedgerWriter>,
 }
 
 /// What a run did, for the summary and the exit code.
@@ -80,14 +86,20 @@ pub async fn run(
 
     let resume = std::mem::take(&mut job.resume);
     let counted = tally.clone();
-    let (journal, writer) = spawn_writer(job, settings.durability, move |outcome| {
-        counted.count(outcome);
-    });
+    let (journal, writer) = spawn_writer(
+        job,
+        settings.ledger_writer,
+        settings.durability,
+        move |outcome| {
+            counted.count(outcome);
+        },
+    );
 
     let (to_workers, mut ready) = mpsc::channel(settings.concurrency);
     let feeder = feed::spawn_feeder(
         jobs,
         resume,
+        settings.ledger_index,
         to_workers,
         settings.max_rows,
         stop.clone(),

@@ -30,6 +30,9 @@ pub struct Tally {
     pub doubled: AtomicU64,
     /// The first of those rows, to name them: (line, ticket).
     pub doubled_rows: Mutex<Vec<(u64, String)>>,
+    /// Rows skipped because their message had already reached the ticket (the ledger knew
+    /// of it, or a read found it); counted in `skipped` too.
+    pub skipped_delivered: AtomicU64,
     /// Rows an earlier run already settled (delivered or skipped), not sent again.
     pub already_done: AtomicU64,
     /// POST requests sent (each try of each row; reads that settle a row in doubt excluded).
@@ -62,6 +65,10 @@ impl Tally {
             OutcomeResult::Held { .. } => Some(&self.in_doubt),
             // Counted as sent already; only the double is news.
             OutcomeResult::Recounted { .. } => None,
+            OutcomeResult::AlreadyDelivered { .. } => {
+                Self::bump(&self.skipped_delivered);
+                Some(&self.skipped)
+            }
         };
         if let Some(counter) = counter {
             Self::bump(counter);

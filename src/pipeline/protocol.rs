@@ -21,6 +21,9 @@
 //! - A row posted again after a doubt is read once more after the settle period of that
 //!   last post, and its copies counted: a late commit of the earlier request beyond the
 //!   settle period cannot be prevented without idempotency keys, but it is never silent.
+//! - A read that shows the same agent message posted before any request of this row (since
+//!   the resend horizon) means someone already sent it — another machine, another tool —
+//!   and the row is not posted: the ticket itself is the guard between machines.
 //!
 //! [`RowProtocol::next`] takes the time as a parameter, so the table of tests below walks
 //! every answer kind without a clock or a network.
@@ -57,6 +60,9 @@ pub struct Policy {
     pub in_doubt: InDoubtPolicy,
     /// Read each ticket first and leave closed ones alone (`--skip-closed`).
     pub skip_closed: bool,
+    /// How far back an identical agent message on a ticket that is read counts as already
+    /// delivered (`--resend-horizon`); `None` with `--resend`.
+    pub resend_horizon: Option<Duration>,
 }
 
 impl Policy {
@@ -114,6 +120,9 @@ pub struct ReadReply {
     pub copies: u32,
     /// The newest copy's id.
     pub newest_id: Option<String>,
+    /// The `postedAt` of the newest identical agent message posted within the resend
+    /// horizon, whoever posted it (`None` without a horizon, or when there is none).
+    pub already_on_ticket: Option<String>,
     pub ticket: Box<RawValue>,
 }
 
@@ -290,9 +299,10 @@ impl RowProtocol {
         }
         let Some(proof_after) = self.doubt_proof_after else {
             // The read before the first post (`--skip-closed`).
-            return match reply.status {
-                TicketStatus::Closed => skipped_closed(reply.http_status),
-                TicketStatus::Open | TicketStatus::Unknown => Step::Post,
+            return match (reply.status, reply.already_on_ticket) {
+                (TicketStatus::Closed, _) => skipped_closed(reply.http_status),
+                (_, Some(posted_at)) => already_on_ticket(reply.http_status, &posted_at),
+                (TicketStatus::Open | TicketStatus::Unknown, None) => Step::Post,
             };
         };
         if reply.copies > 0 {
@@ -318,6 +328,10 @@ impl RowProtocol {
         }
         // Proven absent: no request of this row can land any more.
         self.doubt_proof_after = None;
+        if let Some(posted_at) = reply.already_on_ticket {
+            // Not ours (none of ours is there), but the same message: someone sent it.
+            return already_on_ticket(reply.http_status, &posted_at);
+        }
         match self.policy.in_doubt {
             InDoubtPolicy::Hold => Step::Done(OutcomeResult::Held {
                 http_status: reply.http_status,
@@ -379,6 +393,13 @@ fn null_ticket() -> Box<RawValue> {
     RawValue::from_string("null".to_string()).unwrap_or_else(|_| unreachable!("null is JSON"))
 }
 
+fn already_on_ticket(http_status: u16, posted_at: &str) -> Step {
+    Step::Done(OutcomeResult::AlreadyDelivered {
+        http_status: Some(http_status),
+        reason: format!("already on the ticket since {posted_at}; --resend sends it anyway"),
+    })
+}
+
 fn skipped_closed(http_status: u16) -> Step {
     Step::Done(OutcomeResult::Skipped {
         http_status,
@@ -405,6 +426,7 @@ mod tests {
             settle: SETTLE,
             in_doubt,
             skip_closed,
+            resend_horizon: Some(Duration::from_secs(7 * 24 * 3600)),
         }
     }
 
@@ -430,7 +452,16 @@ mod tests {
             status,
             copies,
             newest_id: (copies > 0).then(|| "tim_found".to_string()),
+            already_on_ticket: None,
             ticket: ticket(),
+        })
+    }
+
+    /// A read that also shows the same message posted by someone else at 09:00.
+    fn read_with_earlier_copy(copies: u32, status: TicketStatus) -> Result<ReadReply, ApiError> {
+        read(copies, status).map(|reply| ReadReply {
+            already_on_ticket: Some("2026-12-01T09:00:00+01:00".into()),
+            ..reply
         })
     }
 
@@ -486,6 +517,7 @@ mod tests {
                 ),
                 OutcomeResult::Skipped { reason, .. } => format!("skipped {reason}"),
                 OutcomeResult::Recounted { copies, .. } => format!("recounted {copies}"),
+                OutcomeResult::AlreadyDelivered { reason, .. } => format!("already {reason}"),
                 OutcomeResult::Held { since, .. } => {
                     format!(
                         "held since {}",
@@ -1090,5 +1122,101 @@ mod tests {
             ],
         );
         assert_eq!(steps[6], "sent tim_new copies None");
+    }
+
+    #[test]
+    fn the_same_message_already_on_a_ticket_read_first_is_not_posted() {
+        let row = RowProtocol::new(policy(InDoubtPolicy::Resend, true), None);
+        let steps = walk(
+            row,
+            vec![
+                (0, Event::Begin),
+                (
+                    0,
+                    Event::Read {
+                        at: t(0),
+                        answer: read_with_earlier_copy(0, TicketStatus::Open),
+                    },
+                ),
+            ],
+        );
+        assert_eq!(
+            steps,
+            [
+                "read",
+                "already already on the ticket since 2026-12-01T09:00:00+01:00; --resend sends it anyway"
+            ]
+        );
+        // Closed wins: the row is left alone either way, and the reason says the first thing.
+        let row = RowProtocol::new(policy(InDoubtPolicy::Resend, true), None);
+        let steps = walk(
+            row,
+            vec![
+                (0, Event::Begin),
+                (
+                    0,
+                    Event::Read {
+                        at: t(0),
+                        answer: read_with_earlier_copy(0, TicketStatus::Closed),
+                    },
+                ),
+            ],
+        );
+        assert_eq!(steps[1], "skipped ticket is closed");
+    }
+
+    #[test]
+    fn after_a_doubt_our_copy_settles_as_sent_and_only_someone_elses_means_already_there() {
+        let lost = || Event::Posted {
+            at: t(0),
+            answer: Err(lost_answer()),
+        };
+        // Our own copy found: sent, whatever else is on the ticket.
+        let steps = walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![
+                (0, Event::Begin),
+                (30, lost()),
+                (31, Event::Waited),
+                (
+                    31,
+                    Event::Read {
+                        at: t(31),
+                        answer: read_with_earlier_copy(1, TicketStatus::Open),
+                    },
+                ),
+            ],
+        );
+        assert_eq!(steps[3], "sent tim_found copies Some(1)");
+        // None of ours before the settle period: wait; proven absent with an earlier copy of
+        // someone else's there: not posted again.
+        let steps = walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![
+                (0, Event::Begin),
+                (30, lost()),
+                (31, Event::Waited),
+                (
+                    31,
+                    Event::Read {
+                        at: t(31),
+                        answer: read_with_earlier_copy(0, TicketStatus::Open),
+                    },
+                ),
+                (50, Event::Waited),
+                (
+                    50,
+                    Event::Read {
+                        at: t(50),
+                        answer: read_with_earlier_copy(0, TicketStatus::Open),
+                    },
+                ),
+            ],
+        );
+        assert_eq!(steps[3], "wait until 50");
+        assert!(
+            steps[5].starts_with("already already on the ticket since "),
+            "{steps:?}"
+        );
     }
 }

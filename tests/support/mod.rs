@@ -15,6 +15,9 @@ use serde_json::Value;
 pub struct Sandbox {
     runtime: tokio::runtime::Runtime,
     running: Option<RunningSandbox>,
+    /// The user's state directory (`XDG_STATE_HOME`) for every command: the delivery ledger
+    /// lives there, and a test must never touch the real one in the developer's home.
+    state: tempfile::TempDir,
 }
 
 impl Sandbox {
@@ -30,6 +33,7 @@ impl Sandbox {
         Sandbox {
             runtime,
             running: Some(running),
+            state: tempfile::tempdir().expect("state directory"),
         }
     }
 
@@ -46,6 +50,11 @@ impl Sandbox {
 
     pub fn base_url(&self) -> String {
         self.running().base_url().to_string()
+    }
+
+    /// The `XDG_STATE_HOME` every command of this sandbox runs with.
+    pub fn state_dir(&self) -> &Path {
+        self.state.path()
     }
 
     pub fn report(&self) -> Report {
@@ -68,10 +77,17 @@ impl Sandbox {
 
     /// `bulk-reply SUBCOMMAND` aimed at this sandbox with its token.
     pub fn command(&self, subcommand: &str) -> Command {
-        let mut cmd = Command::cargo_bin("bulk-reply").expect("binary built");
+        Command::from(self.process(subcommand))
+    }
+
+    /// The same, as a process to spawn and leave running.
+    pub fn process(&self, subcommand: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"));
         cmd.arg(subcommand)
             .args(["--base-url", &self.base_url()])
             .env("MKP_API_TOKEN", sandbox::DEFAULT_TOKEN)
+            .env("XDG_STATE_HOME", self.state.path())
+            .env_remove("BULK_REPLY_LEDGER")
             .env_remove("MKP_BASE_URL")
             // Set in a developer's shell, these would make the credentials ambiguous.
             .env_remove("MKP_OAUTH_CLIENT_ID")
@@ -163,4 +179,65 @@ pub fn children_peak_rss_bytes() -> u64 {
     };
     // Linux reports kilobytes.
     usage.ru_maxrss as u64 * 1024
+}
+
+/// Every file under `dir` with its bytes, for "nothing changed" comparisons.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).expect("readable directory") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                files.insert(path, bytes);
+            }
+        }
+    }
+    files
+}
+
+/// Runs `bulk-reply ARGS` at a pseudo-terminal (`script` from util-linux gives the binary
+/// one for standard input and standard error) aimed at `sandbox`, typing `answer`; returns
+/// what the terminal showed, or `None` when `script` is not installed.
+pub fn at_terminal(sandbox: &Sandbox, args: &[&str], answer: &str) -> Option<String> {
+    let script = Path::new("/usr/bin/script");
+    if !script.exists() {
+        eprintln!("skipped: /usr/bin/script (util-linux) is not installed");
+        return None;
+    }
+    let binary = assert_cmd::cargo::cargo_bin("bulk-reply");
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let command_line = format!(
+        "{} {} --base-url {}",
+        binary.display(),
+        quoted.join(" "),
+        sandbox.base_url()
+    );
+    let output = std::process::Command::new(script)
+        .args(["-qec", &command_line, "/dev/null"])
+        .env("MKP_API_TOKEN", sandbox::DEFAULT_TOKEN)
+        .env("XDG_STATE_HOME", sandbox.state_dir())
+        .env_remove("BULK_REPLY_LEDGER")
+        .env_remove("MKP_BASE_URL")
+        .env_remove("MKP_OAUTH_CLIENT_ID")
+        .env_remove("MKP_OAUTH_CLIENT_SECRET")
+        .env_remove("MKP_OAUTH_REFRESH_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(answer.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("script runs");
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }

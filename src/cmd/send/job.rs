@@ -13,20 +13,67 @@ use crate::delivery::Job;
 use crate::exit::Failure;
 use crate::input::{self, InputSource};
 use crate::journal::{Durability, JobFiles, JournalError, ResumeState, RowKey, RowState};
+use crate::ledger::{self, Ledger};
 use crate::pipeline::{JobSource, Jobs};
 use crate::template::Composer;
 
+/// Where a rehearsal (`--sandbox`) keeps its journal, its ledger and, unless given, its
+/// results and failed rows: a new directory under the system's temporary directory for
+/// each run. The simulator starts empty every time, so no earlier rehearsal may count for
+/// it, and rehearsing leaves nothing beside the input (inside a repository, say).
+pub(super) struct Rehearsal {
+    pub(super) dir: PathBuf,
+}
+
+impl Rehearsal {
+    /// A place no earlier rehearsal used; created by [`Rehearsal::create`] once the run
+    /// goes ahead.
+    pub(super) fn new_place() -> Rehearsal {
+        let stamp = time::OffsetDateTime::now_utc()
+            .format(time::macros::format_description!(
+                "[year][month][day]-[hour][minute][second]"
+            ))
+            .unwrap_or_default();
+        let name = format!("bulk-reply-rehearsal-{stamp}-{}", std::process::id());
+        Rehearsal {
+            dir: std::env::temp_dir().join(name),
+        }
+    }
+
+    pub(super) fn create(&self) -> Result<(), Failure> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&self.dir).map_err(|e| {
+            Failure::bad_input(anyhow!(
+                "cannot create the rehearsal directory {}: {e}",
+                self.dir.display()
+            ))
+        })
+    }
+}
+
 /// The job's files: given, or named after the input so that running the same command again
-/// finds them.
-pub(super) fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, Failure> {
+/// finds them; a rehearsal's in its own place.
+pub(super) fn job_files(
+    args: &Args,
+    source: &InputSource,
+    rehearsal: Option<&Rehearsal>,
+) -> Result<JobFiles, Failure> {
     let base = match (&source.path, &args.results) {
-        (Some(input), _) => input.clone(),
+        (Some(input), _) => job_path(input),
         (None, Some(results)) => results.clone(),
         (None, None) => {
             return Err(Failure::bad_input(anyhow!(
                 "--results is required when reading standard input: it names the job, so that running again resumes it"
             )));
         }
+    };
+    // A rehearsal is a job of its own, in a place of its own: its journal must never make
+    // the real run, or the next rehearsal, believe the rows were delivered.
+    let base = match rehearsal {
+        Some(rehearsal) => rehearsal.dir.join(base.file_name().unwrap_or_default()),
+        None => base,
     };
     let named = |given: &Option<PathBuf>, file: &str| {
         given
@@ -44,6 +91,47 @@ pub(super) fn job_files(args: &Args, source: &InputSource) -> Result<JobFiles, F
             args.api.base_url.trim_end_matches('/').to_string()
         },
     })
+}
+
+/// The path a job is known by: a job is its file, not the path it was named by. A symlink
+/// to an input is the input it points to, so `link.csv` finds (and locks) the journal of
+/// `notices.csv` and two runs cannot race on one file. A directory symlink needs nothing:
+/// the journal beside the file is the same file either way.
+fn job_path(input: &Path) -> PathBuf {
+    let is_symlink = std::fs::symlink_metadata(input).is_ok_and(|m| m.file_type().is_symlink());
+    match is_symlink {
+        // A dangling link falls back to its own name; reading the input reports it.
+        true => std::fs::canonicalize(input).unwrap_or_else(|_| input.to_path_buf()),
+        false => input.to_path_buf(),
+    }
+}
+
+/// How the delivery ledger names this job to other jobs: the input's full path (what the
+/// results file is named after, for standard input).
+pub(super) fn job_name(source: &InputSource, files: &JobFiles) -> String {
+    let path = match &source.path {
+        Some(input) => input.as_path(),
+        None => files.results.as_path(),
+    };
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The ledger of the portal this job sends to; a rehearsal's is its own.
+pub(super) fn open_ledger(
+    args: &Args,
+    files: &JobFiles,
+    job: &str,
+    rehearsal: Option<&Rehearsal>,
+) -> Result<Ledger, Failure> {
+    let dir = rehearsal
+        .map(|r| r.dir.as_path())
+        .or(args.ledger.as_deref());
+    let path =
+        ledger::ledger_path(dir, &files.target).map_err(|e| Failure::bad_input(anyhow!(e)))?;
+    Ledger::open(&path, &files.target, job).map_err(|e| Failure::bad_input(anyhow!(e)))
 }
 
 pub(super) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -105,12 +193,17 @@ pub(super) fn jobs_from(
             }
             *seen += 1;
         }
+        // A deliberate repeat is meant to arrive again: the ledger does not stop it.
+        let delivery_key = (key == RowKey::of(&row.ticket_id, &row.message))
+            .then(|| ledger::delivery_key(&row.ticket_id, &row.message));
         Ok(Job {
             line: row.line,
             ticket_id: row.ticket_id,
             message: row.message,
             extra: row.extra,
             key,
+            delivery_key,
+            known_delivery: None,
             doubt: None,
         })
     }))

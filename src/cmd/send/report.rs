@@ -64,6 +64,17 @@ pub(super) fn print_problems(report: &input::Report, source_name: &str, rate: Ra
     output::emit_long(level, &text, headline, fields);
 }
 
+pub(super) fn print_rehearsal_place(dir: &std::path::Path) {
+    output::emit(
+        Level::Info,
+        &format!(
+            "rehearsal: its journal, ledger and results are in {} (a new place each time, as the simulator starts empty; nothing was written beside the input)",
+            dir.display()
+        ),
+        fields! {"rehearsalDir" => dir},
+    );
+}
+
 pub(super) fn print_sandbox_report(report: &sandbox::Report) {
     let json = serde_json::to_string_pretty(report).unwrap_or_default();
     let fields = match serde_json::to_value(report) {
@@ -178,6 +189,16 @@ pub(super) fn print_summary(
         fields! {"resultsFile" => files.results},
     );
     print_doubles(t);
+    let skipped_delivered = Tally::get(&t.skipped_delivered);
+    if skipped_delivered > 0 {
+        output::emit(
+            Level::Info,
+            &format!(
+                "{skipped_delivered} skipped rows already had their message on the ticket: delivered by another job (the delivery ledger says when and by which), or found on the ticket; each results record has the reason. --resend sends them anyway"
+            ),
+            fields! {"skippedDelivered" => skipped_delivered},
+        );
+    }
     if Tally::get(&t.in_doubt) > 0 {
         output::emit(
             Level::Warn,
@@ -202,8 +223,10 @@ pub(super) fn print_summary(
         output::emit(
             Level::Warn,
             &format!(
-                "failed rows, as CSV (whatever the input's format): {} (fix them and send that \
-                 file, or run again to retry)",
+                "failed rows, as CSV (whatever the input's format), in input order with their \
+                 original line: {}. Safe to edit and send: rows already delivered will not go \
+                 again (the delivery ledger skips them); or run the same command again to \
+                 retry",
                 failed.display()
             ),
             fields! {"failedRowsFile" => failed},
