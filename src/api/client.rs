@@ -93,6 +93,11 @@ impl ApiClient {
         self.credentials.bearer(&self.http).await.map(drop)
     }
 
+    /// Ends in `/v1` when the user got it right, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     fn ticket_url(&self, ticket_id: &str) -> String {
         format!("{}/tickets/{ticket_id}", self.base_url)
     }

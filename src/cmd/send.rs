@@ -25,6 +25,7 @@ use crate::summary::{Counts, RunSummary, SummaryFile};
 use crate::template::MessageArgs;
 
 mod job;
+mod preflight;
 mod report;
 mod watch;
 
@@ -82,6 +83,11 @@ pub struct Args {
     /// Validate the input, print the report and the preview, and stop; nothing is sent
     #[arg(long)]
     pub dry_run: bool,
+
+    /// With --dry-run: also make the preflight request (the first page of the ticket list)
+    /// to check the base URL, the network path, TLS and the token; nothing is sent
+    #[arg(long, requires = "dry_run")]
+    pub check_api: bool,
 
     /// Read each ticket first (one more request per row, within --rate) and leave closed
     /// tickets alone, recorded as skipped: replying would reopen them
@@ -236,6 +242,9 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             .context("cannot write the report")
             .map_err(Failure::stopped)?;
         log_preview(&report.preview);
+        if args.check_api {
+            check_api_only(&args)?;
+        }
         return Ok(if report.is_valid() {
             Exit::Ok
         } else {
@@ -252,15 +261,13 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         )));
     }
 
-    let gate = RateGate::new(args.rate, args.burst).map_err(|e| Failure::bad_input(anyhow!(e)))?;
-    if !args.sandbox {
-        args.api.check_base_url()?;
-    }
-    let target = if args.sandbox {
-        Target::Sandbox
-    } else {
-        Target::Api(args.api.resolve()?)
-    };
+    let gate =
+        Arc::new(RateGate::new(args.rate, args.burst).map_err(|e| Failure::bad_input(anyhow!(e)))?);
+    let runtime = super::runtime()?;
+    // Before the job's files are opened, so that a mistyped base URL leaves no journal
+    // bound to it behind.
+    let (sandbox, client) = reach_api(&args, &runtime, &gate)?;
+    summary.base_url = Some(client.base_url().to_string());
     let job = OpenJob::open(&files).map_err(journal_failure)?;
     // A canary is the first run of a job; once a row is delivered, the same command goes on
     // with the rest.
@@ -285,7 +292,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
     let jobs = job_source(source.clone(), args.input.allow_duplicates, composer);
 
     let settings = Settings {
-        gate: Arc::new(gate),
+        gate,
         concurrency: usize::from(args.concurrency),
         policy: Policy {
             retry: RetryPolicy {
@@ -301,34 +308,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         durability: durability(),
         max_rows,
     };
-    let runtime = super::runtime()?;
     runtime.block_on(async {
-        let (sandbox, base_url, credentials) = match target {
-            Target::Sandbox => {
-                let sandbox = start_sandbox(args.rate).await?;
-                let url = sandbox.base_url().to_string();
-                let token = Secret::new(sandbox::DEFAULT_TOKEN);
-                let credentials =
-                    Credentials::api_key(&token).map_err(|e| Failure::stopped(anyhow!(e)))?;
-                (Some(sandbox), url, credentials)
-            }
-            Target::Api(credentials) => (None, args.api.base_url.clone(), credentials),
-        };
-        summary.base_url = Some(base_url.clone());
-        let client = ApiClient::new(ClientOptions {
-            base_url,
-            credentials,
-            timeout: args.timeout,
-            max_connections: usize::from(args.concurrency),
-            abandon_unacknowledged_after: abandon_unacknowledged_after(args.timeout, args.settle),
-        })
-        .map_err(|e| Failure::bad_input(anyhow!(e)))?;
-        // Wrong OAuth credentials stop the run here, before any row is touched.
-        client
-            .authenticate()
-            .await
-            .map_err(|e| Failure::stopped(anyhow!("{e}; nothing was sent")))?;
-
         let stop = StopSignal::default();
         let tally = Arc::new(Tally::default());
         let goal = Goal {
@@ -363,6 +343,83 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
 /// does not cut connections.
 fn abandon_unacknowledged_after(timeout: Duration, settle: Duration) -> Duration {
     (settle / 2).min(timeout).max(Duration::from_secs(1))
+}
+
+/// Starts the sandbox when asked for, and builds the client for the target with its
+/// credentials proven (an OAuth token obtained): wrong OAuth credentials stop here, before
+/// any row is touched.
+async fn connect(
+    args: &Args,
+    target: Target,
+) -> Result<(Option<sandbox::RunningSandbox>, ApiClient), Failure> {
+    let (sandbox, base_url, credentials) = match target {
+        Target::Sandbox => {
+            let sandbox = start_sandbox(args.rate).await?;
+            let url = sandbox.base_url().to_string();
+            let token = Secret::new(sandbox::DEFAULT_TOKEN);
+            let credentials =
+                Credentials::api_key(&token).map_err(|e| Failure::stopped(anyhow!(e)))?;
+            (Some(sandbox), url, credentials)
+        }
+        Target::Api(credentials) => (None, args.api.base_url.clone(), credentials),
+    };
+    let client = ApiClient::new(ClientOptions {
+        base_url,
+        credentials,
+        timeout: args.timeout,
+        max_connections: usize::from(args.concurrency),
+        abandon_unacknowledged_after: abandon_unacknowledged_after(args.timeout, args.settle),
+    })
+    .map_err(|e| Failure::bad_input(anyhow!(e)))?;
+    client
+        .authenticate()
+        .await
+        .map_err(|e| Failure::stopped(anyhow!("{e}; nothing was sent")))?;
+    Ok((sandbox, client))
+}
+
+/// Connects to the target and makes the preflight request through the run's rate gate: a
+/// wrong base URL, an unreachable server, TLS trouble or a refused token stops here (exit 3).
+/// The sandbox, if any, keeps serving on `runtime` after this returns.
+fn reach_api(
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+    gate: &RateGate,
+) -> Result<(Option<sandbox::RunningSandbox>, ApiClient), Failure> {
+    let target = target(args)?;
+    runtime.block_on(async {
+        let (sandbox, client) = connect(args, target).await?;
+        preflight::check_api(&client, gate, &StopSignal::default()).await?;
+        Ok((sandbox, client))
+    })
+}
+
+/// `--dry-run --check-api`: the preflight alone.
+fn check_api_only(args: &Args) -> Result<(), Failure> {
+    let gate = RateGate::new(args.rate, args.burst).map_err(|e| Failure::bad_input(anyhow!(e)))?;
+    let runtime = super::runtime()?;
+    let (sandbox, client) = reach_api(args, &runtime, &gate)?;
+    output::say(
+        Level::Info,
+        &format!(
+            "bulk-reply: the API at {} answers and accepts the token",
+            client.base_url()
+        ),
+    );
+    if let Some(sandbox) = sandbox {
+        runtime.block_on(sandbox.shutdown());
+    }
+    Ok(())
+}
+
+/// The sandbox, or the API at `--base-url` with the credentials the user gave (checked for
+/// the https rule first).
+fn target(args: &Args) -> Result<Target, Failure> {
+    if args.sandbox {
+        return Ok(Target::Sandbox);
+    }
+    args.api.check_base_url()?;
+    Ok(Target::Api(args.api.resolve()?))
 }
 
 /// Where the messages go.
