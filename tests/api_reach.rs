@@ -8,9 +8,10 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use bulk_reply::sandbox;
+use bulk_reply::rate::Rate;
+use bulk_reply::sandbox::{self, ChatRefusal, SandboxConfig, Source, Status, TicketSeed, World};
 use predicates::str::contains;
-use support::{Sandbox, rows, with_suffix, write_csv};
+use support::{Sandbox, results, rows, with_suffix, write_csv};
 
 /// A loopback URL with nothing listening: the port was free a moment ago.
 fn nothing_listening() -> String {
@@ -116,4 +117,92 @@ fn dry_run_check_api_makes_the_preflight_and_sends_nothing() {
         .assert()
         .code(3)
         .stderr(contains("cannot reach the API"));
+}
+
+#[test]
+fn a_server_that_goes_away_mid_run_stops_it_within_seconds() {
+    let sandbox = Sandbox::open_world();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), "notices.csv", &rows(40));
+    // The default retry delay: without the breaker, each of the remaining rows would spend
+    // all 8 attempts (about a minute of backoff each) before the run said anything.
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"))
+        .arg("send")
+        .arg(&input)
+        .args(["--base-url", &sandbox.base_url(), "--rate", "20/s", "-y"])
+        .env("MKP_API_TOKEN", sandbox::DEFAULT_TOKEN)
+        .env_remove("MKP_OAUTH_CLIENT_ID")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while sandbox.messages().len() < 3 {
+        assert!(started.elapsed() < Duration::from_secs(5), "no row arrived");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(sandbox);
+    let gone = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        gone.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        gone.elapsed()
+    );
+    assert!(
+        stderr.contains("connection attempts in a row failed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_403_on_a_chat_ticket_fails_that_row_and_the_run_goes_on() {
+    let input_rows = rows(20);
+    // The first row is a chat ticket, so its 403 comes before any message is delivered.
+    let world = World::Fixed(
+        input_rows
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| TicketSeed {
+                id: id.clone(),
+                status: Status::Open,
+                source: if i == 0 { Source::Chat } else { Source::Portal },
+                customer_id: None,
+                title: "Storing".into(),
+            })
+            .collect(),
+    );
+    let sandbox = Sandbox::start(SandboxConfig {
+        rate_limit: Rate::Unlimited,
+        world,
+        chat_refusal: ChatRefusal::Forbidden,
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), "notices.csv", &input_rows);
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited", "-y"])
+        .assert()
+        .code(1)
+        .stderr(contains("19 sent, 1 failed"));
+    let records = results(&with_suffix(&input, ".results.ndjson"));
+    let chat = records.iter().find(|r| r["ticketId"] == "tic_t0").unwrap();
+    assert_eq!(chat["status"], "failed");
+    assert_eq!(chat["httpStatus"], 403);
+    assert_eq!(chat["error"]["kind"], "rejected");
+    assert!(
+        chat["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("chat ticket"),
+        "{chat}"
+    );
+    assert_eq!(
+        sandbox.report().posts,
+        20,
+        "the chat ticket is not posted again"
+    );
 }

@@ -19,5 +19,5 @@ pub use limits::RateLimitInfo;
 pub use matching::{Delivered, ServerClock, count_delivered, normalise};
 pub use preflight::PreflightError;
 pub use secret::Secret;
-pub use ticket::{Message, Ticket, TicketPage, TicketStatus, TicketSummary};
+pub use ticket::{Message, Ticket, TicketPage, TicketSource, TicketStatus, TicketSummary};
 pub use transport::check_base_url;

@@ -7,8 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::breaker::RunBreaker;
 use super::progress::Tally;
-use super::protocol::{Event, Policy, PostReply, ReadReply, RowProtocol, Step};
+use super::protocol::{
+    Event, Policy, PostReply, ReadReply, RowProtocol, Step, refused_for_this_ticket,
+};
 use super::rate_gate::RateGate;
 use super::stop::{StopLevel, StopSignal};
 use crate::api::{ApiClient, ApiError, ErrorKind, count_delivered};
@@ -26,6 +29,8 @@ pub struct Courier {
     /// The places among the requests in flight (`--concurrency`). A row waiting out a
     /// settle period gives its place back.
     pub slots: Arc<Semaphore>,
+    /// What the run as a whole knows about reaching the API, fed after every request.
+    pub breaker: RunBreaker,
 }
 
 /// Why a row ends this run without an outcome.
@@ -60,6 +65,17 @@ impl Courier {
                 Step::StopRun(error) => {
                     self.stop.request(StopLevel::Graceful, error.message);
                     Err(Left::Stopping)
+                }
+                Step::Refused(error) if self.breaker.refusal_stops_run() => {
+                    self.stop.request(StopLevel::Graceful, error.message);
+                    Err(Left::Stopping)
+                }
+                Step::Refused(error) => {
+                    return Some(Outcome {
+                        job,
+                        attempts,
+                        result: refused_for_this_ticket(error),
+                    });
                 }
                 Step::Pause(delay) => {
                     Tally::bump(&self.tally.retries);
@@ -119,6 +135,7 @@ impl Courier {
         let answer = match answer {
             Ok(reply) => {
                 self.gate.observe(&reply.limits);
+                self.breaker.delivered();
                 Ok(PostReply {
                     http_status: reply.http_status,
                     message_id: reply.value.message_id,
@@ -144,6 +161,7 @@ impl Courier {
         let answer = match answer {
             Ok(reply) => {
                 self.gate.observe(&reply.limits);
+                self.breaker.answered();
                 let ticket = &reply.value.ticket;
                 let (copies, newest_id) = match copies_since {
                     Some(since) => {
@@ -156,6 +174,7 @@ impl Courier {
                 Ok(ReadReply {
                     http_status: reply.http_status,
                     status: ticket.status,
+                    source: ticket.source,
                     copies,
                     newest_id,
                     ticket: reply.value.raw,
@@ -166,11 +185,15 @@ impl Courier {
         Ok(Event::Read { at, answer })
     }
 
-    /// What every failed request tells the whole run: a 429 pauses every worker.
+    /// What every failed request tells the whole run: a 429 pauses every worker; connection
+    /// failures with no answer in between stop the run.
     fn noted(&self, error: ApiError) -> ApiError {
         if error.kind == ErrorKind::RateLimited {
             Tally::bump(&self.tally.rate_limited);
             self.gate.pause(&error.limits);
+        }
+        if let Some(reason) = self.breaker.failed(&error, self.client.base_url()) {
+            self.stop.request(StopLevel::Graceful, reason);
         }
         tracing::debug!("request failed: {error}");
         error

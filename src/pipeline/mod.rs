@@ -6,6 +6,7 @@
 //!                                                               ApiClient)
 //! ```
 
+mod breaker;
 mod courier;
 mod feed;
 mod progress;
@@ -30,6 +31,7 @@ pub use stop::{StopCause, StopLevel, StopSignal};
 
 use crate::api::ApiClient;
 use crate::journal::{Durability, JournalError, OpenJob, spawn_writer};
+use breaker::RunBreaker;
 use courier::Courier;
 
 pub struct Settings {
@@ -102,6 +104,7 @@ pub async fn run(
         tally: tally.clone(),
         journal: journal.clone(),
         slots: slots.clone(),
+        breaker: RunBreaker::default(),
     });
     let mut in_flight = JoinSet::new();
     while let Some(job) = ready.recv().await {
