@@ -206,3 +206,133 @@ fn a_403_on_a_chat_ticket_fails_that_row_and_the_run_goes_on() {
         "the chat ticket is not posted again"
     );
 }
+
+/// An HTTPS front for a sandbox, as a company's TLS-inspecting proxy is: it terminates TLS
+/// with a certificate from a private CA made for this test, and passes the bytes on.
+struct PrivateCaFront {
+    _runtime: tokio::runtime::Runtime,
+    base_url: String,
+    ca_pem: String,
+}
+
+impl PrivateCaFront {
+    fn start(backend_base_url: &str) -> PrivateCaFront {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+        let backend: std::net::SocketAddr = backend_base_url
+            .trim_start_matches("http://")
+            .trim_end_matches("/v1")
+            .parse()
+            .unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "bulk-reply test CA");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_pem = ca_params.self_signed(&ca_key).unwrap().pem();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server_key = KeyPair::generate().unwrap();
+        let server_cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&server_key, &issuer)
+            .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![server_cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let base_url = format!("https://{}/v1", listener.local_addr().unwrap());
+        runtime.spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A client that does not trust the CA hangs up during the handshake.
+                    let Ok(mut client) = acceptor.accept(client).await else {
+                        return;
+                    };
+                    let Ok(mut server) = tokio::net::TcpStream::connect(backend).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+            }
+        });
+        PrivateCaFront {
+            _runtime: runtime,
+            base_url,
+            ca_pem,
+        }
+    }
+}
+
+#[test]
+fn a_private_ca_is_refused_at_once_then_trusted_with_ca_cert_or_ssl_cert_file() {
+    let sandbox = Sandbox::open_world();
+    let front = PrivateCaFront::start(&sandbox.base_url());
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("company-ca.pem");
+    std::fs::write(&ca_file, &front.ca_pem).unwrap();
+    let input = write_csv(dir.path(), "notices.csv", &rows(3));
+
+    let started = Instant::now();
+    send_to(&front.base_url, &input)
+        .env_remove("SSL_CERT_FILE")
+        .assert()
+        .code(3)
+        .stderr(contains(format!(
+            "cannot connect securely to {}/tickets?page=1",
+            front.base_url
+        )))
+        .stderr(contains("UnknownIssuer"))
+        .stderr(contains("--ca-cert FILE"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(sandbox.report().requests, 0, "a TLS failure is not retried");
+
+    send_to(&front.base_url, &input)
+        .arg("--ca-cert")
+        .arg(&ca_file)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(0)
+        .stderr(contains("3 sent, 0 failed"));
+
+    // The operating system's store, as rustls-native-certs reads it, honours SSL_CERT_FILE.
+    let more = write_csv(dir.path(), "more.csv", &rows(2));
+    send_to(&front.base_url, &more)
+        .env("SSL_CERT_FILE", &ca_file)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn a_ca_cert_that_is_not_pem_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let input = write_csv(dir.path(), "notices.csv", &rows(1));
+    send_to(&nothing_listening(), &input)
+        .arg("--ca-cert")
+        .arg(&not_pem)
+        .assert()
+        .code(2)
+        .stderr(contains("holds no certificate"));
+}

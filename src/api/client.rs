@@ -33,6 +33,9 @@ pub struct ClientOptions {
     /// nothing. With this bound, the kernel drops such a connection, bytes and all, so a
     /// request can land at most this long after it was last sent.
     pub abandon_unacknowledged_after: Duration,
+    /// Certificate authorities trusted besides the operating system's store and the
+    /// built-in roots (`--ca-cert`): a company's TLS-inspecting proxy, a private CA.
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 #[derive(Clone)]
@@ -69,7 +72,13 @@ pub struct Fetched {
 
 impl ApiClient {
     pub fn new(options: ClientOptions) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+        let builder = options
+            .extra_roots
+            .into_iter()
+            .fold(reqwest::Client::builder(), |builder, root| {
+                builder.add_root_certificate(root)
+            });
+        let http = builder
             .user_agent(concat!("bulk-reply/", env!("CARGO_PKG_VERSION")))
             .timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(10)))

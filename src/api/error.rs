@@ -245,23 +245,20 @@ fn describe_transport(error: &reqwest::Error) -> String {
 }
 
 /// The rustls error somewhere in the cause chain, if the TLS handshake is what failed.
-/// hyper carries it inside an `io::Error`, whose `source()` skips it, hence `get_ref`.
+/// hyper carries it inside `io::Error`s (nested), whose `source()` skips the error they
+/// wrap, hence `get_ref`.
 fn tls_failure(error: &reqwest::Error) -> Option<&rustls::Error> {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = cause {
-        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+    fn find<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
             return Some(tls);
         }
-        if let Some(tls) = current
+        let wrapped = cause
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(tls);
-        }
-        cause = current.source();
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        wrapped.or_else(|| cause.source()).and_then(find)
     }
-    None
+    find(error)
 }
 
 #[cfg(test)]

@@ -20,4 +20,4 @@ pub use matching::{Delivered, ServerClock, count_delivered, normalise};
 pub use preflight::PreflightError;
 pub use secret::Secret;
 pub use ticket::{Message, Ticket, TicketPage, TicketSource, TicketStatus, TicketSummary};
-pub use transport::check_base_url;
+pub use transport::{check_base_url, read_ca_file};

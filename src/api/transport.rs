@@ -3,8 +3,9 @@
 //! proxy), unless the user overrides that knowingly.
 
 use std::net::IpAddr;
+use std::path::Path;
 
-use reqwest::Url;
+use reqwest::{Certificate, Url};
 
 /// Checks a URL that credentials will be sent to (`flag` names where it came from, e.g.
 /// `--base-url`), before any connection is made. `Err` is the message for the user.
@@ -26,6 +27,22 @@ pub fn check_base_url(
             "--base-url must be an https:// URL, not {other}://"
         )),
     }
+}
+
+/// Reads the certificate authorities of a PEM file (`--ca-cert`), one or several. `Err` is
+/// the message for the user.
+pub fn read_ca_file(path: &Path) -> Result<Vec<Certificate>, String> {
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
+    let roots = Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("{} is not a PEM certificate file: {e}", path.display()))?;
+    if roots.is_empty() {
+        return Err(format!(
+            "{} holds no certificate: --ca-cert wants the CA in PEM form (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(roots)
 }
 
 /// Whether the URL's host is this machine.

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
-use crate::api::{Credentials, OAuthClient, Secret, check_base_url};
+use crate::api::{Credentials, OAuthClient, Secret, check_base_url, read_ca_file};
 use crate::exit::Failure;
 use crate::output::{self, Level};
 
@@ -49,6 +49,12 @@ pub struct ApiAccessArgs {
     /// then travel unencrypted. Only for a trusted network; https is the rule
     #[arg(long)]
     pub allow_insecure_http: bool,
+
+    /// Also trust the certificate authorities in this PEM file (a company's TLS-inspecting
+    /// proxy, a private CA). The operating system's trust store (or SSL_CERT_FILE) and the
+    /// built-in roots are trusted in any case
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// For the `after_help` of commands that flatten [`ApiAccessArgs`].
@@ -115,6 +121,14 @@ impl ApiAccessArgs {
 }
 
 impl ApiAccessArgs {
+    /// The certificate authorities of `--ca-cert`, if given (exit 2 when unreadable).
+    pub fn extra_roots(&self) -> Result<Vec<reqwest::Certificate>, Failure> {
+        match &self.ca_cert {
+            Some(path) => read_ca_file(path).map_err(|e| Failure::bad_input(anyhow!(e))),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// The https rule for `--base-url` (see [`ApiAccessArgs::check_url`]).
     pub fn check_base_url(&self) -> Result<(), Failure> {
         self.check_url("--base-url", &self.base_url)

@@ -369,6 +369,7 @@ async fn connect(
         timeout: args.timeout,
         max_connections: usize::from(args.concurrency),
         abandon_unacknowledged_after: abandon_unacknowledged_after(args.timeout, args.settle),
+        extra_roots: args.api.extra_roots()?,
     })
     .map_err(|e| Failure::bad_input(anyhow!(e)))?;
     client

@@ -163,6 +163,7 @@ pub fn run(args: Args) -> CmdResult {
             max_connections: 1,
             // Reads only: a request given up on can land later without harm.
             abandon_unacknowledged_after: args.timeout,
+            extra_roots: args.api.extra_roots()?,
         })
         .map_err(|e| Failure::bad_input(anyhow!(e)))?;
         client
