@@ -207,6 +207,9 @@ fn a_403_on_a_chat_ticket_fails_that_row_and_the_run_goes_on() {
     );
 }
 
+/// A host name that resolves nowhere: reached only through a proxy that knows it.
+const REMOTE_HOST: &str = "api.example.test";
+
 /// An HTTPS front for a sandbox, as a company's TLS-inspecting proxy is: it terminates TLS
 /// with a certificate from a private CA made for this test, and passes the bytes on.
 struct PrivateCaFront {
@@ -234,10 +237,11 @@ impl PrivateCaFront {
         let ca_pem = ca_params.self_signed(&ca_key).unwrap().pem();
         let issuer = Issuer::new(ca_params, ca_key);
         let server_key = KeyPair::generate().unwrap();
-        let server_cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
-            .unwrap()
-            .signed_by(&server_key, &issuer)
-            .unwrap();
+        let server_cert =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), REMOTE_HOST.to_string()])
+                .unwrap()
+                .signed_by(&server_key, &issuer)
+                .unwrap();
         let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -335,4 +339,123 @@ fn a_ca_cert_that_is_not_pem_is_a_usage_error() {
         .assert()
         .code(2)
         .stderr(contains("holds no certificate"));
+}
+
+/// A forward proxy that tunnels every `CONNECT` to `target`, whatever host it names, and
+/// keeps the first line of each request it got.
+struct TunnellingProxy {
+    _runtime: tokio::runtime::Runtime,
+    url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl TunnellingProxy {
+    fn start(target: std::net::SocketAddr) -> TunnellingProxy {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        runtime.spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut client = BufReader::new(client);
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if client.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        head.push_str(&line);
+                    }
+                    let first = head.lines().next().unwrap_or_default().to_string();
+                    seen.lock().unwrap().push(first.clone());
+                    if !first.starts_with("CONNECT ") {
+                        return;
+                    }
+                    let Ok(mut server) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let mut client = client.into_inner();
+                    let established = b"HTTP/1.1 200 Connection Established\r\n\r\n";
+                    if client.write_all(established).await.is_err() {
+                        return;
+                    }
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+            }
+        });
+        TunnellingProxy {
+            _runtime: runtime,
+            url,
+            requests,
+        }
+    }
+}
+
+#[test]
+fn https_proxy_carries_the_requests_to_a_remote_api() {
+    let sandbox = Sandbox::open_world();
+    let front = PrivateCaFront::start(&sandbox.base_url());
+    let front_address = front
+        .base_url
+        .trim_start_matches("https://")
+        .trim_end_matches("/v1")
+        .parse()
+        .unwrap();
+    let proxy = TunnellingProxy::start(front_address);
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("company-ca.pem");
+    std::fs::write(&ca_file, &front.ca_pem).unwrap();
+    let input = write_csv(dir.path(), "notices.csv", &rows(2));
+    send_to(&format!("https://{REMOTE_HOST}/v1"), &input)
+        .env("HTTPS_PROXY", &proxy.url)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .arg("--ca-cert")
+        .arg(&ca_file)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(0)
+        .stderr(contains("2 sent, 0 failed"));
+    let requests = proxy.requests.lock().unwrap().clone();
+    assert!(!requests.is_empty());
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.starts_with(&format!("CONNECT {REMOTE_HOST}:443 "))),
+        "only tunnels, so the token stays inside TLS: {requests:?}"
+    );
+}
+
+#[test]
+fn a_base_url_on_this_machine_never_goes_through_a_proxy() {
+    let sandbox = Sandbox::open_world();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), "notices.csv", &rows(2));
+    // A proxy that is not there: any request sent to it would fail.
+    let dead_proxy = nothing_listening().trim_end_matches("/v1").to_string();
+    sandbox
+        .send(&input)
+        .args(["--rate", "unlimited", "-y"])
+        .env("HTTP_PROXY", &dead_proxy)
+        .env("http_proxy", &dead_proxy)
+        .env("ALL_PROXY", &dead_proxy)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .assert()
+        .code(0)
+        .stderr(contains("2 sent, 0 failed"));
 }

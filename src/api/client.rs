@@ -14,6 +14,7 @@ use super::error::ApiError;
 use super::limits::RateLimitInfo;
 use super::matching::{ServerClock, find_posted};
 use super::ticket::{Ticket, TicketPage};
+use super::transport::bypasses_proxies;
 
 /// A larger answer is not a ticket we want to hold in memory; real tickets are far smaller.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -72,12 +73,15 @@ pub struct Fetched {
 
 impl ApiClient {
     pub fn new(options: ClientOptions) -> Result<Self, String> {
-        let builder = options
+        let mut builder = options
             .extra_roots
             .into_iter()
             .fold(reqwest::Client::builder(), |builder, root| {
                 builder.add_root_certificate(root)
             });
+        if bypasses_proxies(&options.base_url) {
+            builder = builder.no_proxy();
+        }
         let http = builder
             .user_agent(concat!("bulk-reply/", env!("CARGO_PKG_VERSION")))
             .timeout(options.timeout)

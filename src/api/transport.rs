@@ -1,6 +1,10 @@
 //! Where the token may travel. A bearer token sent over plain HTTP can be read by anyone on
 //! the path, so a base URL must be https, except to this machine (the sandbox, a local
 //! proxy), unless the user overrides that knowingly.
+//!
+//! Proxies: reqwest honours `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (either
+//! case). A base URL on this machine never goes through one: plain http is allowed there
+//! only because the bytes never leave the machine, which a remote proxy would undo.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -43,6 +47,12 @@ pub fn read_ca_file(path: &Path) -> Result<Vec<Certificate>, String> {
         ));
     }
     Ok(roots)
+}
+
+/// Whether requests to `base_url` must bypass any proxy the environment names: it is on
+/// this machine.
+pub fn bypasses_proxies(base_url: &str) -> bool {
+    Url::parse(base_url).is_ok_and(|url| is_loopback(&url))
 }
 
 /// Whether the URL's host is this machine.

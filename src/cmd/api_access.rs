@@ -58,13 +58,18 @@ pub struct ApiAccessArgs {
 }
 
 /// For the `after_help` of commands that flatten [`ApiAccessArgs`].
-pub const CREDENTIALS_HELP: &str = "\
+pub const API_ACCESS_HELP: &str = "\
 Credentials (the first that applies wins):
   --token-file PATH        an API key read from a file
   MKP_API_TOKEN            an API key
   MKP_OAUTH_CLIENT_ID, MKP_OAUTH_CLIENT_SECRET, MKP_OAUTH_REFRESH_TOKEN
                            OAuth: access tokens renewed before they expire
-  MKP_API_TOKEN together with MKP_OAUTH_* is refused (exit 2): unset one.";
+  MKP_API_TOKEN together with MKP_OAUTH_* is refused (exit 2): unset one.
+
+Network:
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY (either case) are honoured; a base URL on
+  this machine (localhost, 127.0.0.1, ::1) never goes through a proxy. TLS trusts the
+  system's store (SSL_CERT_FILE, SSL_CERT_DIR), built-in roots, and --ca-cert FILE.";
 
 impl ApiAccessArgs {
     pub fn resolve(&self) -> Result<Credentials, Failure> {

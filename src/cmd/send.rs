@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
-use super::api_access::{ApiAccessArgs, CREDENTIALS_HELP};
+use super::api_access::{API_ACCESS_HELP, ApiAccessArgs};
 use super::confirm::{self, Asking, Plan};
 use super::unattended::UnattendedArgs;
 use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
@@ -72,7 +72,7 @@ Exit codes:
 
 /// Post every row of INPUT as a reply on its ticket
 #[derive(Debug, clap::Args)]
-#[command(after_help = format!("{EXAMPLES}\n\n{CREDENTIALS_HELP}"), args_override_self = true)]
+#[command(after_help = format!("{EXAMPLES}\n\n{API_ACCESS_HELP}"), args_override_self = true)]
 pub struct Args {
     #[command(flatten)]
     pub input: InputArgs,
