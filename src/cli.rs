@@ -50,3 +50,17 @@ pub enum Command {
     /// Print the manual page (roff)
     Man(cmd::man::Args),
 }
+
+impl Command {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Validate(_) => "validate",
+            Command::Send(_) => "send",
+            Command::Tickets(_) => "tickets",
+            Command::Sandbox(_) => "sandbox",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
+        }
+    }
+}

@@ -5,7 +5,11 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::cli::Cli;
-use crate::exit::{CmdResult, Exit};
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::exit::{CmdResult, Exit, Failure};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -36,6 +40,13 @@ pub fn run(args: Args) -> CmdResult {
         CompletionShell::Fish => Shell::Fish,
     };
     let mut command = Cli::command();
-    clap_complete::generate(shell, &mut command, "bulk-reply", &mut std::io::stdout());
+    // Generated into memory first: clap_complete panics on a failed write.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "bulk-reply", &mut script);
+    std::io::stdout()
+        .lock()
+        .write_all(&script)
+        .context("cannot write the completion script")
+        .map_err(Failure::stopped)?;
     Ok(Exit::Ok)
 }

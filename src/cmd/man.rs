@@ -3,7 +3,6 @@
 
 use std::io::Write;
 
-use anyhow::anyhow;
 use clap::CommandFactory;
 
 use crate::cli::Cli;
@@ -38,6 +37,8 @@ pub fn run(_args: Args) -> CmdResult {
         });
     rendered
         .and_then(|()| std::io::stdout().lock().write_all(&page))
-        .map_err(|e| Failure::stopped(anyhow!("cannot write the manual page: {e}")))?;
+        .map_err(|e| {
+            Failure::stopped(anyhow::Error::new(e).context("cannot write the manual page"))
+        })?;
     Ok(Exit::Ok)
 }
