@@ -77,7 +77,7 @@ impl DeadlineSpec {
     /// can only be read reliably while the process has one thread (the `time` crate refuses
     /// otherwise), so call this before the runtime starts. If it cannot be read, a clock
     /// time is taken as UTC, and the returned warning says so.
-    pub fn instant(self) -> (tokio::time::Instant, Option<String>) {
+    pub fn instant(self) -> ResolvedDeadline {
         let (offset, warning) = match UtcOffset::current_local_offset() {
             Ok(offset) => (offset, None),
             Err(_) => (
@@ -90,7 +90,30 @@ impl DeadlineSpec {
         let now = OffsetDateTime::now_utc().to_offset(offset);
         let at = self.resolve(now);
         let wait = Duration::try_from(at - now).unwrap_or(Duration::ZERO);
-        (later(tokio::time::Instant::now(), wait), warning)
+        ResolvedDeadline {
+            instant: later(tokio::time::Instant::now(), wait),
+            at,
+            warning,
+        }
+    }
+}
+
+/// A `--deadline` as the run uses it, and as the user is told it.
+pub struct ResolvedDeadline {
+    pub instant: tokio::time::Instant,
+    /// In the local offset (UTC if it could not be read).
+    pub at: OffsetDateTime,
+    /// Why a clock time was taken as UTC, if it was.
+    pub warning: Option<String>,
+}
+
+impl ResolvedDeadline {
+    /// RFC 3339 with the offset, as the user reads it in the first line of the run.
+    pub fn describe(&self) -> String {
+        let to_the_second = self.at.replace_nanosecond(0).unwrap_or(self.at);
+        to_the_second
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| "beyond any date (none, in effect)".to_string())
     }
 }
 

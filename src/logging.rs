@@ -50,11 +50,19 @@ pub fn init(args: &LogArgs) {
     let filter = EnvFilter::new(format!("warn,bulk_reply={}", args.level()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_on_stderr())
         .with_writer(std::io::stderr);
     match args.log_format {
         LogFormat::Text => builder.with_target(false).init(),
         LogFormat::Json => builder.event_format(JsonLines).init(),
     }
+}
+
+/// Colour codes only for a person at a terminal: never in a file or a pipe (`2>log`, cron,
+/// journald), and never when `NO_COLOR` is set to anything (https://no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Formats a `tracing` event as one [`output::json_line`]: its fields other than the

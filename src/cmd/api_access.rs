@@ -162,6 +162,29 @@ fn env_value(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// A token is a password: a file that other users of the machine can read gives it away.
+/// Warned, not refused: the file is the user's to fix, and a cron job should still run.
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(metadata) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            output::say(
+                Level::Warn,
+                &format!(
+                    "bulk-reply: the token file {} can be read by other users (mode {mode:03o}): run chmod 600 {}",
+                    path.display(),
+                    path.display()
+                ),
+            );
+        }
+    }
+}
+
 fn read_token_file(path: &Path) -> Result<Secret, Failure> {
     let token = std::fs::read_to_string(path).map_err(|e| {
         Failure::bad_input(anyhow!(
@@ -169,6 +192,7 @@ fn read_token_file(path: &Path) -> Result<Secret, Failure> {
             path.display()
         ))
     })?;
+    warn_if_readable_by_others(path);
     let token = token.trim();
     if token.is_empty() {
         return Err(Failure::bad_input(anyhow!(

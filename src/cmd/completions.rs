@@ -43,10 +43,23 @@ pub fn run(args: Args) -> CmdResult {
     // Generated into memory first: clap_complete panics on a failed write.
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "bulk-reply", &mut script);
+    if shell == Shell::Bash {
+        script = repair_bash_case_labels(&script);
+    }
     std::io::stdout()
         .lock()
         .write_all(&script)
         .context("cannot write the completion script")
         .map_err(Failure::stopped)?;
     Ok(Exit::Ok)
+}
+
+/// clap_complete escapes the `-` of `bulk-reply` one way in the names it gives each
+/// subcommand (`bulk__reply__subcmd__send`) and another in the case labels that complete
+/// them (`bulk__subcmd__reply__subcmd__send`), so bash never completes a subcommand's own
+/// options. The labels are renamed to match.
+fn repair_bash_case_labels(script: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(script)
+        .replace("bulk__subcmd__reply__", "bulk__reply__")
+        .into_bytes()
 }

@@ -197,11 +197,11 @@ pub fn run(args: Args) -> CmdResult {
 fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
     // Read while the process has one thread: see `DeadlineSpec::instant`.
     let deadline = args.unattended.deadline.map(|spec| {
-        let (instant, warning) = spec.instant();
-        if let Some(warning) = warning {
+        let deadline = spec.instant();
+        if let Some(warning) = &deadline.warning {
             output::say(Level::Warn, &format!("bulk-reply: {warning}"));
         }
-        instant
+        deadline
     });
     let source = args.input.source();
     let files = job_files(&args, &source)?;
@@ -289,6 +289,10 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         output::say(Level::Info, "not confirmed: nothing was sent");
         return Ok(Exit::Ok);
     }
+    let to_send = report
+        .rows
+        .saturating_sub(job.resume.settled_rows())
+        .min(max_rows.unwrap_or(u64::MAX));
     let jobs = job_source(source.clone(), args.input.allow_duplicates, composer);
 
     let settings = Settings {
@@ -316,6 +320,20 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             max_rows,
         };
         let view = args.unattended.progress_view();
+        output::emit(
+            Level::Info,
+            &format!(
+                "bulk-reply: sending up to {to_send} rows to {} at {}{}",
+                client.base_url(),
+                args.rate,
+                deadline.as_ref().map_or(String::new(), |d| format!(
+                    "; deadline {}",
+                    d.describe()
+                )),
+            ),
+            crate::fields! {"toSend" => to_send, "baseUrl" => client.base_url(), "deadline" => deadline.as_ref().map(|d| d.describe())},
+        );
+        let deadline = deadline.map(|d| d.instant);
         let watchers = Watchers::start(&stop, deadline, tally.clone(), goal, args.rate, view);
         let report = pipeline::run(settings, client, job, jobs, report.rows, stop, tally).await;
         watchers.finish().await;
