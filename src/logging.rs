@@ -14,8 +14,10 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::output::{self, LogFormat};
 
-/// Global flags that set how much the tool says on standard error, and in which form.
+/// Global flags that set how much the tool says on standard error, and in which form. Every
+/// subcommand's `--help` lists them under their own heading, apart from its own options.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct LogArgs {
     /// More detail on standard error (-v: debug, -vv: trace)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

@@ -172,3 +172,28 @@ fn bash_completes_a_subcommands_options_and_values() {
     );
     assert!(bash_completes(&["bulk-reply", "se"]).contains(&"send".to_string()));
 }
+
+#[test]
+fn send_help_lists_the_global_options_apart_and_documents_reaching_the_api() {
+    let output = Command::cargo_bin("bulk-reply")
+        .unwrap()
+        .args(["send", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    let global = help
+        .find("\nGlobal options:\n")
+        .expect("a heading of their own");
+    let verbose = help.find("--verbose").unwrap();
+    let own = help.find("--deadline").unwrap();
+    assert!(own < global && global < verbose, "{help}");
+    for documented in [
+        "--check-api",
+        "--ca-cert",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "SSL_CERT_FILE",
+    ] {
+        assert!(help.contains(documented), "{documented} in send --help");
+    }
+}
