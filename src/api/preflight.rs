@@ -29,7 +29,7 @@ pub enum PreflightError {
         suggestion: String,
     },
 
-    #[error("the API at {url} refused the token ({cause})")]
+    #[error("{cause} (asked for {url})")]
     TokenRefused { url: String, cause: String },
 
     /// The API is there but busy or in trouble (429, 5xx): not a misconfiguration, so the
@@ -55,13 +55,10 @@ impl ApiClient {
             }
             (ErrorKind::Unauthorized, Some(403)) => PreflightError::TokenRefused {
                 url,
-                cause: "HTTP 403: the token needs the tickets.read and tickets.write scopes"
-                    .into(),
+                cause: "the API refused the token (HTTP 403): it needs the tickets.read and tickets.write scopes".into(),
             },
-            (ErrorKind::Unauthorized, Some(401)) => PreflightError::TokenRefused {
-                url,
-                cause: "HTTP 401: check that MKP_API_TOKEN, --token-file or the MKP_OAUTH_* variables hold a valid token for this API".into(),
-            },
+            // The client's own words: they name the variables to check, and tell a renewed
+            // OAuth token that is refused apart from a wrong API key.
             (ErrorKind::Unauthorized, _) => PreflightError::TokenRefused { url, cause },
             (ErrorKind::NotFound | ErrorKind::InvalidResponse, _)
             | (ErrorKind::Rejected, Some(300..=399)) => PreflightError::NotThisApi {
