@@ -459,3 +459,16 @@ fn a_base_url_on_this_machine_never_goes_through_a_proxy() {
         .code(0)
         .stderr(contains("2 sent, 0 failed"));
 }
+
+#[test]
+fn a_sandbox_run_says_it_ignores_the_base_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), "notices.csv", &rows(1));
+    send_to("https://api.example.test/v1", &input)
+        .args(["--sandbox", "--rate", "unlimited"])
+        .assert()
+        .code(0)
+        .stderr(contains(
+            "--sandbox sends to the built-in simulator, not to https://api.example.test/v1",
+        ));
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
-use super::api_access::{API_ACCESS_HELP, ApiAccessArgs};
+use super::api_access::{API_ACCESS_HELP, ApiAccessArgs, DEFAULT_BASE_URL};
 use super::confirm::{self, Asking, Plan};
 use super::unattended::UnattendedArgs;
 use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
@@ -443,6 +443,16 @@ fn check_api_only(args: &Args) -> Result<(), Failure> {
 /// the https rule first).
 fn target(args: &Args) -> Result<Target, Failure> {
     if args.sandbox {
+        if args.api.base_url != DEFAULT_BASE_URL {
+            // Said, not refused: MKP_BASE_URL may well be set for the real runs.
+            output::say(
+                Level::Warn,
+                &format!(
+                    "bulk-reply: --sandbox sends to the built-in simulator, not to {} (--base-url or MKP_BASE_URL)",
+                    args.api.base_url
+                ),
+            );
+        }
         return Ok(Target::Sandbox);
     }
     args.api.check_base_url()?;
