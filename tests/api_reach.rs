@@ -472,3 +472,128 @@ fn a_sandbox_run_says_it_ignores_the_base_url() {
             "--sandbox sends to the built-in simulator, not to https://api.example.test/v1",
         ));
 }
+
+/// A server that refuses messages (403) on `tic_locked*` tickets, which read as ordinary
+/// portal tickets, and takes them on every other ticket.
+fn start_server_refusing_locked_tickets() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut stream = stream;
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut content_length = 0;
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if header == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:")
+                        {
+                            content_length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; content_length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let mut parts = request_line.split_whitespace();
+                    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                    let ticket = path.rsplit('/').next().unwrap_or("");
+                    let (status, answer) = if path.starts_with("/v1/tickets?") {
+                        (
+                            "200 OK",
+                            r#"{"current_page":1,"data":[],"next_page_url":null}"#.to_string(),
+                        )
+                    } else if method == "POST" && ticket.starts_with("tic_locked") {
+                        (
+                            "403 Forbidden",
+                            r#"{"code":403,"message":"Forbidden."}"#.to_string(),
+                        )
+                    } else {
+                        let message = serde_json::from_slice::<serde_json::Value>(&body)
+                            .ok()
+                            .and_then(|v| v["message"].as_str().map(str::to_owned));
+                        let messages = match message {
+                            Some(m) => {
+                                serde_json::json!([{"id": "tim_1", "message": m, "isPostedByCustomer": false, "postedAt": "2026-12-01T10:00:00+00:00", "attachments": []}])
+                            }
+                            None => serde_json::json!([]),
+                        };
+                        let ticket = serde_json::json!({"id": ticket, "status": "open", "source": "portal", "messages": messages});
+                        ("200 OK", ticket.to_string())
+                    };
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        answer.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(answer.as_bytes());
+                }
+            });
+        }
+    });
+    base_url
+}
+
+#[test]
+fn a_403_on_a_readable_ticket_stops_the_run_only_before_the_first_delivery() {
+    let base_url = start_server_refusing_locked_tickets();
+    let dir = tempfile::tempdir().unwrap();
+    let message = "<p>Notice</p>".to_string();
+
+    // Refused first: nothing shows the token may write.
+    let first_refused = write_csv(
+        dir.path(),
+        "locked_first.csv",
+        &[
+            ("tic_locked1".into(), message.clone()),
+            ("tic_ok1".into(), message.clone()),
+        ],
+    );
+    send_to(&base_url, &first_refused)
+        .args(["--rate", "unlimited", "--concurrency", "1"])
+        .assert()
+        .code(3)
+        .stderr(contains("the token lacks permission (HTTP 403"));
+
+    // Refused after a delivery: the refusal is that ticket's, the run goes on.
+    let delivered_first = write_csv(
+        dir.path(),
+        "ok_first.csv",
+        &[
+            ("tic_ok2".into(), message.clone()),
+            ("tic_locked2".into(), message.clone()),
+            ("tic_ok3".into(), message),
+        ],
+    );
+    send_to(&base_url, &delivered_first)
+        .args(["--rate", "unlimited", "--concurrency", "1"])
+        .assert()
+        .code(1)
+        .stderr(contains("2 sent, 1 failed"));
+    let records = results(&with_suffix(&delivered_first, ".results.ndjson"));
+    let locked = records
+        .iter()
+        .find(|r| r["ticketId"] == "tic_locked2")
+        .unwrap();
+    assert_eq!(locked["httpStatus"], 403);
+    assert!(
+        locked["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refuses messages on this ticket"),
+        "{locked}"
+    );
+}
