@@ -36,8 +36,8 @@ Examples:
 
   # OAuth: access tokens that expire every 5 s, for a client that renews them
   bulk-reply sandbox --oauth-client-id app --oauth-client-secret s3cret --token-ttl 5s
-  curl -H 'Content-Type: application/json' -d '{\"grant_type\": \"refresh_token\", \\
-       \"client_id\": \"app\", \"client_secret\": \"s3cret\", \"refresh_token\": \"any\"}' \\
+  curl -H 'Content-Type: application/json' \\
+       -d '{\"grant_type\": \"refresh_token\", \"client_id\": \"app\", \"client_secret\": \"s3cret\", \"refresh_token\": \"any\"}' \\
        http://127.0.0.1:8080/oauth/tokens
 
   curl http://127.0.0.1:8080/__sandbox/report       what the sandbox saw (no token needed)
