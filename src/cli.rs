@@ -42,7 +42,7 @@ pub enum Command {
     /// Check an input file line by line; sends nothing
     Validate(cmd::validate::Args),
     /// Post every row as a reply: rate-limited, retried, resumable, exactly once
-    Send(cmd::send::Args),
+    Send(Box<cmd::send::Args>),
     /// Where a job stands: delivered, failed, skipped, in doubt, remaining, the runs so far
     Status(cmd::status::Args),
     /// How a job went, as one HTML page to share (or --csv: one row per input line)
@@ -55,4 +55,20 @@ pub enum Command {
     Completions(cmd::completions::Args),
     /// Print the manual page (roff)
     Man(cmd::man::Args),
+}
+
+impl Command {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Validate(_) => "validate",
+            Command::Send(_) => "send",
+            Command::Tickets(_) => "tickets",
+            Command::Status(_) => "status",
+            Command::Report(_) => "report",
+            Command::Sandbox(_) => "sandbox",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
+        }
+    }
 }

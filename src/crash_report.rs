@@ -4,21 +4,32 @@
 //! up here.
 
 use std::panic::PanicHookInfo;
+use std::sync::OnceLock;
 
 use crate::fields;
 use crate::output::{self, Level};
+
+/// The subcommand running, once the command line is parsed: what a crash means for the
+/// user depends on it (only `send` has a journal to speak of).
+static COMMAND: OnceLock<&'static str> = OnceLock::new();
+
+/// Names the subcommand the process runs, for the report.
+pub fn running(command: &'static str) {
+    let _ = COMMAND.set(command);
+}
 
 /// Installs the report as the panic hook for the whole process (every thread).
 pub fn install() {
     std::panic::set_hook(Box::new(|info| {
         let (what, place) = describe(info);
+        let command = COMMAND.get().copied();
         let thread = std::thread::current()
             .name()
             .unwrap_or("unnamed")
             .to_string();
         output::emit(
             Level::Error,
-            &report(&what, &place, &thread),
+            &report(command, &what, &place, &thread),
             fields! {"panic" => what, "location" => place, "thread" => thread, "version" => env!("CARGO_PKG_VERSION")},
         );
     }));
@@ -38,12 +49,22 @@ fn describe(info: &PanicHookInfo<'_>) -> (String, String) {
     (what, place)
 }
 
-/// The text for people.
-fn report(what: &str, place: &str, thread: &str) -> String {
+/// The text for people. `command` is the subcommand, if the command line was parsed.
+fn report(command: Option<&str>, what: &str, place: &str, thread: &str) -> String {
+    let after = match command {
+        Some("send") => {
+            "The journal is consistent: running the same command again resumes the job.".to_string()
+        }
+        // No other command posts a message: there is no job to be left half done.
+        Some(command) => {
+            format!("`bulk-reply {command}` posts no message, so running it again is safe.")
+        }
+        None => "Nothing was sent.".to_string(),
+    };
     format!(
         "bulk-reply: internal error (a bug, not your input) in thread {thread} at {place}: {what}\n\
          Please report it with the command you ran (leave out your token) and this message.\n\
-         The journal is consistent: running the same command again resumes the job."
+         {after}"
     )
 }
 
@@ -54,6 +75,7 @@ mod tests {
     #[test]
     fn the_report_says_where_what_and_what_to_do() {
         let text = report(
+            Some("send"),
             "index out of bounds",
             "src/pipeline/feed.rs:42",
             "journal-writer",
@@ -64,6 +86,15 @@ mod tests {
         assert!(text.contains("leave out your token"));
         assert!(text.contains("resumes the job"));
         assert_eq!(text.lines().count(), 3, "short");
+    }
+
+    #[test]
+    fn only_send_speaks_of_the_journal() {
+        for command in ["validate", "completions", "man", "tickets", "sandbox"] {
+            let text = report(Some(command), "boom", "src/x.rs:1", "main");
+            assert!(!text.contains("journal"), "{text}");
+            assert!(text.contains(&format!("`bulk-reply {command}` posts no message")));
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, Time, UtcOffset};
 
-use crate::duration::parse_duration;
+use crate::duration::{later, parse_duration};
 
 const HOW: &str = "write a duration (2h, 90m), a clock time in local time (06:00), or an RFC 3339 timestamp (2026-11-25T06:00:00+01:00)";
 
@@ -60,9 +60,7 @@ impl DeadlineSpec {
     /// The moment meant, seen from `now` (whose offset is the local one).
     pub fn resolve(self, now: OffsetDateTime) -> OffsetDateTime {
         match self {
-            DeadlineSpec::After(duration) => {
-                now + time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
-            }
+            DeadlineSpec::After(duration) => later(now, duration),
             DeadlineSpec::At(at) => at,
             DeadlineSpec::NextClock(clock) => {
                 let today = now.replace_time(clock);
@@ -79,7 +77,7 @@ impl DeadlineSpec {
     /// can only be read reliably while the process has one thread (the `time` crate refuses
     /// otherwise), so call this before the runtime starts. If it cannot be read, a clock
     /// time is taken as UTC, and the returned warning says so.
-    pub fn instant(self) -> (tokio::time::Instant, Option<String>) {
+    pub fn instant(self) -> ResolvedDeadline {
         let (offset, warning) = match UtcOffset::current_local_offset() {
             Ok(offset) => (offset, None),
             Err(_) => (
@@ -92,12 +90,30 @@ impl DeadlineSpec {
         let now = OffsetDateTime::now_utc().to_offset(offset);
         let at = self.resolve(now);
         let wait = Duration::try_from(at - now).unwrap_or(Duration::ZERO);
-        let now = tokio::time::Instant::now();
-        // A deadline centuries away cannot be represented; it is as good as none.
-        let instant = now
-            .checked_add(wait)
-            .unwrap_or(now + Duration::from_secs(100 * 365 * 24 * 3600));
-        (instant, warning)
+        ResolvedDeadline {
+            instant: later(tokio::time::Instant::now(), wait),
+            at,
+            warning,
+        }
+    }
+}
+
+/// A `--deadline` as the run uses it, and as the user is told it.
+pub struct ResolvedDeadline {
+    pub instant: tokio::time::Instant,
+    /// In the local offset (UTC if it could not be read).
+    pub at: OffsetDateTime,
+    /// Why a clock time was taken as UTC, if it was.
+    pub warning: Option<String>,
+}
+
+impl ResolvedDeadline {
+    /// RFC 3339 with the offset, as the user reads it in the first line of the run.
+    pub fn describe(&self) -> String {
+        let to_the_second = self.at.replace_nanosecond(0).unwrap_or(self.at);
+        to_the_second
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| "beyond any date (none, in effect)".to_string())
     }
 }
 
@@ -105,6 +121,25 @@ impl DeadlineSpec {
 mod tests {
     use super::*;
     use time::macros::{datetime, time};
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 256,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x6465_6164),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// `--deadline 99999999999h` and beyond: a deadline that never comes, not a panic.
+        #[test]
+        fn any_deadline_resolves(secs in proptest::prelude::any::<u64>(), text in "[0-9]{1,25}[smh]") {
+            let now = datetime!(2026-12-01 22:00 +01:00);
+            let at = DeadlineSpec::After(Duration::from_secs(secs)).resolve(now);
+            proptest::prop_assert!(at >= now);
+            if let Ok(spec) = parse_deadline(&text) {
+                let _ = spec.instant();
+            }
+        }
+    }
 
     #[test]
     fn reads_durations_clock_times_and_timestamps() {

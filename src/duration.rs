@@ -1,7 +1,49 @@
 //! Human durations on the command line: `250ms`, `30s`, `5m`, `2h`, `1h30m`, and signed ones
-//! (`-5m`, `+90s`) where a value may lie in either direction, such as a clock's skew.
+//! (`-5m`, `+90s`) where a value may lie in either direction, such as a clock's skew; and
+//! [`later`], the one way a duration that a user, a server or a file gave is added to a
+//! moment.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+/// The furthest ahead bulk-reply ever plans: about a century. Anything later is as good as
+/// never, and a century from now fits every clock type, so adding it cannot overflow.
+pub const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A point in time a duration can be added to without panicking.
+pub trait Moment: Copy {
+    fn checked_plus(self, wait: Duration) -> Option<Self>;
+}
+
+impl Moment for std::time::Instant {
+    fn checked_plus(self, wait: Duration) -> Option<Self> {
+        self.checked_add(wait)
+    }
+}
+
+impl Moment for tokio::time::Instant {
+    fn checked_plus(self, wait: Duration) -> Option<Self> {
+        self.checked_add(wait)
+    }
+}
+
+impl Moment for SystemTime {
+    fn checked_plus(self, wait: Duration) -> Option<Self> {
+        self.checked_add(wait)
+    }
+}
+
+impl Moment for time::OffsetDateTime {
+    fn checked_plus(self, wait: Duration) -> Option<Self> {
+        self.checked_add(time::Duration::try_from(wait).ok()?)
+    }
+}
+
+/// `from + wait`, with `wait` capped at [`NEVER`]: `--deadline 99999999999h`, an
+/// `expires_in` of `u64::MAX` or a huge `--token-ttl` mean "not in this run", not a panic.
+/// Only a clock already at the end of its range (not a real one) gets `from` back.
+pub fn later<T: Moment>(from: T, wait: Duration) -> T {
+    from.checked_plus(wait.min(NEVER)).unwrap_or(from)
+}
 
 /// Parses a duration such as `20ms`, `30s`, `5m`, `1h` or `1h30m`. A bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -66,6 +108,34 @@ pub fn parse_signed_duration(text: &str) -> Result<time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x7469_6d65),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Whatever a flag says, parsing it gives a duration or a message, never a panic.
+        #[test]
+        fn any_text_parses_or_is_refused(text in "\\PC{0,24}", digits in "[0-9]{1,30}(ms|s|m|min|h)?") {
+            let _ = parse_duration(&text);
+            let _ = parse_signed_duration(&text);
+            let _ = parse_duration(&digits);
+        }
+
+        /// Any duration added to any of the clocks in use lands at most a century away.
+        #[test]
+        fn any_duration_can_be_added_to_every_clock(secs in proptest::prelude::any::<u64>(), nanos in 0u32..1_000_000_000) {
+            let wait = Duration::new(secs, nanos);
+            let now = std::time::Instant::now();
+            proptest::prop_assert!(later(now, wait) <= now + NEVER);
+            let wall = SystemTime::now();
+            proptest::prop_assert!(later(wall, wait) <= wall + NEVER);
+            let _ = later(tokio::time::Instant::now(), wait);
+            let _ = later(time::OffsetDateTime::now_utc(), wait);
+        }
+    }
 
     #[test]
     fn parses_units_and_combinations() {

@@ -56,6 +56,19 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// Standard output was closed by its reader (`bulk-reply completions bash | head -1`):
+    /// the reader has what it wanted, so the command ends quietly with exit 0, as ripgrep
+    /// does, whatever exit the failure carries.
+    pub fn is_broken_pipe(&self) -> bool {
+        self.error.chain().any(|cause| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        })
+    }
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:#}", self.error)

@@ -14,8 +14,10 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::output::{self, LogFormat};
 
-/// Global flags that set how much the tool says on standard error, and in which form.
+/// Global flags that set how much the tool says on standard error, and in which form. Every
+/// subcommand's `--help` lists them under their own heading, apart from its own options.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct LogArgs {
     /// More detail on standard error (-v: debug, -vv: trace)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -50,11 +52,19 @@ pub fn init(args: &LogArgs) {
     let filter = EnvFilter::new(format!("warn,bulk_reply={}", args.level()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_on_stderr())
         .with_writer(std::io::stderr);
     match args.log_format {
         LogFormat::Text => builder.with_target(false).init(),
         LogFormat::Json => builder.event_format(JsonLines).init(),
     }
+}
+
+/// Colour codes only for a person at a terminal: never in a file or a pipe (`2>log`, cron,
+/// journald), and never when `NO_COLOR` is set to anything (https://no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Formats a `tracing` event as one [`output::json_line`]: its fields other than the

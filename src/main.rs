@@ -12,9 +12,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
     };
+    crash_report::running(cli.command.name());
     logging::init(&cli.log);
     match cmd::run(cli.command) {
         Ok(exit) => exit.into(),
+        Err(failure) if failure.is_broken_pipe() => Exit::Ok.into(),
         Err(failure) => {
             output::emit(
                 Level::Error,

@@ -426,7 +426,9 @@ fn the_summary_of_failed_and_stopped_runs_carries_their_exit_code() {
     let s = summary(&summary_path);
     assert_eq!(s["exitCode"], 3);
     assert!(s["stopReason"].as_str().unwrap().contains("401"), "{s}");
-    assert_eq!(s["remaining"], 1);
+    // The preflight refused the token before the journal was read: what remains is not
+    // known, and the summary does not guess.
+    assert!(s["remaining"].is_null(), "{s}");
 
     // Failed before sending (invalid input): exit 2, and still a summary.
     let invalid = dir.path().join("invalid.csv");
@@ -577,7 +579,8 @@ fn a_401_right_after_a_renewal_is_fatal() {
         .assert()
         .code(3)
         .stderr(contains("freshly renewed OAuth access token"))
-        .stderr(contains("run the same command again"));
+        // The preflight meets the refusal, before any row.
+        .stderr(contains("nothing was sent"));
 
     assert!(sandbox.messages().is_empty());
     let report = sandbox.report();

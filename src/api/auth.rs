@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use super::error::{ApiError, ErrorKind};
 use super::limits::RateLimitInfo;
 use super::secret::Secret;
+use crate::duration::{NEVER, later};
 
 /// Renew this long before a token expires, at most: time for requests in flight to land.
 const MAX_RENEWAL_MARGIN: Duration = Duration::from_secs(60);
@@ -197,10 +198,10 @@ impl TokenSource {
         let renew_at = match answer.expires_in {
             Some(seconds) => {
                 let lifetime = Duration::from_secs(seconds);
-                asked_at + lifetime - renewal_margin(lifetime)
+                later(asked_at, lifetime.saturating_sub(renewal_margin(lifetime)))
             }
             // No lifetime given: renew when the API refuses it.
-            None => asked_at + Duration::from_secs(100 * 365 * 24 * 3600),
+            None => later(asked_at, NEVER),
         };
         state.current = Some(Issued { header, renew_at });
         state.generation += 1;

@@ -16,6 +16,7 @@ use super::error::ApiError;
 use super::limits::RateLimitInfo;
 use super::matching::{ServerClock, find_posted};
 use super::ticket::{Ticket, TicketPage};
+use super::transport::bypasses_proxies;
 
 /// A larger answer is not a ticket we want to hold in memory; real tickets are far smaller.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -35,6 +36,9 @@ pub struct ClientOptions {
     /// nothing. With this bound, the kernel drops such a connection, bytes and all, so a
     /// request can land at most this long after it was last sent.
     pub abandon_unacknowledged_after: Duration,
+    /// Certificate authorities trusted besides the operating system's store and the
+    /// built-in roots (`--ca-cert`): a company's TLS-inspecting proxy, a private CA.
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 #[derive(Clone)]
@@ -95,7 +99,16 @@ pub struct Fetched {
 
 impl ApiClient {
     pub fn new(options: ClientOptions) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+        let mut builder = options
+            .extra_roots
+            .into_iter()
+            .fold(reqwest::Client::builder(), |builder, root| {
+                builder.add_root_certificate(root)
+            });
+        if bypasses_proxies(&options.base_url) {
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .user_agent(concat!("bulk-reply/", env!("CARGO_PKG_VERSION")))
             .timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(10)))
@@ -118,6 +131,11 @@ impl ApiClient {
     /// before any row is touched. Nothing to do for an API key.
     pub async fn authenticate(&self) -> Result<(), ApiError> {
         self.credentials.bearer(&self.http).await.map(drop)
+    }
+
+    /// Ends in `/v1` when the user got it right, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     fn ticket_url(&self, ticket_id: &str) -> String {

@@ -18,6 +18,9 @@ pub enum ErrorKind {
     Unauthorized,
     Network,
     Timeout,
+    /// The TLS handshake failed (an unknown certificate authority, a wrong host name, an
+    /// expired certificate): every request would fail the same way until the trust is fixed.
+    Tls,
     InvalidResponse,
 }
 
@@ -31,6 +34,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::Network => "network",
             ErrorKind::Timeout => "timeout",
+            ErrorKind::Tls => "tls",
             ErrorKind::InvalidResponse => "invalid_response",
         }
     }
@@ -43,7 +47,8 @@ pub enum ErrorClass {
     Retryable,
     /// This row will never succeed as it is (404, 422 on a chat ticket, …): fail it.
     Permanent,
-    /// Every other row would fail the same way (401, 403): stop the run.
+    /// Every other row would fail the same way (401, a TLS failure): stop the run. A 403 is
+    /// only fatal once reading the ticket has shown that it is not that ticket's own.
     Fatal,
 }
 
@@ -146,7 +151,9 @@ impl ApiError {
     /// left; anything after that (timeout, reset, a cut-off answer) leaves it in doubt.
     pub fn from_transport(error: &reqwest::Error) -> Self {
         let never_sent = error.is_connect() || error.is_builder();
-        let kind = if error.is_timeout() {
+        let kind = if tls_failure(error).is_some() {
+            ErrorKind::Tls
+        } else if error.is_timeout() {
             ErrorKind::Timeout
         } else {
             ErrorKind::Network
@@ -187,8 +194,16 @@ impl ApiError {
             | ErrorKind::Timeout
             | ErrorKind::InvalidResponse => ErrorClass::Retryable,
             ErrorKind::NotFound | ErrorKind::Rejected => ErrorClass::Permanent,
-            ErrorKind::Unauthorized => ErrorClass::Fatal,
+            ErrorKind::Unauthorized | ErrorKind::Tls => ErrorClass::Fatal,
         }
+    }
+
+    /// No connection to the server could be made (refused, no such host, no answer to the
+    /// connection attempt): the request never left, and the server may not be there at all.
+    pub fn could_not_connect(&self) -> bool {
+        matches!(self.kind, ErrorKind::Network | ErrorKind::Timeout)
+            && !self.in_doubt
+            && self.http_status.is_none()
     }
 }
 
@@ -221,6 +236,11 @@ fn describe_transport(error: &reqwest::Error) -> String {
     while let Some(next) = cause.source() {
         cause = next;
     }
+    if let Some(tls) = tls_failure(error) {
+        return format!(
+            "the TLS connection failed: {tls}; if a company proxy or a private certificate authority signs the server's certificate, add that CA to the system's trust store or pass it with --ca-cert FILE"
+        );
+    }
     let what = if error.is_timeout() {
         "no answer within the timeout"
     } else if error.is_connect() {
@@ -229,6 +249,23 @@ fn describe_transport(error: &reqwest::Error) -> String {
         "the connection failed"
     };
     format!("{what}: {cause}")
+}
+
+/// The rustls error somewhere in the cause chain, if the TLS handshake is what failed.
+/// hyper carries it inside `io::Error`s (nested), whose `source()` skips the error they
+/// wrap, hence `get_ref`.
+fn tls_failure(error: &reqwest::Error) -> Option<&rustls::Error> {
+    fn find<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let wrapped = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        wrapped.or_else(|| cause.source()).and_then(find)
+    }
+    find(error)
 }
 
 #[cfg(test)]

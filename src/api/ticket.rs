@@ -10,7 +10,22 @@ pub struct Ticket {
     #[serde(default)]
     pub status: TicketStatus,
     #[serde(default)]
+    pub source: TicketSource,
+    #[serde(default)]
     pub messages: Vec<Message>,
+}
+
+/// Where a ticket came from. Only `chat` matters: the API takes no messages on such tickets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TicketSource {
+    Portal,
+    Email,
+    Chat,
+    /// A source this version does not know, or none given.
+    #[default]
+    #[serde(other)]
+    Unknown,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -1,10 +1,15 @@
 //! Where the token may travel. A bearer token sent over plain HTTP can be read by anyone on
 //! the path, so a base URL must be https, except to this machine (the sandbox, a local
 //! proxy), unless the user overrides that knowingly.
+//!
+//! Proxies: reqwest honours `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (either
+//! case). A base URL on this machine never goes through one: plain http is allowed there
+//! only because the bytes never leave the machine, which a remote proxy would undo.
 
 use std::net::IpAddr;
+use std::path::Path;
 
-use reqwest::Url;
+use reqwest::{Certificate, Url};
 
 /// Checks a URL that credentials will be sent to (`flag` names where it came from, e.g.
 /// `--base-url`), before any connection is made. `Err` is the message for the user.
@@ -26,6 +31,28 @@ pub fn check_base_url(
             "--base-url must be an https:// URL, not {other}://"
         )),
     }
+}
+
+/// Reads the certificate authorities of a PEM file (`--ca-cert`), one or several. `Err` is
+/// the message for the user.
+pub fn read_ca_file(path: &Path) -> Result<Vec<Certificate>, String> {
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
+    let roots = Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("{} is not a PEM certificate file: {e}", path.display()))?;
+    if roots.is_empty() {
+        return Err(format!(
+            "{} holds no certificate: --ca-cert wants the CA in PEM form (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(roots)
+}
+
+/// Whether requests to `base_url` must bypass any proxy the environment names: it is on
+/// this machine.
+pub fn bypasses_proxies(base_url: &str) -> bool {
+    Url::parse(base_url).is_ok_and(|url| is_loopback(&url))
 }
 
 /// Whether the URL's host is this machine.

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
-use crate::api::{Credentials, OAuthClient, Secret, check_base_url};
+use crate::api::{Credentials, OAuthClient, Secret, check_base_url, read_ca_file};
 use crate::exit::Failure;
 use crate::output::{self, Level};
 
@@ -49,16 +49,27 @@ pub struct ApiAccessArgs {
     /// then travel unencrypted. Only for a trusted network; https is the rule
     #[arg(long)]
     pub allow_insecure_http: bool,
+
+    /// Also trust the certificate authorities in this PEM file (a company's TLS-inspecting
+    /// proxy, a private CA). The operating system's trust store (or SSL_CERT_FILE) and the
+    /// built-in roots are trusted in any case
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// For the `after_help` of commands that flatten [`ApiAccessArgs`].
-pub const CREDENTIALS_HELP: &str = "\
+pub const API_ACCESS_HELP: &str = "\
 Credentials (the first that applies wins):
   --token-file PATH        an API key read from a file
   MKP_API_TOKEN            an API key
   MKP_OAUTH_CLIENT_ID, MKP_OAUTH_CLIENT_SECRET, MKP_OAUTH_REFRESH_TOKEN
                            OAuth: access tokens renewed before they expire
-  MKP_API_TOKEN together with MKP_OAUTH_* is refused (exit 2): unset one.";
+  MKP_API_TOKEN together with MKP_OAUTH_* is refused (exit 2): unset one.
+
+Network:
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY (either case) are honoured; a base URL on
+  this machine (localhost, 127.0.0.1, ::1) never goes through a proxy. TLS trusts the
+  system's store (SSL_CERT_FILE, SSL_CERT_DIR), built-in roots, and --ca-cert FILE.";
 
 impl ApiAccessArgs {
     pub fn resolve(&self) -> Result<Credentials, Failure> {
@@ -115,6 +126,14 @@ impl ApiAccessArgs {
 }
 
 impl ApiAccessArgs {
+    /// The certificate authorities of `--ca-cert`, if given (exit 2 when unreadable).
+    pub fn extra_roots(&self) -> Result<Vec<reqwest::Certificate>, Failure> {
+        match &self.ca_cert {
+            Some(path) => read_ca_file(path).map_err(|e| Failure::bad_input(anyhow!(e))),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// The https rule for `--base-url` (see [`ApiAccessArgs::check_url`]).
     pub fn check_base_url(&self) -> Result<(), Failure> {
         self.check_url("--base-url", &self.base_url)
@@ -143,6 +162,29 @@ fn env_value(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// A token is a password: a file that other users of the machine can read gives it away.
+/// Warned, not refused: the file is the user's to fix, and a cron job should still run.
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(metadata) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            output::say(
+                Level::Warn,
+                &format!(
+                    "bulk-reply: the token file {} can be read by other users (mode {mode:03o}): run chmod 600 {}",
+                    path.display(),
+                    path.display()
+                ),
+            );
+        }
+    }
+}
+
 fn read_token_file(path: &Path) -> Result<Secret, Failure> {
     let token = std::fs::read_to_string(path).map_err(|e| {
         Failure::bad_input(anyhow!(
@@ -150,6 +192,7 @@ fn read_token_file(path: &Path) -> Result<Secret, Failure> {
             path.display()
         ))
     })?;
+    warn_if_readable_by_others(path);
     let token = token.trim();
     if token.is_empty() {
         return Err(Failure::bad_input(anyhow!(

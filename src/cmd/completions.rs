@@ -5,7 +5,11 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::cli::Cli;
-use crate::exit::{CmdResult, Exit};
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::exit::{CmdResult, Exit, Failure};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -36,6 +40,26 @@ pub fn run(args: Args) -> CmdResult {
         CompletionShell::Fish => Shell::Fish,
     };
     let mut command = Cli::command();
-    clap_complete::generate(shell, &mut command, "bulk-reply", &mut std::io::stdout());
+    // Generated into memory first: clap_complete panics on a failed write.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "bulk-reply", &mut script);
+    if shell == Shell::Bash {
+        script = repair_bash_case_labels(&script);
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(&script)
+        .context("cannot write the completion script")
+        .map_err(Failure::stopped)?;
     Ok(Exit::Ok)
+}
+
+/// clap_complete escapes the `-` of `bulk-reply` one way in the names it gives each
+/// subcommand (`bulk__reply__subcmd__send`) and another in the case labels that complete
+/// them (`bulk__subcmd__reply__subcmd__send`), so bash never completes a subcommand's own
+/// options. The labels are renamed to match.
+fn repair_bash_case_labels(script: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(script)
+        .replace("bulk__subcmd__reply__", "bulk__reply__")
+        .into_bytes()
 }

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 
-use anyhow::anyhow;
 use clap::CommandFactory;
 
 use crate::cli::Cli;
@@ -36,8 +35,51 @@ pub fn run(_args: Args) -> CmdResult {
             }
             Ok(())
         });
+    let page = one_page(&String::from_utf8_lossy(&page), &command);
     rendered
-        .and_then(|()| std::io::stdout().lock().write_all(&page))
-        .map_err(|e| Failure::stopped(anyhow!("cannot write the manual page: {e}")))?;
+        .and_then(|()| std::io::stdout().lock().write_all(page.as_bytes()))
+        .map_err(|e| {
+            Failure::stopped(anyhow::Error::new(e).context("cannot write the manual page"))
+        })?;
     Ok(Exit::Ok)
+}
+
+/// clap_mangen writes one page per command in mind: the subcommand list points to
+/// `bulk-reply-send(1)` pages that do not exist (they are sections of this page), and each
+/// command's `after_help` is titled EXTRA. Both are renamed for the one page we install.
+fn one_page(page: &str, command: &clap::Command) -> String {
+    let mut page = page.replace(".SH EXTRA\n", ".SH \"EXAMPLES AND NOTES\"\n");
+    // `help` is added by clap when the command is built, and has no section of its own.
+    let names = command.get_subcommands().map(|sub| sub.get_name());
+    for name in names.chain(["help"]) {
+        let section = match name {
+            "help" => String::new(),
+            other => format!(" (section BULK\\-REPLY {} below)", other.to_uppercase()),
+        };
+        let name = name.replace('-', "\\-");
+        page = page.replace(
+            &format!("bulk\\-reply\\-{name}(1)"),
+            &format!("\\fBbulk\\-reply {name}\\fR{section}"),
+        );
+    }
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_points_to_its_own_sections_and_titles_its_examples() {
+        let command = Cli::command();
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command.clone())
+            .render(&mut page)
+            .unwrap();
+        let page = one_page(&String::from_utf8_lossy(&page), &command);
+        assert!(!page.contains("(1)\n"), "no pages that do not exist");
+        assert!(page.contains("\\fBbulk\\-reply send\\fR (section BULK\\-REPLY SEND below)"));
+        assert!(!page.contains(".SH EXTRA"));
+        assert!(page.contains(".SH \"EXAMPLES AND NOTES\""));
+    }
 }

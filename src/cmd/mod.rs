@@ -20,7 +20,7 @@ use crate::exit::{CmdResult, Failure};
 pub fn run(command: Command) -> CmdResult {
     match command {
         Command::Validate(args) => validate::run(args),
-        Command::Send(args) => send::run(args),
+        Command::Send(args) => send::run(*args),
         Command::Status(args) => status::run(args),
         Command::Report(args) => report::run(args),
         Command::Tickets(args) => tickets::run(args),

@@ -12,7 +12,7 @@ use crate::duration::{parse_duration, parse_signed_duration};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::output::{self, Level};
 use crate::rate::Rate;
-use crate::sandbox::{self, Faults, OAuthApp, Rewrites, SandboxConfig, World};
+use crate::sandbox::{self, ChatRefusal, Faults, OAuthApp, Rewrites, SandboxConfig, World};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -36,8 +36,8 @@ Examples:
 
   # OAuth: access tokens that expire every 5 s, for a client that renews them
   bulk-reply sandbox --oauth-client-id app --oauth-client-secret s3cret --token-ttl 5s
-  curl -H 'Content-Type: application/json' -d '{\"grant_type\": \"refresh_token\", \\
-       \"client_id\": \"app\", \"client_secret\": \"s3cret\", \"refresh_token\": \"any\"}' \\
+  curl -H 'Content-Type: application/json' \\
+       -d '{\"grant_type\": \"refresh_token\", \"client_id\": \"app\", \"client_secret\": \"s3cret\", \"refresh_token\": \"any\"}' \\
        http://127.0.0.1:8080/oauth/tokens
 
   curl http://127.0.0.1:8080/__sandbox/report       what the sandbox saw (no token needed)
@@ -135,6 +135,11 @@ pub struct Args {
     /// long ago (e.g. 2s), as a replica or cache would; the POST's own answer shows it
     #[arg(long, value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
     read_lag: Duration,
+
+    /// The status a message to a chat ticket is refused with: 422, or 403 as some
+    /// deployments answer (to rehearse a client telling that apart from a missing scope)
+    #[arg(long, value_enum, default_value_t = ChatRefusal::Unprocessable, value_name = "STATUS")]
+    chat_refusal: ChatRefusal,
 }
 
 fn fraction(text: &str) -> Result<f64, String> {
@@ -177,6 +182,7 @@ pub fn run(args: Args) -> CmdResult {
         rewrite: args.rewrite.unwrap_or_default(),
         clock_skew: args.clock_skew,
         read_lag: args.read_lag,
+        chat_refusal: args.chat_refusal,
     };
     let rate_limit = config.rate_limit;
     let runtime = super::runtime()?;

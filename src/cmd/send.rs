@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
-use super::api_access::{ApiAccessArgs, CREDENTIALS_HELP};
+use super::api_access::{API_ACCESS_HELP, ApiAccessArgs, DEFAULT_BASE_URL};
 use super::confirm::{self, Asking, Plan};
 use super::unattended::UnattendedArgs;
 use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
@@ -26,6 +26,7 @@ use crate::summary::{Counts, RunSummary, SummaryFile};
 use crate::template::MessageArgs;
 
 mod job;
+mod preflight;
 mod report;
 mod watch;
 
@@ -76,7 +77,7 @@ Exit codes:
 
 /// Post every row of INPUT as a reply on its ticket
 #[derive(Debug, clap::Args)]
-#[command(after_help = format!("{EXAMPLES}\n\n{CREDENTIALS_HELP}"), args_override_self = true)]
+#[command(after_help = format!("{EXAMPLES}\n\n{API_ACCESS_HELP}"), args_override_self = true)]
 pub struct Args {
     #[command(flatten)]
     pub input: InputArgs,
@@ -87,6 +88,11 @@ pub struct Args {
     /// Validate the input, print the report and the preview, and stop; nothing is sent
     #[arg(long)]
     pub dry_run: bool,
+
+    /// With --dry-run: also make the preflight request (the first page of the ticket list)
+    /// to check the base URL, the network path, TLS and the token; nothing is sent
+    #[arg(long, requires = "dry_run")]
+    pub check_api: bool,
 
     /// Read each ticket first (one more request per row, within --rate) and leave closed
     /// tickets alone, recorded as skipped: replying would reopen them
@@ -218,11 +224,11 @@ pub fn run(args: Args) -> CmdResult {
 fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
     // Read while the process has one thread: see `DeadlineSpec::instant`.
     let deadline = args.unattended.deadline.map(|spec| {
-        let (instant, warning) = spec.instant();
-        if let Some(warning) = warning {
+        let deadline = spec.instant();
+        if let Some(warning) = &deadline.warning {
             output::say(Level::Warn, &format!("bulk-reply: {warning}"));
         }
-        instant
+        deadline
     });
     let source = args.input.source();
     let rehearsal = args.sandbox.then(Rehearsal::new_place);
@@ -264,6 +270,9 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             .context("cannot write the report")
             .map_err(Failure::stopped)?;
         log_preview(&report.preview);
+        if args.check_api {
+            check_api_only(&args)?;
+        }
         return Ok(if report.is_valid() {
             Exit::Ok
         } else {
@@ -280,15 +289,18 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         )));
     }
 
-    let gate = RateGate::new(args.rate, args.burst).map_err(|e| Failure::bad_input(anyhow!(e)))?;
-    if !args.sandbox {
-        args.api.check_base_url()?;
-    }
-    let target = if args.sandbox {
-        Target::Sandbox
-    } else {
-        Target::Api(args.api.resolve()?)
-    };
+    let gate =
+        Arc::new(RateGate::new(args.rate, args.burst).map_err(|e| Failure::bad_input(anyhow!(e)))?);
+    let runtime = super::runtime()?;
+    // A run that can send nothing (--max-rows 0, a deadline already past) spends no request.
+    let sends_nothing = args.max_rows == Some(0)
+        || deadline
+            .as_ref()
+            .is_some_and(|d| d.instant <= tokio::time::Instant::now());
+    // Before the question and before the job's files are opened: a mistyped base URL stops
+    // here, leaving no journal bound to it behind. It changes no file.
+    let (sandbox, client) = reach_api(&args, &runtime, &gate, !sends_nothing)?;
+    summary.base_url = Some(client.base_url().to_string());
     // Nothing is created, truncated or removed before the person at the terminal says yes:
     // the question's plan comes from reading the job's files, and the job is opened (locked,
     // its files prepared) only after the answer.
@@ -332,10 +344,14 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         .ok()
         .and_then(|rows| rows.column_names());
     let (canary, max_rows) = run_budget(&args, &job.resume);
+    let to_send = report
+        .rows
+        .saturating_sub(job.resume.settled_rows())
+        .min(max_rows.unwrap_or(u64::MAX));
     let jobs = job_source(source.clone(), args.input.allow_duplicates, composer);
 
     let settings = Settings {
-        gate: Arc::new(gate),
+        gate,
         concurrency: usize::from(args.concurrency),
         policy: Policy {
             retry: RetryPolicy {
@@ -354,34 +370,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         ledger_index: Some(ledger.index).filter(|_| !args.resend),
         ledger_writer: Some(ledger.writer),
     };
-    let runtime = super::runtime()?;
     runtime.block_on(async {
-        let (sandbox, base_url, credentials) = match target {
-            Target::Sandbox => {
-                let sandbox = start_sandbox(args.rate).await?;
-                let url = sandbox.base_url().to_string();
-                let token = Secret::new(sandbox::DEFAULT_TOKEN);
-                let credentials =
-                    Credentials::api_key(&token).map_err(|e| Failure::stopped(anyhow!(e)))?;
-                (Some(sandbox), url, credentials)
-            }
-            Target::Api(credentials) => (None, args.api.base_url.clone(), credentials),
-        };
-        summary.base_url = Some(base_url.clone());
-        let client = ApiClient::new(ClientOptions {
-            base_url,
-            credentials,
-            timeout: args.timeout,
-            max_connections: usize::from(args.concurrency),
-            abandon_unacknowledged_after: abandon_unacknowledged_after(args.timeout, args.settle),
-        })
-        .map_err(|e| Failure::bad_input(anyhow!(e)))?;
-        // Wrong OAuth credentials stop the run here, before any row is touched.
-        client
-            .authenticate()
-            .await
-            .map_err(|e| Failure::stopped(anyhow!("{e}; nothing was sent")))?;
-
         let stop = StopSignal::default();
         let tally = Arc::new(Tally::default());
         let goal = Goal {
@@ -393,6 +382,20 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             .map_err(|e| Failure::stopped(anyhow!(e)))?;
         summary.journal = Some(files.journal.clone());
         let view = args.unattended.progress_view();
+        output::emit(
+            Level::Info,
+            &format!(
+                "bulk-reply: sending up to {to_send} rows to {} at {}{}",
+                client.base_url(),
+                args.rate,
+                deadline.as_ref().map_or(String::new(), |d| format!(
+                    "; deadline {}",
+                    d.describe()
+                )),
+            ),
+            crate::fields! {"toSend" => to_send, "baseUrl" => client.base_url(), "deadline" => deadline.as_ref().map(|d| d.describe())},
+        );
+        let deadline = deadline.map(|d| d.instant);
         let watchers = Watchers::start(&stop, deadline, tally.clone(), goal, args.rate, view);
         let report = pipeline::run(settings, client, job, jobs, report.rows, stop, tally).await;
         watchers.finish().await;
@@ -448,6 +451,97 @@ fn record_end(summary: &mut RunSummary, result: &CmdResult) {
 /// does not cut connections.
 fn abandon_unacknowledged_after(timeout: Duration, settle: Duration) -> Duration {
     (settle / 2).min(timeout).max(Duration::from_secs(1))
+}
+
+/// Starts the sandbox when asked for, and builds the client for the target with its
+/// credentials proven (an OAuth token obtained): wrong OAuth credentials stop here, before
+/// any row is touched.
+async fn connect(
+    args: &Args,
+    target: Target,
+) -> Result<(Option<sandbox::RunningSandbox>, ApiClient), Failure> {
+    let (sandbox, base_url, credentials) = match target {
+        Target::Sandbox => {
+            let sandbox = start_sandbox(args.rate).await?;
+            let url = sandbox.base_url().to_string();
+            let token = Secret::new(sandbox::DEFAULT_TOKEN);
+            let credentials =
+                Credentials::api_key(&token).map_err(|e| Failure::stopped(anyhow!(e)))?;
+            (Some(sandbox), url, credentials)
+        }
+        Target::Api(credentials) => (None, args.api.base_url.clone(), credentials),
+    };
+    let client = ApiClient::new(ClientOptions {
+        base_url,
+        credentials,
+        timeout: args.timeout,
+        max_connections: usize::from(args.concurrency),
+        abandon_unacknowledged_after: abandon_unacknowledged_after(args.timeout, args.settle),
+        extra_roots: args.api.extra_roots()?,
+    })
+    .map_err(|e| Failure::bad_input(anyhow!(e)))?;
+    client
+        .authenticate()
+        .await
+        .map_err(|e| Failure::stopped(anyhow!("{e}; nothing was sent")))?;
+    Ok((sandbox, client))
+}
+
+/// Connects to the target and, with `preflight`, makes the preflight request through the
+/// run's rate gate: a wrong base URL, an unreachable server, TLS trouble or a refused token
+/// stops here (exit 3). The sandbox, if any, keeps serving on `runtime` after this returns.
+fn reach_api(
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+    gate: &RateGate,
+    preflight: bool,
+) -> Result<(Option<sandbox::RunningSandbox>, ApiClient), Failure> {
+    let target = target(args)?;
+    runtime.block_on(async {
+        let (sandbox, client) = connect(args, target).await?;
+        if preflight {
+            preflight::check_api(&client, gate, &StopSignal::default()).await?;
+        }
+        Ok((sandbox, client))
+    })
+}
+
+/// `--dry-run --check-api`: the preflight alone.
+fn check_api_only(args: &Args) -> Result<(), Failure> {
+    let gate = RateGate::new(args.rate, args.burst).map_err(|e| Failure::bad_input(anyhow!(e)))?;
+    let runtime = super::runtime()?;
+    let (sandbox, client) = reach_api(args, &runtime, &gate, true)?;
+    output::say(
+        Level::Info,
+        &format!(
+            "bulk-reply: the API at {} answers and accepts the token",
+            client.base_url()
+        ),
+    );
+    if let Some(sandbox) = sandbox {
+        runtime.block_on(sandbox.shutdown());
+    }
+    Ok(())
+}
+
+/// The sandbox, or the API at `--base-url` with the credentials the user gave (checked for
+/// the https rule first).
+fn target(args: &Args) -> Result<Target, Failure> {
+    if args.sandbox {
+        if args.api.base_url != DEFAULT_BASE_URL {
+            // Said, not refused: MKP_BASE_URL may well be set for the real runs.
+            output::say(
+                Level::Warn,
+                &format!(
+                    "bulk-reply: --sandbox sends to the built-in simulator, not to {} (--base-url or MKP_BASE_URL)",
+                    args.api.base_url
+                ),
+            );
+        }
+        return Ok(Target::Sandbox);
+    }
+    args.api.check_base_url()?;
+    Ok(Target::Api(args.api.resolve()?))
 }
 
 /// Where the messages go.

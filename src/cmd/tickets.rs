@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
-use super::api_access::{ApiAccessArgs, CREDENTIALS_HELP};
+use super::api_access::{API_ACCESS_HELP, ApiAccessArgs};
 use crate::api::{ApiClient, ApiError, ClientOptions, ErrorClass, ErrorKind, TicketSummary};
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
@@ -65,7 +65,7 @@ pub enum SourceFilter {
 
 /// List tickets as CSV (ticketId,customerId,title,status,source,createdAt)
 #[derive(Debug, clap::Args)]
-#[command(after_help = format!("{EXAMPLES}\n\n{CREDENTIALS_HELP}"))]
+#[command(after_help = format!("{EXAMPLES}\n\n{API_ACCESS_HELP}"))]
 pub struct Args {
     /// Only tickets with this status
     #[arg(long, value_enum)]
@@ -163,6 +163,7 @@ pub fn run(args: Args) -> CmdResult {
             max_connections: 1,
             // Reads only: a request given up on can land later without harm.
             abandon_unacknowledged_after: args.timeout,
+            extra_roots: args.api.extra_roots()?,
         })
         .map_err(|e| Failure::bad_input(anyhow!(e)))?;
         client

@@ -73,9 +73,9 @@ pub fn run(args: Args) -> CmdResult {
                 ),
             })
     };
-    written
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::bad_input(anyhow::anyhow!("cannot write the report: {e}")))?;
+    written.and_then(|()| out.flush()).map_err(|e| {
+        Failure::bad_input(anyhow::Error::new(e).context("cannot write the report"))
+    })?;
     Ok(if report.is_valid() {
         Exit::Ok
     } else {

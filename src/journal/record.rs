@@ -121,7 +121,7 @@ impl Record {
         let mut fields = line.split(' ');
         let tag = fields.next()?;
         let key = RowKey::parse(fields.next()?)?;
-        let at_ms = fields.next()?.parse().ok()?;
+        let at_ms = moment_ms(fields.next()?)?;
         let record = match tag {
             "I" => Record::Intent { key, at_ms },
             "R" => Record::Released {
@@ -141,7 +141,7 @@ impl Record {
                 kind: fields.next()?.to_string(),
                 doubt_since_ms: match fields.next()? {
                     "-" => None,
-                    ms => Some(ms.parse().ok()?),
+                    ms => Some(moment_ms(ms)?),
                 },
             },
             "K" => Record::Skipped {
@@ -203,6 +203,15 @@ impl RunRecord {
             summary: summary.to_string(),
         })
     }
+}
+
+/// Journal times are written from this machine's clock; one beyond the year 3000 is not a
+/// time but damage (a flipped bit, a stray edit), and a row in doubt "since" then would
+/// wait for it forever.
+const LATEST_PLAUSIBLE_MS: u64 = 32_503_680_000_000;
+
+fn moment_ms(field: &str) -> Option<u64> {
+    field.parse().ok().filter(|&ms| ms <= LATEST_PLAUSIBLE_MS)
 }
 
 #[cfg(test)]
@@ -282,5 +291,14 @@ mod tests {
         assert_eq!(Record::decode("I nothex 2"), None);
         assert_eq!(Record::decode(&format!("I {key} 2 extra")), None);
         assert_eq!(Record::decode(""), None);
+        assert_eq!(
+            Record::decode(&format!("I {key} 18446744073709551615")),
+            None,
+            "an absurd time is damage"
+        );
+        assert_eq!(
+            Record::decode(&format!("F {key} 2 300 network 99999999999999999")),
+            None
+        );
     }
 }

@@ -7,8 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::breaker::RunBreaker;
 use super::progress::Tally;
-use super::protocol::{Event, Policy, PostReply, ReadReply, RowProtocol, Step};
+use super::protocol::{
+    Event, Policy, PostReply, ReadReply, RowProtocol, Step, refused_for_this_ticket,
+};
 use super::rate_gate::RateGate;
 use super::stop::{StopLevel, StopSignal};
 use crate::api::{ApiClient, ApiError, ErrorKind, count_delivered};
@@ -28,6 +31,8 @@ pub struct Courier {
     pub slots: Arc<Semaphore>,
     /// Rows posted again after a doubt, to be counted once more at the end of the run.
     pub recounts: Mutex<Vec<Recount>>,
+    /// What the run as a whole knows about reaching the API, fed after every request.
+    pub breaker: RunBreaker,
 }
 
 /// A row posted again after a doubt, as it stood when it was recorded as sent.
@@ -90,6 +95,17 @@ impl Courier {
                 Step::StopRun(error) => {
                     self.stop.request(StopLevel::Graceful, error.message);
                     Err(Left::Stopping)
+                }
+                Step::Refused(error) if self.breaker.refusal_stops_run() => {
+                    self.stop.request(StopLevel::Graceful, error.message);
+                    Err(Left::Stopping)
+                }
+                Step::Refused(error) => {
+                    return Some(Outcome {
+                        job,
+                        attempts,
+                        result: refused_for_this_ticket(error),
+                    });
                 }
                 Step::Pause(delay) => {
                     Tally::bump(&self.tally.retries);
@@ -210,6 +226,7 @@ impl Courier {
         let answer = match answer {
             Ok(reply) => {
                 self.gate.observe(&reply.limits);
+                self.breaker.delivered();
                 Ok(PostReply {
                     http_status: reply.http_status,
                     message_id: reply.value.message_id,
@@ -235,6 +252,7 @@ impl Courier {
         let answer = match answer {
             Ok(reply) => {
                 self.gate.observe(&reply.limits);
+                self.breaker.answered();
                 let ticket = &reply.value.ticket;
                 let (copies, newest_id) = match copies_since {
                     Some(since) => {
@@ -261,6 +279,7 @@ impl Courier {
                 Ok(ReadReply {
                     http_status: reply.http_status,
                     status: ticket.status,
+                    source: ticket.source,
                     copies,
                     newest_id,
                     already_on_ticket,
@@ -272,11 +291,15 @@ impl Courier {
         Ok(Event::Read { at, answer })
     }
 
-    /// What every failed request tells the whole run: a 429 pauses every worker.
+    /// What every failed request tells the whole run: a 429 pauses every worker; connection
+    /// failures with no answer in between stop the run.
     fn noted(&self, error: ApiError) -> ApiError {
         if error.kind == ErrorKind::RateLimited {
             Tally::bump(&self.tally.rate_limited);
             self.gate.pause(&error.limits);
+        }
+        if let Some(reason) = self.breaker.failed(&error, self.client.base_url()) {
+            self.stop.request(StopLevel::Graceful, reason);
         }
         tracing::debug!("request failed: {error}");
         error

@@ -6,6 +6,7 @@
 //!                                                               ApiClient)
 //! ```
 
+mod breaker;
 mod courier;
 mod feed;
 mod progress;
@@ -31,6 +32,7 @@ pub use stop::{StopCause, StopLevel, StopSignal};
 use crate::api::ApiClient;
 use crate::journal::{Durability, JournalError, OpenJob, spawn_writer};
 use crate::ledger::{LedgerIndex, LedgerWriter};
+use breaker::RunBreaker;
 use courier::Courier;
 
 pub struct Settings {
@@ -115,6 +117,7 @@ pub async fn run(
         journal: journal.clone(),
         slots: slots.clone(),
         recounts: Default::default(),
+        breaker: RunBreaker::default(),
     });
     let mut in_flight = JoinSet::new();
     while let Some(job) = ready.recv().await {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::delivery::{Outcome, OutcomeResult};
+use crate::duration::{NEVER, later};
 use crate::fields;
 use crate::output::{self, Level};
 use crate::rate::Rate;
@@ -142,8 +143,10 @@ impl Progress {
             ProgressView::Bar => Self::bar(tally, goal, rate, started),
             ProgressView::Lines(every) => {
                 let ticker = tokio::spawn(async move {
-                    let mut tick =
-                        tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                    let mut tick = tokio::time::interval_at(
+                        later(tokio::time::Instant::now(), every),
+                        every.min(NEVER),
+                    );
                     loop {
                         tick.tick().await;
                         progress_line(&tally, goal, started.elapsed(), rate);

@@ -25,6 +25,12 @@
 //!   the resend horizon) means someone already sent it — another machine, another tool —
 //!   and the row is not posted: the ticket itself is the guard between machines.
 //!
+//! A 403 to a POST is ambiguous: the token may lack the write scope (every row would fail),
+//! or the API may refuse this ticket only (some deployments answer a chat ticket with 403).
+//! The ticket is read to tell: a chat ticket fails as such; a 403 to the read too means the
+//! token lacks the scopes and stops the run; otherwise the run decides
+//! ([`Step::Refused`]), since only it knows whether this token has delivered anything.
+//!
 //! [`RowProtocol::next`] takes the time as a parameter, so the table of tests below walks
 //! every answer kind without a clock or a network.
 
@@ -33,7 +39,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::value::RawValue;
 
 use super::retry::{RetryPolicy, RetrySchedule};
-use crate::api::{ApiError, ErrorClass, ErrorKind, TicketStatus};
+use crate::api::{ApiError, ErrorClass, ErrorKind, TicketSource, TicketStatus};
 use crate::delivery::{Doubt, OutcomeResult};
 
 /// The reason recorded for a ticket left alone by `--skip-closed`.
@@ -100,6 +106,10 @@ pub enum Step {
     Done(OutcomeResult),
     /// Every row would fail the same way: stop the run, leave this row as it stands.
     StopRun(ApiError),
+    /// A 403 to the POST on a ticket that can be read and is not a chat ticket: the token's
+    /// or this ticket's, which only the run can tell (see `RunBreaker::refusal_stops_run`).
+    /// Either stop the run, or fail the row with [`refused_for_this_ticket`].
+    Refused(ApiError),
 }
 
 /// A successful POST.
@@ -115,6 +125,7 @@ pub struct PostReply {
 pub struct ReadReply {
     pub http_status: u16,
     pub status: TicketStatus,
+    pub source: TicketSource,
     /// Copies of the message posted since [`RowProtocol::copies_since`] (0 when there is
     /// no such moment yet).
     pub copies: u32,
@@ -163,6 +174,8 @@ pub struct RowProtocol {
     accepted: bool,
     /// The ticket's status was read (`--skip-closed`).
     status_read: bool,
+    /// A 403 to a POST, waiting for the read of the ticket that tells whose refusal it is.
+    refusal: Option<ApiError>,
     /// Failed requests so far, against `--max-attempts`.
     errors: u32,
 }
@@ -179,6 +192,7 @@ impl RowProtocol {
             unverified: None,
             accepted: false,
             status_read: false,
+            refusal: None,
             errors: 0,
         }
     }
@@ -215,7 +229,7 @@ impl RowProtocol {
                 Some(_) => Step::Read,
                 None => self.read_or_post(),
             },
-            Event::Waited => match self.in_doubt() {
+            Event::Waited => match self.in_doubt() || self.refusal.is_some() {
                 true => Step::Read,
                 false => self.read_or_post(),
             },
@@ -262,6 +276,11 @@ impl RowProtocol {
                 });
                 Step::WaitUntil(settled)
             }
+            // A refusal was not acted on: reading the ticket is safe, and tells whose it is.
+            Err(error) if error.http_status == Some(403) => {
+                self.refusal = Some(error);
+                Step::Read
+            }
             Err(error) => {
                 if error.in_doubt {
                     self.doubt_proof_after = Some(settled);
@@ -275,9 +294,30 @@ impl RowProtocol {
     fn read(&mut self, at: SystemTime, answer: Result<ReadReply, ApiError>) -> Step {
         let reply = match answer {
             Ok(reply) => reply,
+            Err(error) if error.http_status == Some(403) && self.refusal.is_some() => {
+                return Step::StopRun(ApiError {
+                    message: "the API refuses both a message and a read of the ticket (HTTP 403): the token needs the tickets.read and tickets.write scopes".into(),
+                    ..error
+                });
+            }
             Err(error) => return self.failed(error),
         };
         self.status_read = true;
+        if let Some(refused) = self.refusal.take() {
+            return match reply.source {
+                TicketSource::Chat => Step::Done(OutcomeResult::Failed {
+                    in_doubt_since: None,
+                    error: ApiError {
+                        kind: ErrorKind::Rejected,
+                        message: "a chat ticket (HTTP 403): tickets created from live chat cannot receive messages through the API".into(),
+                        ..refused
+                    },
+                }),
+                TicketSource::Portal | TicketSource::Email | TicketSource::Unknown => {
+                    Step::Refused(refused)
+                }
+            };
+        }
         if let Some(posted) = self.unverified.take() {
             // No copy recognised although the server took one: a sanitiser changed it beyond
             // recognition, and the count is unknown rather than 1.
@@ -400,6 +440,18 @@ fn already_on_ticket(http_status: u16, posted_at: &str) -> Step {
     })
 }
 
+/// A [`Step::Refused`] the run has taken as this ticket's: the row fails, the run goes on.
+/// Nothing was posted, so the row is not in doubt.
+pub fn refused_for_this_ticket(refused: ApiError) -> OutcomeResult {
+    OutcomeResult::Failed {
+        in_doubt_since: None,
+        error: ApiError {
+            message: "the API refuses messages on this ticket (HTTP 403), while this token delivered others in this run: check the ticket's permissions in the portal".into(),
+            ..refused
+        },
+    }
+}
+
 fn skipped_closed(http_status: u16) -> Step {
     Step::Done(OutcomeResult::Skipped {
         http_status,
@@ -447,9 +499,18 @@ mod tests {
     }
 
     fn read(copies: u32, status: TicketStatus) -> Result<ReadReply, ApiError> {
+        read_from(TicketSource::Portal, copies, status)
+    }
+
+    fn read_from(
+        source: TicketSource,
+        copies: u32,
+        status: TicketStatus,
+    ) -> Result<ReadReply, ApiError> {
         Ok(ReadReply {
             http_status: 200,
             status,
+            source,
             copies,
             newest_id: (copies > 0).then(|| "tim_found".to_string()),
             already_on_ticket: None,
@@ -526,6 +587,7 @@ mod tests {
                 }
             },
             Step::StopRun(error) => format!("stop {}", error.kind.as_str()),
+            Step::Refused(error) => format!("refused {}", error.kind.as_str()),
         }
     }
 
@@ -796,12 +858,12 @@ mod tests {
     }
 
     #[test]
-    fn a_4xx_fails_the_row_and_a_401_or_403_stops_the_run() {
+    fn a_4xx_fails_the_row_a_401_stops_the_run_and_a_403_reads_the_ticket() {
         for (code, expected) in [
             (404, "failed not_found doubt None"),
             (422, "failed rejected doubt None"),
             (401, "stop unauthorized"),
-            (403, "stop unauthorized"),
+            (403, "read"),
         ] {
             let steps = walk(
                 fresh(InDoubtPolicy::Resend),
@@ -818,6 +880,42 @@ mod tests {
             );
             assert_eq!(steps[1], expected, "HTTP {code}");
         }
+    }
+
+    /// A 403 to the POST, then the given answer to the read of the ticket.
+    fn refused_then_read(answer: Result<ReadReply, ApiError>) -> Vec<String> {
+        walk(
+            fresh(InDoubtPolicy::Resend),
+            vec![
+                (0, Event::Begin),
+                (
+                    0,
+                    Event::Posted {
+                        at: t(0),
+                        answer: Err(status(403)),
+                    },
+                ),
+                (0, Event::Read { at: t(0), answer }),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_403_on_a_chat_ticket_fails_that_row_only() {
+        let steps = refused_then_read(read_from(TicketSource::Chat, 0, TicketStatus::Open));
+        assert_eq!(steps, ["post", "read", "failed rejected doubt None"]);
+    }
+
+    #[test]
+    fn a_403_on_a_readable_ticket_is_for_the_run_to_judge() {
+        let steps = refused_then_read(read(0, TicketStatus::Open));
+        assert_eq!(steps, ["post", "read", "refused unauthorized"]);
+    }
+
+    #[test]
+    fn a_403_to_the_read_as_well_stops_the_run() {
+        let steps = refused_then_read(Err(status(403)));
+        assert_eq!(steps, ["post", "read", "stop unauthorized"]);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::stop::{StopLevel, StopSignal};
 use crate::api::RateLimitInfo;
+use crate::duration::later;
 use crate::rate::Rate;
 
 /// Every interval is stretched by 1% so that network jitter cannot bunch two requests
@@ -164,7 +165,7 @@ impl RateGate {
             .unwrap_or(Duration::from_secs(1))
             .max(Duration::from_millis(100));
         let mut state = self.lock();
-        let until = Instant::now() + wait;
+        let until = later(Instant::now(), wait);
         state.paused_until = Some(
             state
                 .paused_until

@@ -56,6 +56,31 @@ impl RetrySchedule {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 256,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x7265_7472),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// `--retry-delay` and a server's `retry-after` of any size give pauses, not panics.
+        #[test]
+        fn any_delay_schedules_without_panicking(
+            initial_ms in proptest::prelude::any::<u64>(),
+            asked_secs in proptest::option::of(proptest::prelude::any::<u64>()),
+        ) {
+            let policy = RetryPolicy {
+                max_attempts: 8,
+                initial_delay: Duration::from_millis(initial_ms),
+                max_delay: Duration::from_secs(60),
+            };
+            let mut schedule = policy.schedule();
+            for _ in 0..8 {
+                let _ = schedule.next_delay(asked_secs.map(Duration::from_secs));
+            }
+        }
+    }
+
     #[test]
     fn grows_exponentially_within_the_jitter_and_honours_the_server() {
         let policy = RetryPolicy {

@@ -75,6 +75,22 @@ pub struct SandboxConfig {
     /// How stale reads are: `GET` of a ticket and the list show no message stored less
     /// than this long ago (the POST's own answer shows it at once).
     pub read_lag: Duration,
+    /// The status a message to a chat ticket is refused with: the vendor only says "a 4xx";
+    /// some deployments answer 422, others 403 (which a client can mistake for a token
+    /// without the write scope).
+    pub chat_refusal: ChatRefusal,
+}
+
+/// How a message to a chat ticket is refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChatRefusal {
+    /// 422 Unprocessable Entity.
+    #[default]
+    #[value(name = "422")]
+    Unprocessable,
+    /// 403 Forbidden.
+    #[value(name = "403")]
+    Forbidden,
 }
 
 /// Written by hand so that the token never reaches a log line.
@@ -92,6 +108,7 @@ impl fmt::Debug for SandboxConfig {
             .field("rewrite", &self.rewrite)
             .field("clock_skew", &self.clock_skew)
             .field("read_lag", &self.read_lag)
+            .field("chat_refusal", &self.chat_refusal)
             .finish()
     }
 }
@@ -115,6 +132,7 @@ impl Default for SandboxConfig {
             rewrite: Rewrites::NONE,
             clock_skew: time::Duration::ZERO,
             read_lag: Duration::ZERO,
+            chat_refusal: ChatRefusal::default(),
         }
     }
 }

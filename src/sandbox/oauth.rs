@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+use crate::duration::later;
 use serde::{Deserialize, Serialize};
 
 /// The one OAuth application the sandbox knows.
@@ -125,7 +126,7 @@ impl TokenIssuer {
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         // Forget the expired ones, so a long rehearsal does not grow the map.
         live.retain(|_, until| *until > now);
-        live.insert(access_token.clone(), now + self.ttl);
+        live.insert(access_token.clone(), later(now, self.ttl));
         Ok(TokenGrant {
             access_token,
             token_type: "Bearer",

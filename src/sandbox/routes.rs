@@ -16,7 +16,6 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::SandboxConfig;
 use super::clock::ServerClock;
 use super::faults::{Fault, Faults};
 use super::late::LateStores;
@@ -27,6 +26,7 @@ use super::rewrite::Rewrites;
 use super::server::Hangup;
 use super::store::{ListFilter, PostOutcome, Refusal, Store, TicketSummary};
 use super::world::{Source, Status};
+use super::{ChatRefusal, SandboxConfig};
 
 /// Tickets per list page, as in the real API.
 const PER_PAGE: usize = 15;
@@ -49,6 +49,7 @@ pub struct Sandbox {
     counters: Counters,
     tokens: TokenIssuer,
     late_stores: LateStores,
+    chat_refusal: ChatRefusal,
 }
 
 struct Limiter {
@@ -77,6 +78,7 @@ impl Sandbox {
             counters: Counters::default(),
             tokens: TokenIssuer::new(config.oauth, config.token_ttl),
             late_stores: LateStores::default(),
+            chat_refusal: config.chat_refusal,
         }
     }
 
@@ -322,7 +324,7 @@ async fn post_message(
             let (posted, stored) = (message.to_owned(), stored.into_owned());
             store_late(sandbox, ticket_id, posted, stored).await
         }
-        PostOutcome::Refused(refusal) => refused(refusal),
+        PostOutcome::Refused(refusal) => refused(refusal, sandbox.chat_refusal),
     }
 }
 
@@ -349,7 +351,7 @@ async fn store_late(
     });
     match answered.await {
         Ok(Ok(ticket_json)) => json_response(StatusCode::OK, ticket_json),
-        Ok(Err(refusal)) => refused(refusal),
+        Ok(Err(refusal)) => refused(refusal, sandbox.chat_refusal),
         // Only when shutdown gave up on the store: there is nothing to show.
         Err(_) => api_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -370,11 +372,14 @@ fn gateway_timeout_answer() -> Response {
         .into_response()
 }
 
-fn refused(refusal: Refusal) -> Response {
+fn refused(refusal: Refusal, chat_refusal: ChatRefusal) -> Response {
     match refusal {
         Refusal::NotFound => ticket_not_found(),
         Refusal::ChatRefused => api_error(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            match chat_refusal {
+                ChatRefusal::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+                ChatRefusal::Forbidden => StatusCode::FORBIDDEN,
+            },
             "Tickets created from live chat cannot receive messages through the API.",
         ),
     }

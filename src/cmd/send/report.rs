@@ -182,7 +182,13 @@ pub(super) fn print_summary(
         "resultsFile" => files.results,
         "failedRowsFile" => report.failed_rows_file,
     });
-    output::emit(Level::Info, &headline, fields);
+    let stopped = report.stopped.as_ref().is_some_and(|cause| !cause.planned);
+    match needs_attention(t) && !stopped {
+        // Rows a person must look at: said even under -q, in this one line (a stop has its
+        // own line below).
+        true => output::emit_requested(Level::Warn, &headline, fields),
+        false => output::emit(Level::Info, &headline, fields),
+    }
     output::emit(
         Level::Info,
         &format!("results: {}", files.results.display()),
