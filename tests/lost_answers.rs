@@ -265,11 +265,9 @@ fn kill_nine_with_a_request_in_flight_then_an_immediate_rerun_makes_one_copy() {
     );
 }
 
-#[test]
-fn a_commit_later_than_the_settle_period_is_reported_as_a_double() {
-    // Find a seed whose first POST of the row is stored late and whose second is not: the
-    // one case no client can prevent without idempotency keys.
-    let (ticket, message) = ("tic_late1", "<p>Update</p>");
+/// A sandbox where the first POST of (`ticket`, `message`) is stored 2.5 s after it arrived
+/// and the second at once: the seed is searched for, the decisions being a pure function.
+fn late_first_post(ticket: &str, message: &str) -> Sandbox {
     let faults = |seed| Faults {
         seed,
         late_rate: 0.5,
@@ -283,11 +281,19 @@ fn a_commit_later_than_the_settle_period_is_reported_as_a_double() {
                 && f.decide(ticket, message, 1) == Fault::None
         })
         .expect("such a seed");
-    let sandbox = Sandbox::start(SandboxConfig {
+    Sandbox::start(SandboxConfig {
         rate_limit: Rate::Unlimited,
         faults: faults(seed),
         ..SandboxConfig::default()
-    });
+    })
+}
+
+#[test]
+fn a_commit_later_than_the_settle_period_is_reported_as_a_double() {
+    // Find a seed whose first POST of the row is stored late and whose second is not: the
+    // one case no client can prevent without idempotency keys.
+    let (ticket, message) = ("tic_late1", "<p>Update</p>");
+    let sandbox = late_first_post(ticket, message);
     let dir = tempfile::tempdir().unwrap();
     let rows = vec![(ticket.to_string(), message.to_string())];
     let input = write_csv(dir.path(), "late.csv", &rows);
@@ -362,24 +368,7 @@ fn a_stop_still_counts_the_copies_of_a_row_posted_again() {
     // As in the late-commit case, but SIGTERM arrives while the second post waits for its
     // settle period: the count still happens, so a double is not left unsaid.
     let (ticket, message) = ("tic_late2", "<p>Update</p>");
-    let faults = |seed| Faults {
-        seed,
-        late_rate: 0.5,
-        late_by: Duration::from_millis(2500),
-        ..Faults::none()
-    };
-    let seed = (0..1000)
-        .find(|&seed| {
-            let f = faults(seed);
-            f.decide(ticket, message, 0) == Fault::Late
-                && f.decide(ticket, message, 1) == Fault::None
-        })
-        .expect("such a seed");
-    let sandbox = Sandbox::start(SandboxConfig {
-        rate_limit: Rate::Unlimited,
-        faults: faults(seed),
-        ..SandboxConfig::default()
-    });
+    let sandbox = late_first_post(ticket, message);
     let dir = tempfile::tempdir().unwrap();
     let rows = vec![(ticket.to_string(), message.to_string())];
     let input = write_csv(dir.path(), "stop.csv", &rows);

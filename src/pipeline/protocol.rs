@@ -553,6 +553,16 @@ mod tests {
         ApiError::invalid_response(200, "not JSON", b"{\"id\":", RateLimitInfo::default())
     }
 
+    /// A POST that left at `at` (seconds after [`t`]) and got `answer`.
+    fn post_answered(at: u64, answer: Result<PostReply, ApiError>) -> Event {
+        Event::Posted { at: t(at), answer }
+    }
+
+    /// A read that left at `at` and got `answer`.
+    fn read_answered(at: u64, answer: Result<ReadReply, ApiError>) -> Event {
+        Event::Read { at: t(at), answer }
+    }
+
     /// What a step is, in a word, for the tables.
     fn kind(step: &Step) -> String {
         match step {
@@ -607,16 +617,7 @@ mod tests {
     fn a_2xx_is_sent_once() {
         let steps = walk(
             fresh(InDoubtPolicy::Resend),
-            vec![
-                (0, Event::Begin),
-                (
-                    0,
-                    Event::Posted {
-                        at: t(0),
-                        answer: posted(),
-                    },
-                ),
-            ],
+            vec![(0, Event::Begin), (0, post_answered(0, posted()))],
         );
         assert_eq!(steps, ["post", "sent tim_new copies None"]);
     }
@@ -627,21 +628,9 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (
-                    30,
-                    Event::Posted {
-                        at: t(0),
-                        answer: Err(lost_answer()),
-                    },
-                ),
+                (30, post_answered(0, Err(lost_answer()))),
                 (31, Event::Waited),
-                (
-                    31,
-                    Event::Read {
-                        at: t(31),
-                        answer: read(1, TicketStatus::Open),
-                    },
-                ),
+                (31, read_answered(31, read(1, TicketStatus::Open))),
             ],
         );
         assert_eq!(
@@ -657,30 +646,12 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (
-                    30,
-                    Event::Posted {
-                        at: t(0),
-                        answer: Err(lost_answer()),
-                    },
-                ),
+                (30, post_answered(0, Err(lost_answer()))),
                 (31, Event::Waited),
-                (
-                    31,
-                    Event::Read {
-                        at: t(31),
-                        answer: read(0, TicketStatus::Open),
-                    },
-                ),
+                (31, read_answered(31, read(0, TicketStatus::Open))),
                 (50, Event::Waited),
                 // The late request has landed meanwhile.
-                (
-                    50,
-                    Event::Read {
-                        at: t(50),
-                        answer: read(1, TicketStatus::Open),
-                    },
-                ),
+                (50, read_answered(50, read(1, TicketStatus::Open))),
             ],
         );
         assert_eq!(
@@ -702,37 +673,13 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (
-                    30,
-                    Event::Posted {
-                        at: t(0),
-                        answer: Err(lost_answer()),
-                    },
-                ),
+                (30, post_answered(0, Err(lost_answer()))),
                 (31, Event::Waited),
-                (
-                    50,
-                    Event::Read {
-                        at: t(50),
-                        answer: read(0, TicketStatus::Open),
-                    },
-                ),
-                (
-                    51,
-                    Event::Posted {
-                        at: t(51),
-                        answer: posted(),
-                    },
-                ),
+                (50, read_answered(50, read(0, TicketStatus::Open))),
+                (51, post_answered(51, posted())),
                 (101, Event::Waited),
                 // The first request committed late, beyond the settle period: two copies.
-                (
-                    101,
-                    Event::Read {
-                        at: t(101),
-                        answer: read(2, TicketStatus::Open),
-                    },
-                ),
+                (101, read_answered(101, read(2, TicketStatus::Open))),
             ],
         );
         assert_eq!(
@@ -757,21 +704,9 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (
-                    2,
-                    Event::Posted {
-                        at: t(0),
-                        answer: Err(status(500)),
-                    },
-                ),
+                (2, post_answered(0, Err(status(500)))),
                 (3, Event::Waited),
-                (
-                    3,
-                    Event::Read {
-                        at: t(3),
-                        answer: read(0, TicketStatus::Open),
-                    },
-                ),
+                (3, read_answered(3, read(0, TicketStatus::Open))),
             ],
         );
         assert_eq!(steps, ["post", "pause", "read", "wait until 22"]);
@@ -783,21 +718,9 @@ mod tests {
             fresh(InDoubtPolicy::Hold),
             vec![
                 (0, Event::Begin),
-                (
-                    30,
-                    Event::Posted {
-                        at: t(0),
-                        answer: Err(lost_answer()),
-                    },
-                ),
+                (30, post_answered(0, Err(lost_answer()))),
                 (31, Event::Waited),
-                (
-                    50,
-                    Event::Read {
-                        at: t(50),
-                        answer: read(0, TicketStatus::Open),
-                    },
-                ),
+                (50, read_answered(50, read(0, TicketStatus::Open))),
             ],
         );
         assert_eq!(steps, ["post", "pause", "read", "held since 0"]);
@@ -807,33 +730,15 @@ mod tests {
     fn a_504_is_a_doubt_a_5xx_and_a_refused_connection_are_not() {
         let mut row = fresh(InDoubtPolicy::Resend);
         assert!(matches!(row.next(Event::Begin, t(0)), Step::Post));
-        let step = row.next(
-            Event::Posted {
-                at: t(0),
-                answer: Err(status(503)),
-            },
-            t(1),
-        );
+        let step = row.next(post_answered(0, Err(status(503))), t(1));
         assert!(matches!(step, Step::Pause(_)) && !row.in_doubt());
         assert!(matches!(row.next(Event::Waited, t(2)), Step::Post));
-        let step = row.next(
-            Event::Posted {
-                at: t(2),
-                answer: Err(refused_connection()),
-            },
-            t(2),
-        );
+        let step = row.next(post_answered(2, Err(refused_connection())), t(2));
         assert!(matches!(step, Step::Pause(_)) && !row.in_doubt());
         assert!(matches!(row.next(Event::Waited, t(3)), Step::Post));
         // The third failure spends --max-attempts 3: the row fails, in doubt since its
         // first request.
-        let step = row.next(
-            Event::Posted {
-                at: t(3),
-                answer: Err(status(504)),
-            },
-            t(4),
-        );
+        let step = row.next(post_answered(3, Err(status(504))), t(4));
         assert_eq!(kind(&step), "failed server doubt Some(0)");
     }
 
@@ -843,13 +748,7 @@ mod tests {
         assert!(matches!(row.next(Event::Begin, t(0)), Step::Post));
         let mut limited = status(429);
         limited.limits.retry_after = Some(Duration::from_secs(7));
-        let step = row.next(
-            Event::Posted {
-                at: t(0),
-                answer: Err(limited),
-            },
-            t(0),
-        );
+        let step = row.next(post_answered(0, Err(limited)), t(0));
         assert!(
             matches!(step, Step::Pause(d) if d >= Duration::from_secs(7)),
             "{step:?}"
@@ -867,16 +766,7 @@ mod tests {
         ] {
             let steps = walk(
                 fresh(InDoubtPolicy::Resend),
-                vec![
-                    (0, Event::Begin),
-                    (
-                        0,
-                        Event::Posted {
-                            at: t(0),
-                            answer: Err(status(code)),
-                        },
-                    ),
-                ],
+                vec![(0, Event::Begin), (0, post_answered(0, Err(status(code))))],
             );
             assert_eq!(steps[1], expected, "HTTP {code}");
         }
@@ -888,13 +778,7 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (
-                    0,
-                    Event::Posted {
-                        at: t(0),
-                        answer: Err(status(403)),
-                    },
-                ),
+                (0, post_answered(0, Err(status(403)))),
                 (0, Event::Read { at: t(0), answer }),
             ],
         )
@@ -924,21 +808,9 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (
-                    30,
-                    Event::Posted {
-                        at: t(0),
-                        answer: Err(lost_answer()),
-                    },
-                ),
+                (30, post_answered(0, Err(lost_answer()))),
                 (31, Event::Waited),
-                (
-                    31,
-                    Event::Read {
-                        at: t(31),
-                        answer: Err(status(404)),
-                    },
-                ),
+                (31, read_answered(31, Err(status(404)))),
             ],
         );
         assert_eq!(steps[3], "failed not_found doubt Some(0)");
@@ -950,22 +822,10 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (
-                    0,
-                    Event::Posted {
-                        at: t(0),
-                        answer: Err(garbled_2xx()),
-                    },
-                ),
+                (0, post_answered(0, Err(garbled_2xx()))),
                 (1, Event::Waited),
                 // A sanitiser rewrote it beyond recognition: no copy is seen.
-                (
-                    1,
-                    Event::Read {
-                        at: t(1),
-                        answer: read(0, TicketStatus::Open),
-                    },
-                ),
+                (1, read_answered(1, read(0, TicketStatus::Open))),
             ],
         );
         assert_eq!(steps, ["post", "pause", "read", "sent  copies None"]);
@@ -984,13 +844,7 @@ mod tests {
             vec![
                 (41, Event::Begin),
                 (90, Event::Waited),
-                (
-                    90,
-                    Event::Read {
-                        at: t(90),
-                        answer: read(0, TicketStatus::Open),
-                    },
-                ),
+                (90, read_answered(90, read(0, TicketStatus::Open))),
             ],
         );
         assert_eq!(steps, ["wait until 90", "read", "post"]);
@@ -1006,13 +860,7 @@ mod tests {
             row,
             vec![
                 (0, Event::Begin),
-                (
-                    0,
-                    Event::Read {
-                        at: t(0),
-                        answer: read(0, TicketStatus::Closed),
-                    },
-                ),
+                (0, read_answered(0, read(0, TicketStatus::Closed))),
             ],
         );
         assert_eq!(steps, ["read", "skipped ticket is closed"]);
@@ -1022,13 +870,7 @@ mod tests {
             row,
             vec![
                 (0, Event::Begin),
-                (
-                    0,
-                    Event::Read {
-                        at: t(0),
-                        answer: read(0, TicketStatus::Open),
-                    },
-                ),
+                (0, read_answered(0, read(0, TicketStatus::Open))),
             ],
         );
         assert_eq!(steps, ["read", "post"]);
@@ -1042,13 +884,7 @@ mod tests {
             row,
             vec![
                 (100, Event::Begin),
-                (
-                    100,
-                    Event::Read {
-                        at: t(100),
-                        answer: read(0, TicketStatus::Closed),
-                    },
-                ),
+                (100, read_answered(100, read(0, TicketStatus::Closed))),
             ],
         );
         assert_eq!(steps, ["read", "skipped ticket is closed"]);
@@ -1060,29 +896,11 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (
-                    30,
-                    Event::Posted {
-                        at: t(0),
-                        answer: Err(lost_answer()),
-                    },
-                ),
+                (30, post_answered(0, Err(lost_answer()))),
                 (31, Event::Waited),
-                (
-                    31,
-                    Event::Read {
-                        at: t(31),
-                        answer: Err(status(500)),
-                    },
-                ),
+                (31, read_answered(31, Err(status(500)))),
                 (32, Event::Waited),
-                (
-                    32,
-                    Event::Read {
-                        at: t(32),
-                        answer: Err(status(500)),
-                    },
-                ),
+                (32, read_answered(32, Err(status(500)))),
             ],
         );
         assert_eq!(
@@ -1104,36 +922,12 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (
-                    30,
-                    Event::Posted {
-                        at: t(0),
-                        answer: Err(lost_answer()),
-                    },
-                ),
+                (30, post_answered(0, Err(lost_answer()))),
                 (50, Event::Waited),
-                (
-                    50,
-                    Event::Read {
-                        at: t(50),
-                        answer: read(0, TicketStatus::Open),
-                    },
-                ),
-                (
-                    51,
-                    Event::Posted {
-                        at: t(51),
-                        answer: Err(garbled_2xx()),
-                    },
-                ),
+                (50, read_answered(50, read(0, TicketStatus::Open))),
+                (51, post_answered(51, Err(garbled_2xx()))),
                 (101, Event::Waited),
-                (
-                    101,
-                    Event::Read {
-                        at: t(101),
-                        answer: read(2, TicketStatus::Open),
-                    },
-                ),
+                (101, read_answered(101, read(2, TicketStatus::Open))),
             ],
         );
         assert_eq!(steps[4], "wait until 71", "no shortcut past the count");
@@ -1146,36 +940,12 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (
-                    30,
-                    Event::Posted {
-                        at: t(0),
-                        answer: Err(lost_answer()),
-                    },
-                ),
+                (30, post_answered(0, Err(lost_answer()))),
                 (50, Event::Waited),
-                (
-                    50,
-                    Event::Read {
-                        at: t(50),
-                        answer: read(0, TicketStatus::Open),
-                    },
-                ),
-                (
-                    51,
-                    Event::Posted {
-                        at: t(51),
-                        answer: posted(),
-                    },
-                ),
+                (50, read_answered(50, read(0, TicketStatus::Open))),
+                (51, post_answered(51, posted())),
                 (101, Event::Waited),
-                (
-                    101,
-                    Event::Read {
-                        at: t(101),
-                        answer: read(0, TicketStatus::Open),
-                    },
-                ),
+                (101, read_answered(101, read(0, TicketStatus::Open))),
             ],
         );
         assert_eq!(steps[6], "sent tim_new copies None");
@@ -1187,36 +957,12 @@ mod tests {
             fresh(InDoubtPolicy::Resend),
             vec![
                 (0, Event::Begin),
-                (
-                    30,
-                    Event::Posted {
-                        at: t(0),
-                        answer: Err(lost_answer()),
-                    },
-                ),
+                (30, post_answered(0, Err(lost_answer()))),
                 (50, Event::Waited),
-                (
-                    50,
-                    Event::Read {
-                        at: t(50),
-                        answer: read(0, TicketStatus::Open),
-                    },
-                ),
-                (
-                    51,
-                    Event::Posted {
-                        at: t(51),
-                        answer: posted(),
-                    },
-                ),
+                (50, read_answered(50, read(0, TicketStatus::Open))),
+                (51, post_answered(51, posted())),
                 (101, Event::Waited),
-                (
-                    101,
-                    Event::Read {
-                        at: t(101),
-                        answer: Err(status(404)),
-                    },
-                ),
+                (101, read_answered(101, Err(status(404)))),
             ],
         );
         assert_eq!(steps[6], "sent tim_new copies None");
@@ -1231,10 +977,7 @@ mod tests {
                 (0, Event::Begin),
                 (
                     0,
-                    Event::Read {
-                        at: t(0),
-                        answer: read_with_earlier_copy(0, TicketStatus::Open),
-                    },
+                    read_answered(0, read_with_earlier_copy(0, TicketStatus::Open)),
                 ),
             ],
         );
@@ -1253,10 +996,7 @@ mod tests {
                 (0, Event::Begin),
                 (
                     0,
-                    Event::Read {
-                        at: t(0),
-                        answer: read_with_earlier_copy(0, TicketStatus::Closed),
-                    },
+                    read_answered(0, read_with_earlier_copy(0, TicketStatus::Closed)),
                 ),
             ],
         );
@@ -1265,10 +1005,7 @@ mod tests {
 
     #[test]
     fn after_a_doubt_our_copy_settles_as_sent_and_only_someone_elses_means_already_there() {
-        let lost = || Event::Posted {
-            at: t(0),
-            answer: Err(lost_answer()),
-        };
+        let lost = || post_answered(0, Err(lost_answer()));
         // Our own copy found: sent, whatever else is on the ticket.
         let steps = walk(
             fresh(InDoubtPolicy::Resend),
@@ -1278,10 +1015,7 @@ mod tests {
                 (31, Event::Waited),
                 (
                     31,
-                    Event::Read {
-                        at: t(31),
-                        answer: read_with_earlier_copy(1, TicketStatus::Open),
-                    },
+                    read_answered(31, read_with_earlier_copy(1, TicketStatus::Open)),
                 ),
             ],
         );
@@ -1296,18 +1030,12 @@ mod tests {
                 (31, Event::Waited),
                 (
                     31,
-                    Event::Read {
-                        at: t(31),
-                        answer: read_with_earlier_copy(0, TicketStatus::Open),
-                    },
+                    read_answered(31, read_with_earlier_copy(0, TicketStatus::Open)),
                 ),
                 (50, Event::Waited),
                 (
                     50,
-                    Event::Read {
-                        at: t(50),
-                        answer: read_with_earlier_copy(0, TicketStatus::Open),
-                    },
+                    read_answered(50, read_with_earlier_copy(0, TicketStatus::Open)),
                 ),
             ],
         );
