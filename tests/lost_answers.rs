@@ -290,8 +290,8 @@ fn late_first_post(ticket: &str, message: &str) -> Sandbox {
 
 #[test]
 fn a_commit_later_than_the_settle_period_is_reported_as_a_double() {
-    // Find a seed whose first POST of the row is stored late and whose second is not: the
-    // one case no client can prevent without idempotency keys.
+    // The first POST of the row is stored late and the second is not: the one case no
+    // client can prevent without idempotency keys.
     let (ticket, message) = ("tic_late1", "<p>Update</p>");
     let sandbox = late_first_post(ticket, message);
     let dir = tempfile::tempdir().unwrap();
