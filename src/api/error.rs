@@ -310,8 +310,11 @@ mod tests {
     }
 
     #[test]
-    fn only_gateway_timeouts_are_in_doubt_among_statuses() {
-        assert!(ApiError::from_status(504, b"", RateLimitInfo::default(), None).in_doubt);
+    fn statuses_after_which_the_message_may_be_stored_are_in_doubt() {
+        for stored_perhaps in [500, 502, 504] {
+            let error = ApiError::from_status(stored_perhaps, b"", RateLimitInfo::default(), None);
+            assert!(error.in_doubt, "HTTP {stored_perhaps}");
+        }
         assert!(!ApiError::from_status(503, b"", RateLimitInfo::default(), None).in_doubt);
         assert!(!ApiError::from_status(404, b"", RateLimitInfo::default(), None).in_doubt);
     }
