@@ -17,7 +17,8 @@ fn absurd_durations_on_the_command_line_run_normally() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_csv(dir.path(), "notices.csv", &rows(2));
     let mut cmd = Command::cargo_bin("bulk-reply").unwrap();
-    cmd.arg("send")
+    cmd.env("XDG_STATE_HOME", support::private_state_home())
+        .arg("send")
         .arg(&input)
         .args(["--sandbox", "-y", "--rate", "unlimited"])
         .args(["--deadline", "99999999999h"])
@@ -80,6 +81,7 @@ fn a_closed_stdout_ends_every_printing_command_quietly_with_exit_0() {
         vec!["send", input, "--dry-run"],
     ] {
         let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"))
+            .env("XDG_STATE_HOME", support::private_state_home())
             .args(&args)
             .stdout(closed_pipe())
             .output()

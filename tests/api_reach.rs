@@ -23,7 +23,8 @@ fn nothing_listening() -> String {
 
 fn send_to(base_url: &str, input: &std::path::Path) -> Command {
     let mut cmd = Command::cargo_bin("bulk-reply").unwrap();
-    cmd.arg("send")
+    cmd.env("XDG_STATE_HOME", support::private_state_home())
+        .arg("send")
         .arg(input)
         .args(["--base-url", base_url, "--retry-delay", "10ms", "-y"])
         .env("MKP_API_TOKEN", sandbox::DEFAULT_TOKEN)
@@ -127,6 +128,7 @@ fn a_server_that_goes_away_mid_run_stops_it_within_seconds() {
     // The default retry delay: without the breaker, each of the remaining rows would spend
     // all 8 attempts (about a minute of backoff each) before the run said anything.
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"))
+        .env("XDG_STATE_HOME", support::private_state_home())
         .arg("send")
         .arg(&input)
         .args(["--base-url", &sandbox.base_url(), "--rate", "20/s", "-y"])

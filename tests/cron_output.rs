@@ -19,6 +19,7 @@ fn verbose_logs_redirected_to_a_file_carry_no_escape_codes() {
     let input = write_csv(dir.path(), "notices.csv", &rows(2));
     let mut cmd = Command::cargo_bin("bulk-reply").unwrap();
     let output = cmd
+        .env("XDG_STATE_HOME", support::private_state_home())
         .arg("-v")
         .arg("send")
         .arg(&input)

@@ -18,7 +18,9 @@ use serde_json::Value;
 const FIXTURES: &str = "tests/fixtures/workbooks";
 
 fn bulk_reply() -> Command {
-    Command::cargo_bin("bulk-reply").expect("the binary is built")
+    let mut command = Command::cargo_bin("bulk-reply").expect("the binary is built");
+    command.env("XDG_STATE_HOME", support::private_state_home());
+    command
 }
 
 /// `validate --json` on `path`; the exit code and the report.

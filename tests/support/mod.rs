@@ -241,3 +241,12 @@ pub fn at_terminal(sandbox: &Sandbox, args: &[&str], answer: &str) -> Option<Str
         .expect("script runs");
     Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }
+
+/// A state directory (`XDG_STATE_HOME`) private to this test process, for commands started
+/// without a [`Sandbox`]: the delivery ledger they keep must never land in the real home,
+/// nor carry one test run's deliveries into the next.
+pub fn private_state_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().expect("a temporary state directory"))
+        .path()
+}
