@@ -411,3 +411,33 @@ impl Browser {
         assert!(output.status.success(), "chromium: {output:?}");
     }
 }
+
+#[test]
+fn a_rehearsal_is_found_in_the_place_its_summary_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = support::write_csv(dir.path(), "notices.csv", &support::rows(5));
+    let output = assert_cmd::Command::cargo_bin("bulk-reply")
+        .unwrap()
+        .env("XDG_STATE_HOME", support::private_state_home())
+        .args(["--log-format", "json", "send"])
+        .arg(&input)
+        .args(["--sandbox", "--rate", "unlimited", "-y"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let rehearsal = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find_map(|line| line["fields"]["rehearsalDir"].as_str().map(str::to_owned))
+        .expect("the summary names the rehearsal's place");
+    let status = bulk_reply("status")
+        .arg(&input)
+        .args(["--json", "--rehearsal", &rehearsal])
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(0));
+    assert_eq!(json_of(&status.stdout)["delivered"], 5);
+    // Beside the input there is no job: the rehearsal wrote nothing there.
+    let beside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(beside.len(), 1, "only the input: {beside:?}");
+}

@@ -10,9 +10,10 @@ use crate::journal::JobFiles;
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "The job's files (as given to send)")]
 pub struct JobFileArgs {
-    /// The rehearsal's files (`send --sandbox`): INPUT.sandbox.journal and so on
-    #[arg(long)]
-    pub sandbox: bool,
+    /// A rehearsal's files (`send --sandbox`), in the directory its summary named
+    /// (`rehearsal: … are in DIR`)
+    #[arg(long, value_name = "DIR")]
+    pub rehearsal: Option<PathBuf>,
 
     /// The results file, if send was given --results [default: INPUT.results.ndjson]
     #[arg(long, value_name = "PATH")]
@@ -33,13 +34,24 @@ impl JobFileArgs {
         let named = |given: &Option<PathBuf>, file: &str| {
             given
                 .clone()
-                .unwrap_or_else(|| default_job_file(input, self.sandbox, file))
+                .unwrap_or_else(|| self.default_file(input, file))
         };
         JobFiles {
             results: named(&self.results, "results.ndjson"),
             failed: named(&self.failed, "failed.csv"),
             journal: named(&self.journal, "journal"),
             target: String::new(),
+        }
+    }
+
+    /// Where a file of the job is unless a flag says otherwise: beside the input, or in the
+    /// rehearsal's own place (named after the input's file) for a rehearsal.
+    pub fn default_file(&self, input: &Path, file: &str) -> PathBuf {
+        match &self.rehearsal {
+            Some(dir) => {
+                default_job_file(&dir.join(input.file_name().unwrap_or_default()), true, file)
+            }
+            None => default_job_file(input, false, file),
         }
     }
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 
-use super::job_files::{JobFileArgs, default_job_file};
+use super::job_files::JobFileArgs;
 use super::status::{JobStatus, now_ms};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::{self, InputSource, MessageColumn};
@@ -83,7 +83,7 @@ pub fn run(args: Args) -> CmdResult {
         } else {
             "report.html"
         };
-        default_job_file(&args.input, args.files.sandbox, file)
+        args.files.default_file(&args.input, file)
     });
     let mut bytes = Vec::new();
     if args.csv {

@@ -27,7 +27,7 @@ const EXAMPLES: &str = "\
 Examples:
   bulk-reply status notices.csv                 where the job stands, for people
   bulk-reply status notices.csv --json | jq .remaining
-  bulk-reply status notices.csv --sandbox       the rehearsal (send --sandbox)
+  bulk-reply status notices.csv --rehearsal /tmp/bulk-reply-rehearsal-…   a rehearsal (send --sandbox)
 
 Read-only: it takes no lock and works while a run is sending. Exit 0 when the job's files
 could be read (whatever they say), 2 when there is no such job or its journal is damaged.";
