@@ -9,7 +9,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use bulk_reply::rate::Rate;
-use bulk_reply::sandbox::{self, SandboxConfig, Source, Status, TicketSeed, World};
+use bulk_reply::sandbox::{SandboxConfig, Source, Status, TicketSeed, World};
 use serde_json::Value;
 use support::{Sandbox, results, with_suffix};
 
@@ -566,35 +566,17 @@ fn at_a_terminal_a_big_job_is_asked_about_first() {
     let input = csv_of(dir.path(), &borrowed);
     let template = write(dir.path(), "n.md", "Dear *{{Customer Name}}*");
     let sandbox = Sandbox::open_world();
-    let binary = assert_cmd::cargo::cargo_bin("bulk-reply");
-    let command_line = format!(
-        "{} send {} --template {} --base-url {} --rate unlimited",
-        binary.display(),
-        input.display(),
-        template.display(),
-        sandbox.base_url()
-    );
+    let (input_arg, template_arg) = (input.to_str().unwrap(), template.to_str().unwrap());
+    let args = [
+        "send",
+        input_arg,
+        "--template",
+        template_arg,
+        "--rate",
+        "unlimited",
+    ];
     let at_terminal = |answer: &str| {
-        let output = std::process::Command::new(script)
-            .args(["-qec", &command_line, "/dev/null"])
-            .env("MKP_API_TOKEN", sandbox::DEFAULT_TOKEN)
-            // The delivery ledger goes to the sandbox's state directory, never the real one.
-            .env("XDG_STATE_HOME", sandbox.state_dir())
-            .env_remove("MKP_BASE_URL")
-            .env_remove("MKP_OAUTH_CLIENT_ID")
-            .env_remove("MKP_OAUTH_CLIENT_SECRET")
-            .env_remove("MKP_OAUTH_REFRESH_TOKEN")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child.stdin.take().unwrap().write_all(answer.as_bytes())?;
-                child.wait_with_output()
-            })
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        support::at_terminal(&sandbox, &args, answer).expect("script is installed: checked above")
     };
 
     let shown = at_terminal("n\n");

@@ -13,16 +13,14 @@
 //! skip it, and this must remember why each open row is open.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::{BufRead, BufReader, ErrorKind};
 use std::path::Path;
 
 use foldhash::fast::FixedState;
 
 use super::JournalError;
 use super::key::RowKey;
-use super::record::{HEADER, Record, RunRecord, TARGET_PREFIX};
-use super::resume::check_header;
+use super::lines::{self, Line};
+use super::record::{Record, RunRecord};
 use crate::summary::RunSummary;
 
 /// The journal's failure kind of a row held for a person (`--in-doubt hold`).
@@ -153,53 +151,13 @@ enum OpenRow {
 
 /// Reads the journal at `path`; `None` when there is none yet.
 pub fn read(path: &Path) -> Result<Option<History>, JournalError> {
-    let io = |source| JournalError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e)),
-    };
-    let damaged = |line| JournalError::Damaged {
-        path: path.to_path_buf(),
-        line,
-    };
-    // Large reads: a million-row journal is over 100 MB of short lines.
-    let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut fold = Fold::default();
-    let mut line = Vec::new();
-    let mut line_number = 0u64;
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).map_err(io)? == 0 {
-            break;
-        }
-        line_number += 1;
-        if line.last() != Some(&b'\n') {
-            // Still being written (or torn by a crash): not a record yet.
-            break;
-        }
-        let text =
-            std::str::from_utf8(&line[..line.len() - 1]).map_err(|_| damaged(line_number))?;
-        if line_number == 1 {
-            check_header(path, text)?;
-        } else if let Some(target) = text
-            .strip_prefix(TARGET_PREFIX)
-            .filter(|_| line_number == 2)
-        {
-            fold.history.target = Some(target.to_string());
-        } else if let Some(run) = RunRecord::decode(text) {
-            fold.run(run);
-        } else {
-            fold.row(Record::decode(text).ok_or_else(|| damaged(line_number))?);
-        }
-    }
-    if line_number == 0 || (line_number == 1 && HEADER.as_bytes().starts_with(&line)) {
-        return Ok(None);
-    }
-    Ok(Some(fold.finish()))
+    let walked = lines::walk(path, |line| match line {
+        Line::Target(target) => fold.history.target = Some(target.to_string()),
+        Line::Run(run) => fold.run(run),
+        Line::Row(record) => fold.row(record),
+    })?;
+    Ok(walked.map(|_| fold.finish()))
 }
 
 #[derive(Default)]
@@ -351,7 +309,7 @@ impl Fold {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::record::VERSION;
+    use crate::journal::record::{HEADER, TARGET_PREFIX, VERSION};
     use std::io::Write;
 
     fn journal(lines: &[String]) -> tempfile::NamedTempFile {

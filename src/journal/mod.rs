@@ -6,6 +6,7 @@
 mod failed;
 pub mod history;
 mod key;
+mod lines;
 mod lock;
 pub mod outcomes;
 mod record;

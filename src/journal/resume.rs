@@ -1,13 +1,12 @@
 //! Reading a journal back: what an earlier run delivered, failed, or left in doubt.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, ErrorKind};
 use std::path::Path;
 
 use super::JournalError;
 use super::key::RowKey;
-use super::record::{HEADER, Record, RunRecord, TARGET_PREFIX, VERSION};
+use super::lines::{self, Line};
+use super::record::Record;
 
 /// Where an earlier run left a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,63 +146,17 @@ pub struct Loaded {
 /// Reads the journal at `path`; `None` when there is none yet (or only an empty file left by
 /// a run that died before writing its header).
 pub fn load(path: &Path) -> Result<Option<Loaded>, JournalError> {
-    let io = |source| JournalError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e)),
-    };
-    let mut reader = BufReader::new(file);
-    let mut line = Vec::new();
-    let mut valid_len = 0u64;
     let mut state = ResumeState::default();
-    let mut line_number = 0u64;
     let mut target = None;
-    loop {
-        line.clear();
-        let read = reader.read_until(b'\n', &mut line).map_err(io)?;
-        if read == 0 {
-            break;
-        }
-        line_number += 1;
-        if line.last() != Some(&b'\n') {
-            // A torn last line: the crash came mid-write. Its record never counted.
-            break;
-        }
-        let text =
-            std::str::from_utf8(&line[..line.len() - 1]).map_err(|_| JournalError::Damaged {
-                path: path.to_path_buf(),
-                line: line_number,
-            })?;
-        if line_number == 1 {
-            check_header(path, text)?;
-        } else if let Some(recorded) = text
-            .strip_prefix(TARGET_PREFIX)
-            .filter(|_| line_number == 2)
-        {
-            target = Some(recorded.to_string());
-        } else if RunRecord::decode(text).is_some() {
-            // Run boundaries are for `status` and `report`; they change no row.
-        } else {
-            let record = Record::decode(text).ok_or_else(|| JournalError::Damaged {
-                path: path.to_path_buf(),
-                line: line_number,
-            })?;
-            state.apply(&record);
-        }
-        valid_len += read as u64;
-    }
-    if valid_len == 0 {
-        if line_number == 0 || HEADER.as_bytes().starts_with(&line) {
-            return Ok(None);
-        }
-        return Err(JournalError::NotOurs {
-            path: path.to_path_buf(),
-        });
-    }
+    let walked = lines::walk(path, |line| match line {
+        Line::Target(recorded) => target = Some(recorded.to_string()),
+        // Run boundaries are for `status` and `report`; they change no row.
+        Line::Run(_) => {}
+        Line::Row(record) => state.apply(&record),
+    })?;
+    let Some(valid_len) = walked else {
+        return Ok(None);
+    };
     state.finish();
     Ok(Some(Loaded {
         state,
@@ -212,27 +165,10 @@ pub fn load(path: &Path) -> Result<Option<Loaded>, JournalError> {
     }))
 }
 
-pub(super) fn check_header(path: &Path, text: &str) -> Result<(), JournalError> {
-    let Some(version) = text
-        .strip_prefix(HEADER)
-        .and_then(|rest| rest.strip_prefix(' '))
-    else {
-        return Err(JournalError::NotOurs {
-            path: path.to_path_buf(),
-        });
-    };
-    match version.parse::<u32>() {
-        Ok(VERSION) => Ok(()),
-        _ => Err(JournalError::Incompatible {
-            path: path.to_path_buf(),
-            found: version.to_string(),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::record::{HEADER, VERSION};
     use std::io::Write;
 
     fn journal_with(lines: &[Record], tail: &str) -> tempfile::NamedTempFile {

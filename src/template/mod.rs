@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use args::MessageArgs;
 pub use format::MessageFormat;
-use format::push_html_escaped;
+pub(crate) use format::push_html_escaped;
 use parse::Part;
 
 use crate::input::{MessageColumn, loose_eq};
