@@ -146,39 +146,39 @@ pub fn count_delivered<'t>(
 /// of spacing is not another message.
 pub fn normalise(html: &str) -> String {
     let mut text = String::with_capacity(html.len());
-    read_as_reader(html, |c| text.push(c));
+    normalise_into(html, &mut text);
     text
 }
 
-/// The characters of [`normalise`], one by one, without building the string: for hashing
-/// millions of messages (duplicate rows) at the speed of reading them.
-pub fn read_as_reader(html: &str, mut emit: impl FnMut(char)) {
+/// [`normalise`], appended to `out`: a caller that reads millions of messages (duplicate
+/// rows) reuses one buffer rather than allocating for each.
+pub fn normalise_into(html: &str, out: &mut String) {
     let mut rest = html;
-    while let Some(start) = rest.find(['<', '&']) {
-        fold(&rest[..start], &mut emit);
+    while let Some(start) = memchr::memchr2(b'<', b'&', rest.as_bytes()) {
+        fold(&rest[..start], out);
         rest = &rest[start..];
         if rest.starts_with('<') {
             match tag_len(rest) {
                 Some(len) => rest = &rest[len..],
                 None => {
-                    emit('<');
+                    out.push('<');
                     rest = &rest[1..];
                 }
             }
         } else {
             match decode_reference(rest) {
                 Some((decoded, len)) => {
-                    fold(&decoded, &mut emit);
+                    fold(&decoded, out);
                     rest = &rest[len..];
                 }
                 None => {
-                    emit('&');
+                    out.push('&');
                     rest = &rest[1..];
                 }
             }
         }
     }
-    fold(rest, &mut emit);
+    fold(rest, out);
 }
 
 /// The length of the tag (or comment, doctype, processing instruction) at the start of
@@ -192,14 +192,15 @@ fn tag_len(text: &str) -> Option<usize> {
     if let Some(comment) = text.strip_prefix("<!--") {
         return comment.find("-->").map(|end| 4 + end + 3);
     }
-    // A `>` inside a quoted attribute value does not end the tag.
+    // A `>` inside a quoted attribute value does not end the tag. Every byte looked for is
+    // ASCII, which never occurs inside a multi-byte character: bytes are safe to scan.
     let mut quote = None;
-    for (index, c) in text.char_indices().skip(1) {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
+    for (index, &b) in text.as_bytes().iter().enumerate().skip(1) {
+        match (quote, b) {
+            (Some(q), b) if b == q => quote = None,
             (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '>') => return Some(index + 1),
+            (None, b'"' | b'\'') => quote = Some(b),
+            (None, b'>') => return Some(index + 1),
             _ => {}
         }
     }
@@ -207,18 +208,27 @@ fn tag_len(text: &str) -> Option<usize> {
     None
 }
 
-/// Emits `text` with whitespace dropped and typographic marks folded to what a keyboard
+/// Appends `text` with whitespace dropped and typographic marks folded to what a keyboard
 /// types, as a sanitiser's "smart quotes" would make them.
-fn fold(text: &str, emit: &mut impl FnMut(char)) {
-    for c in text.chars() {
+fn fold(text: &str, out: &mut String) {
+    let mut rest = text;
+    loop {
+        // Visible ASCII is copied as it is, in one go: most of most messages is that.
+        let plain = rest.bytes().take_while(u8::is_ascii_graphic).count();
+        out.push_str(&rest[..plain]);
+        rest = &rest[plain..];
+        let Some(c) = rest.chars().next() else {
+            return;
+        };
+        rest = &rest[c.len_utf8()..];
         match c {
             c if c.is_whitespace() => {}
             // Zero-width characters some editors and sanitisers insert.
             '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{ad}' => {}
-            '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}' | '\u{2032}' => emit('\''),
-            '\u{201c}' | '\u{201d}' | '\u{201e}' | '\u{201f}' | '\u{2033}' => emit('"'),
-            '\u{2026}' => "...".chars().for_each(&mut *emit),
-            c => emit(c),
+            '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}' | '\u{2032}' => out.push('\''),
+            '\u{201c}' | '\u{201d}' | '\u{201e}' | '\u{201f}' | '\u{2033}' => out.push('"'),
+            '\u{2026}' => out.push_str("..."),
+            c => out.push(c),
         }
     }
 }

@@ -17,7 +17,7 @@ pub use client::{ApiClient, ClientOptions, Fetched, Posted, Reply};
 pub use error::{ApiError, ErrorClass, ErrorKind};
 pub use limits::RateLimitInfo;
 pub(crate) use matching::decode_reference;
-pub use matching::{Delivered, ServerClock, count_delivered, normalise, read_as_reader};
+pub use matching::{Delivered, ServerClock, count_delivered, normalise, normalise_into};
 pub use preflight::PreflightError;
 pub use secret::Secret;
 pub use ticket::{Message, Ticket, TicketPage, TicketSource, TicketStatus, TicketSummary};

@@ -13,7 +13,7 @@
 //! is sorted to bring each ticket's rows together. A ticket never spans two buckets, so two
 //! threads share the buckets.
 
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::thread;
 
 use foldhash::quality::FixedState;
@@ -40,12 +40,15 @@ struct Seen {
 #[derive(Debug)]
 pub(crate) struct Duplicates {
     buckets: Vec<Vec<Seen>>,
+    /// The message being hashed, as the customer reads it.
+    scratch: String,
 }
 
 impl Default for Duplicates {
     fn default() -> Self {
         Duplicates {
             buckets: (0..1 << BUCKET_BITS).map(|_| Vec::new()).collect(),
+            scratch: String::new(),
         }
     }
 }
@@ -60,7 +63,7 @@ impl Duplicates {
         let bucket = (ticket >> (u128::BITS - BUCKET_BITS)) as usize;
         self.buckets[bucket].push(Seen {
             ticket,
-            message: reader_hash(row.message),
+            message: reader_hash(&mut self.scratch, row.message),
             line: row.line,
         });
     }
@@ -108,11 +111,12 @@ fn sort_by_ticket(rows: &mut [Seen]) {
     }
 }
 
-/// A hash of the message as the customer reads it (see [`crate::api::normalise`]).
-fn reader_hash(message: &str) -> u64 {
-    let mut hasher = MESSAGE.build_hasher();
-    crate::api::read_as_reader(message, |c| hasher.write_u32(u32::from(c)));
-    hasher.finish()
+/// A hash of the message as the customer reads it (see [`crate::api::normalise`]), read
+/// into `scratch`, the one buffer all rows share.
+fn reader_hash(scratch: &mut String, message: &str) -> u64 {
+    scratch.clear();
+    crate::api::normalise_into(message, scratch);
+    MESSAGE.hash_one(scratch.as_str())
 }
 
 /// `ticket_rows`: every row of one ticket, sorted by message, then line.
