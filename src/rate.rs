@@ -1,5 +1,6 @@
 //! A request rate such as `60/min`, shared by `validate` (time estimates), `send` (the
-//! client's pace) and `sandbox` (the server's limit).
+//! client's pace) and `sandbox` (the server's limit); and `--rate auto`, the pace the
+//! server's answers say.
 
 use std::fmt;
 use std::str::FromStr;
@@ -37,6 +38,48 @@ impl Rate {
                 interval.saturating_mul(count.saturating_sub(1).min(u32::MAX as u64) as u32)
             }
             None => Duration::ZERO,
+        }
+    }
+}
+
+/// What `--rate` asks for: the server's limit as its answers state it, or a cap of ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateSetting {
+    /// The documented 60/min until the first answer's `X-RateLimit-Limit`, then that (per
+    /// minute, as the vendor documents it), up or down.
+    Auto,
+    /// At most this, whatever the server allows; still less when its answers say so.
+    Cap(Rate),
+}
+
+impl RateSetting {
+    /// The rate to plan with before any answer: the documented default, or the cap.
+    pub fn assumed(&self) -> Rate {
+        match *self {
+            RateSetting::Auto => Rate::API_DEFAULT,
+            RateSetting::Cap(rate) => rate,
+        }
+    }
+}
+
+impl FromStr for RateSetting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.trim().eq_ignore_ascii_case("auto") {
+            return Ok(RateSetting::Auto);
+        }
+        text.parse().map(RateSetting::Cap).map_err(|error: String| {
+            error.replace(", or unlimited", ", unlimited, or auto (the server's own limit)")
+        })
+    }
+}
+
+impl fmt::Display for RateSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateSetting::Auto => f.write_str("auto"),
+            RateSetting::Cap(rate) => rate.fmt(f),
         }
     }
 }
@@ -136,6 +179,19 @@ mod tests {
         for text in ["60/min", "20/s", "100/h", "5/500ms", "unlimited"] {
             assert_eq!(text.parse::<Rate>().unwrap().to_string(), text);
         }
+    }
+
+    #[test]
+    fn auto_or_a_cap() {
+        assert_eq!("auto".parse(), Ok(RateSetting::Auto));
+        assert_eq!("AUTO".parse::<RateSetting>().unwrap().to_string(), "auto");
+        assert_eq!(
+            "20/s".parse::<RateSetting>().unwrap().assumed().to_string(),
+            "20/s"
+        );
+        assert_eq!(RateSetting::Auto.assumed(), Rate::API_DEFAULT);
+        let err = "fast".parse::<RateSetting>().unwrap_err();
+        assert!(err.contains("or auto"), "{err}");
     }
 
     #[test]

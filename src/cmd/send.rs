@@ -20,7 +20,7 @@ use crate::output::{self, Level};
 use crate::pipeline::{
     self, Goal, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings, StopSignal, Tally,
 };
-use crate::rate::Rate;
+use crate::rate::{Rate, RateSetting};
 use crate::sandbox::{self, SandboxConfig};
 use crate::summary::{Counts, RunSummary, SummaryFile};
 use crate::template::MessageArgs;
@@ -118,16 +118,21 @@ pub struct Args {
     #[command(flatten)]
     pub api: ApiAccessArgs,
 
-    /// Requests per window, shared by all workers: N/s, N/min, N/h, or unlimited
-    #[arg(long, default_value_t = Rate::API_DEFAULT, value_name = "RATE")]
-    pub rate: Rate,
+    /// The pace. auto: the documented 60/min until the server's first answer, then the
+    /// limit its X-RateLimit-Limit states (per minute), shared with whatever else uses the
+    /// key. N/s, N/min, N/h: a cap that nothing exceeds (the server's limit still applies
+    /// when lower); unlimited: no cap
+    #[arg(long, default_value_t = RateSetting::Auto, value_name = "RATE")]
+    pub rate: RateSetting,
 
-    /// Requests that may leave back to back before the steady rate applies
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub burst: u32,
+    /// With a --rate cap: at most N requests back to back at its steady pace [default: a
+    /// fresh window's whole budget goes at once]
+    #[arg(long, value_name = "N")]
+    pub burst: Option<u32>,
 
-    /// Requests in flight at once
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    /// The most requests in flight at once. Fewer are, when fewer keep the pace (rate ×
+    /// answer time); the summary says when this ceiling held the pace back
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
 
     /// Attempts per row before it counts as failed (the first one included)
@@ -266,7 +271,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
     summary.total_rows = Some(report.rows);
     if args.dry_run {
         report
-            .write_human(&mut std::io::stdout().lock(), &source_name, args.rate)
+            .write_human(&mut std::io::stdout().lock(), &source_name, args.rate.assumed())
             .context("cannot write the report")
             .map_err(Failure::stopped)?;
         log_preview(&report.preview);
@@ -281,7 +286,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
     }
     let first_message = report.preview.drain(..).next();
     if !report.is_valid() || report.warning_count > 0 {
-        print_problems(&report, &source_name, args.rate);
+        print_problems(&report, &source_name, args.rate.assumed());
     }
     if !report.is_valid() {
         return Err(Failure::bad_input(anyhow!(
@@ -396,7 +401,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             crate::fields! {"toSend" => to_send, "baseUrl" => client.base_url(), "deadline" => deadline.as_ref().map(|d| d.describe())},
         );
         let deadline = deadline.map(|d| d.instant);
-        let watchers = Watchers::start(&stop, deadline, tally.clone(), goal, args.rate, view);
+        let watchers = Watchers::start(&stop, deadline, tally.clone(), goal, args.rate.assumed(), view);
         let report = pipeline::run(settings, client, job, jobs, report.rows, stop, tally).await;
         watchers.finish().await;
         let report = report.map_err(|e| {
@@ -462,7 +467,7 @@ async fn connect(
 ) -> Result<(Option<sandbox::RunningSandbox>, ApiClient), Failure> {
     let (sandbox, base_url, credentials) = match target {
         Target::Sandbox => {
-            let sandbox = start_sandbox(args.rate).await?;
+            let sandbox = start_sandbox(args.rate.assumed()).await?;
             let url = sandbox.base_url().to_string();
             let token = Secret::new(sandbox::DEFAULT_TOKEN);
             let credentials =
@@ -599,7 +604,7 @@ fn plan<'a>(
         settled,
         distinct_tickets: report.distinct_tickets,
         requests_per_row: 1 + u64::from(args.skip_closed),
-        rate: args.rate,
+        rate: args.rate.assumed(),
         first,
     }
 }

@@ -9,13 +9,13 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use super::api_access::{API_ACCESS_HELP, ApiAccessArgs};
-use crate::api::{ApiClient, ApiError, ClientOptions, ErrorClass, ErrorKind, TicketSummary};
+use crate::api::{ApiClient, ApiError, ClientOptions, ErrorClass, TicketSummary};
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::fields;
 use crate::output::{self, Level};
 use crate::pipeline::{RateGate, RetryPolicy, StopSignal};
-use crate::rate::Rate;
+use crate::rate::RateSetting;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -84,8 +84,8 @@ pub struct Args {
     pub api: ApiAccessArgs,
 
     /// Requests per window (shared with anything else using the same key): N/s, N/min, N/h
-    #[arg(long, default_value_t = Rate::API_DEFAULT, value_name = "RATE")]
-    pub rate: Rate,
+    #[arg(long, default_value_t = RateSetting::Auto, value_name = "RATE")]
+    pub rate: RateSetting,
 
     /// Time limit for one request, answer included
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
@@ -132,7 +132,7 @@ struct Counts {
 pub fn run(args: Args) -> CmdResult {
     args.api.check_base_url()?;
     let credentials = args.api.resolve()?;
-    let gate = RateGate::new(args.rate, 1).map_err(|e| Failure::bad_input(anyhow!(e)))?;
+    let gate = RateGate::new(args.rate, None).map_err(|e| Failure::bad_input(anyhow!(e)))?;
     // The list is written beside the output file and moved over it only once complete, so
     // a refused token or a lost connection never empties a file a job may depend on.
     let partial = args.output.as_ref().map(|path| {
@@ -318,20 +318,22 @@ async fn fetch_page(
     let mut schedule = retry.schedule();
     let mut tries = 0;
     loop {
-        gate.acquire(stop).await;
+        let departure = gate.acquire(stop).await;
         tries += 1;
         let error = match client.list_tickets(page, status, source).await {
             Ok(reply) => {
-                gate.observe(&reply.limits);
+                if let Some(departure) = departure {
+                    gate.answered(departure, &reply.limits);
+                }
                 return Ok(reply.value);
             }
             Err(error) => error,
         };
+        if let Some(departure) = departure {
+            gate.failed(departure, &error);
+        }
         if error.class() != ErrorClass::Retryable || tries >= retry.max_attempts {
             return Err(error);
-        }
-        if error.kind == ErrorKind::RateLimited {
-            gate.pause(&error.limits);
         }
         let delay = schedule.next_delay(error.limits.retry_after);
         tracing::debug!(page, ?delay, "retrying: {error}");

@@ -9,6 +9,7 @@
 mod breaker;
 mod courier;
 mod feed;
+mod pace;
 mod progress;
 mod protocol;
 mod rate_gate;

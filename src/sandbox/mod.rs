@@ -21,7 +21,7 @@ mod faults;
 mod late;
 mod neighbour;
 mod oauth;
-mod rate_limit;
+pub(crate) mod rate_limit;
 mod report;
 mod rewrite;
 mod routes;

@@ -25,6 +25,20 @@ pub struct Neighbour {
     pub stops_after: Option<Duration>,
 }
 
+impl Neighbour {
+    /// The time between two of its requests, rounded up to the nanosecond: rounded down,
+    /// six requests a second would come 4 ns short of a second apart, one more than the
+    /// rolling window holds for six.
+    pub fn interval(&self) -> Option<Duration> {
+        let Rate::Limited { requests, per } = self.rate else {
+            return None;
+        };
+        Some(Duration::from_nanos(
+            per.as_nanos().div_ceil(u128::from(requests)).try_into().ok()?,
+        ))
+    }
+}
+
 /// The running neighbour; dropping it (or [`NeighbourTask::stop`]) ends it.
 pub struct NeighbourTask {
     stop: watch::Sender<()>,
@@ -33,7 +47,7 @@ pub struct NeighbourTask {
 
 impl NeighbourTask {
     pub fn spawn(sandbox: Arc<Sandbox>, neighbour: Neighbour) -> Option<NeighbourTask> {
-        let interval = neighbour.rate.interval()?;
+        let interval = neighbour.interval()?;
         let (stop, mut stopped) = watch::channel(());
         let started = Instant::now();
         let task = tokio::spawn(async move {
