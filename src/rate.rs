@@ -30,8 +30,8 @@ impl Rate {
         }
     }
 
-    /// The shortest time `count` requests can take at this pace: the first leaves at once,
-    /// each further one an interval later.
+    /// The shortest time `count` requests can take when they leave one interval apart: the
+    /// steady pace of a long job, which bursts cannot beat over many windows.
     pub fn ideal_duration(&self, count: u64) -> Duration {
         match self.interval() {
             Some(interval) => {
@@ -80,6 +80,20 @@ impl fmt::Display for RateSetting {
         match self {
             RateSetting::Auto => f.write_str("auto"),
             RateSetting::Cap(rate) => rate.fmt(f),
+        }
+    }
+}
+
+impl Rate {
+    /// The shortest time `count` requests can take within a rolling window starting fresh:
+    /// a window's worth leaves at once, the next a window later, and so on.
+    pub fn shortest_duration(&self, count: u64) -> Duration {
+        match *self {
+            Rate::Limited { requests, per } => {
+                let windows = count.saturating_sub(1) / u64::from(requests);
+                per.saturating_mul(windows.min(u64::from(u32::MAX)) as u32)
+            }
+            Rate::Unlimited => Duration::ZERO,
         }
     }
 }
@@ -200,5 +214,15 @@ mod tests {
         assert_eq!(rate.ideal_duration(400), Duration::from_millis(19_950));
         assert_eq!(rate.ideal_duration(0), Duration::ZERO);
         assert_eq!(Rate::Unlimited.ideal_duration(1000), Duration::ZERO);
+    }
+
+    #[test]
+    fn shortest_duration_counts_whole_windows_after_the_first() {
+        let rate = Rate::API_DEFAULT;
+        assert_eq!(rate.shortest_duration(60), Duration::ZERO);
+        assert_eq!(rate.shortest_duration(61), Duration::from_secs(60));
+        assert_eq!(rate.shortest_duration(10_000), Duration::from_secs(166 * 60));
+        assert_eq!(rate.shortest_duration(0), Duration::ZERO);
+        assert_eq!(Rate::Unlimited.shortest_duration(5), Duration::ZERO);
     }
 }

@@ -61,7 +61,7 @@ pub fn confirm(
     }
     let duration: Duration = plan
         .rate
-        .ideal_duration(plan.to_send.saturating_mul(plan.requests_per_row));
+        .shortest_duration(plan.to_send.saturating_mul(plan.requests_per_row));
     writeln!(
         out,
         "About to send {} messages to {} distinct tickets{}; at {} this takes at least {}.",

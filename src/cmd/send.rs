@@ -271,7 +271,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
     summary.total_rows = Some(report.rows);
     if args.dry_run {
         report
-            .write_human(&mut std::io::stdout().lock(), &source_name, args.rate.assumed())
+            .write_human(&mut std::io::stdout().lock(), &source_name, args.rate)
             .context("cannot write the report")
             .map_err(Failure::stopped)?;
         log_preview(&report.preview);
@@ -286,7 +286,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
     }
     let first_message = report.preview.drain(..).next();
     if !report.is_valid() || report.warning_count > 0 {
-        print_problems(&report, &source_name, args.rate.assumed());
+        print_problems(&report, &source_name, args.rate);
     }
     if !report.is_valid() {
         return Err(Failure::bad_input(anyhow!(
@@ -325,7 +325,14 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             }
             first => first,
         };
-        let plan = plan(&args, &report, &resume, max_rows, first_message.as_ref());
+        let plan = plan(
+            &args,
+            &report,
+            &resume,
+            max_rows,
+            first_message.as_ref(),
+            pace_now(&gate),
+        );
         if !ask(&plan, asking)? {
             output::say(
                 Level::Info,
@@ -356,7 +363,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
     let jobs = job_source(source.clone(), args.input.allow_duplicates, composer);
 
     let settings = Settings {
-        gate,
+        gate: gate.clone(),
         concurrency: usize::from(args.concurrency),
         policy: Policy {
             retry: RetryPolicy {
@@ -392,7 +399,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             &format!(
                 "bulk-reply: sending up to {to_send} rows to {} at {}{}",
                 client.base_url(),
-                args.rate,
+                describe_pace(&gate),
                 deadline.as_ref().map_or(String::new(), |d| format!(
                     "; deadline {}",
                     d.describe()
@@ -401,7 +408,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             crate::fields! {"toSend" => to_send, "baseUrl" => client.base_url(), "deadline" => deadline.as_ref().map(|d| d.describe())},
         );
         let deadline = deadline.map(|d| d.instant);
-        let watchers = Watchers::start(&stop, deadline, tally.clone(), goal, args.rate.assumed(), view);
+        let watchers = Watchers::start(&stop, deadline, tally.clone(), goal, pace_now(&gate), view);
         let report = pipeline::run(settings, client, job, jobs, report.rows, stop, tally).await;
         watchers.finish().await;
         let report = report.map_err(|e| {
@@ -411,6 +418,10 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         })?;
         let stop_reason = stop_reason(&report, canary.is_some());
         summary.counts = Counts::of(&report);
+        summary.rate_limit = report.pace.limit.map(|(requests, per)| {
+            Rate::Limited { requests, per }.to_string()
+        });
+        summary.concurrency_needed = report.pace.held_back.map(|held| held.needed);
         summary.stop_reason = stop_reason.as_ref().map(|(reason, _)| reason.clone());
         summary.failed_rows_file = report.failed_rows_file.clone();
         let exit = exit_code(&report);
@@ -594,6 +605,7 @@ fn plan<'a>(
     resume: &ResumeState,
     max_rows: Option<u64>,
     first: Option<&'a input::Preview>,
+    rate: Rate,
 ) -> Plan<'a> {
     let settled = resume.settled_rows();
     Plan {
@@ -604,8 +616,24 @@ fn plan<'a>(
         settled,
         distinct_tickets: report.distinct_tickets,
         requests_per_row: 1 + u64::from(args.skip_closed),
-        rate: args.rate.assumed(),
+        rate,
         first,
+    }
+}
+
+/// The pace the run starts at, after the preflight's answer: the server's stated limit, or
+/// what is assumed until it states one (for the time estimates and the first log line).
+fn pace_now(gate: &RateGate) -> Rate {
+    match gate.limit() {
+        Some((requests, per)) => Rate::Limited { requests, per },
+        None => Rate::Unlimited,
+    }
+}
+
+fn describe_pace(gate: &RateGate) -> String {
+    match pace_now(gate) {
+        Rate::Unlimited => "no rate limit".into(),
+        limited => format!("up to {limited}"),
     }
 }
 
