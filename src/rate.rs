@@ -70,7 +70,10 @@ impl FromStr for RateSetting {
             return Ok(RateSetting::Auto);
         }
         text.parse().map(RateSetting::Cap).map_err(|error: String| {
-            error.replace(", or unlimited", ", unlimited, or auto (the server's own limit)")
+            error.replace(
+                ", or unlimited",
+                ", unlimited, or auto (the server's own limit)",
+            )
         })
     }
 }
@@ -221,7 +224,10 @@ mod tests {
         let rate = Rate::API_DEFAULT;
         assert_eq!(rate.shortest_duration(60), Duration::ZERO);
         assert_eq!(rate.shortest_duration(61), Duration::from_secs(60));
-        assert_eq!(rate.shortest_duration(10_000), Duration::from_secs(166 * 60));
+        assert_eq!(
+            rate.shortest_duration(10_000),
+            Duration::from_secs(166 * 60)
+        );
         assert_eq!(rate.shortest_duration(0), Duration::ZERO);
         assert_eq!(Rate::Unlimited.shortest_duration(5), Duration::ZERO);
     }

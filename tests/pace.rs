@@ -139,7 +139,9 @@ fn a_ceiling_that_holds_the_pace_back_is_named_with_the_number_that_would_not() 
         "{stderr}"
     );
     // 100/s at 100 ms an answer: about 10 in flight, with headroom.
-    let needed = summary(&summary_file)["concurrencyNeeded"].as_u64().unwrap();
+    let needed = summary(&summary_file)["concurrencyNeeded"]
+        .as_u64()
+        .unwrap();
     assert!((10..=16).contains(&needed), "{needed}");
 
     // With room to spare, nothing is said.

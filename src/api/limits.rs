@@ -141,8 +141,14 @@ mod tests {
             RateLimitInfo::from_headers(&headers(&[("RateLimit-Policy", field)])).window
         };
         assert_eq!(window("20;w=1"), Some(Duration::from_secs(1)));
-        assert_eq!(window("\"default\";q=600;w=60"), Some(Duration::from_secs(60)));
-        assert_eq!(window("5;w=0.5, 100;w=60"), Some(Duration::from_millis(500)));
+        assert_eq!(
+            window("\"default\";q=600;w=60"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            window("5;w=0.5, 100;w=60"),
+            Some(Duration::from_millis(500))
+        );
         for nonsense in ["20", "20;w=0", "20;w=-1", "20;w=lots", "20;w=1e99"] {
             assert_eq!(window(nonsense), None, "{nonsense}");
         }

@@ -83,6 +83,8 @@ pub struct Pace {
     /// `(when, what others held)` from the answers of the last window, kept as a sliding
     /// maximum: each entry holds more than every later one, so the front is the most.
     others: VecDeque<(Instant, u32)>,
+    /// Answers that told what the others hold, so far.
+    others_samples: usize,
     latencies: VecDeque<Duration>,
     /// Sum of `latencies`, for their mean.
     latency_total: Duration,
@@ -108,6 +110,7 @@ impl Pace {
             sent: VecDeque::new(),
             next_id: 0,
             others: VecDeque::new(),
+            others_samples: 0,
             latencies: VecDeque::with_capacity(LATENCY_SAMPLES),
             latency_total: Duration::ZERO,
             paused_until: None,
@@ -168,6 +171,12 @@ impl Pace {
             // The server counted this request too: `L - remaining` is everyone's, with it.
             let everyone = limit.saturating_sub(remaining);
             let ours = self.ours_around(departure, limits.window);
+            tracing::trace!(
+                limit,
+                remaining,
+                ours,
+                "the key's budget as an answer tells it"
+            );
             self.sample_others(now, everyone.saturating_sub(ours));
         }
     }
@@ -183,14 +192,27 @@ impl Pace {
     ) {
         self.hear();
         self.sent.retain(|sent| sent.id != departure.id);
-        let wait = limits.retry_after.unwrap_or(Duration::from_secs(1)).max(minimum);
+        let wait = limits
+            .retry_after
+            .unwrap_or(Duration::from_secs(1))
+            .max(minimum);
         let until = now + wait;
-        self.paused_until = Some(self.paused_until.map_or(until, |current| current.max(until)));
+        self.paused_until = Some(
+            self.paused_until
+                .map_or(until, |current| current.max(until)),
+        );
         match limits.limit {
             Some(limit) => {
                 self.adopt(limit, limits.window);
                 // Full without this one, which is no longer among ours.
                 let ours = self.ours_around(departure, limits.window);
+                tracing::debug!(
+                    limit,
+                    ours,
+                    others = self.others.front().map_or(0, |&(_, held)| held),
+                    spread = ?self.spread(),
+                    "429: the window was fuller than the pace knew"
+                );
                 self.sample_others(now, limit.saturating_sub(ours));
             }
             None => {
@@ -230,7 +252,9 @@ impl Pace {
 
     /// The mean time an answer takes, once there is one.
     pub fn mean_latency(&self) -> Option<Duration> {
-        let samples = u32::try_from(self.latencies.len()).ok().filter(|n| *n > 0)?;
+        let samples = u32::try_from(self.latencies.len())
+            .ok()
+            .filter(|n| *n > 0)?;
         Some(self.latency_total / samples)
     }
 
@@ -241,7 +265,13 @@ impl Pace {
 
     /// How many of ours the window may hold.
     fn share(&self, budget: Budget) -> u32 {
-        let others = self.others.front().map_or(0, |&(_, held)| held);
+        let mut others = self.others.front().map_or(0, |&(_, held)| held);
+        if others > 0 && self.others_samples < TRUSTED_SAMPLES {
+            // A glimpse of another user between two of its requests shows one fewer than
+            // it holds the rest of the time: until more answers have been seen, leave it one
+            // more.
+            others += 1;
+        }
         let share = budget.limit.saturating_sub(others).max(1);
         if budget.told {
             share
@@ -284,8 +314,11 @@ impl Pace {
     /// Keeps the most seen over the last two windows: our departures come in bursts a
     /// window apart, and only the last answer of a burst counts everyone exactly (its
     /// fellows overtaken on the way are counted as ours), so one window could lose the
-    /// exact sample just before the next burst brings it back.
+    /// exact sample just before the next burst brings it back. Only newer samples retire
+    /// old ones: after a quiet spell (the preflight's answer, then the confirmation
+    /// question) the last word stands until the next answer.
     fn sample_others(&mut self, now: Instant, held: u32) {
+        self.others_samples = self.others_samples.saturating_add(1);
         let window = self.budget.map_or(DOCUMENTED_WINDOW, |b| b.window) * 2;
         while self
             .others
@@ -313,6 +346,7 @@ impl Pace {
             if self.budget.is_some_and(|b| b.window != window) {
                 // Samples counted in another window say nothing about this one.
                 self.others.clear();
+                self.others_samples = 0;
             }
             self.budget = Some(told);
         }
@@ -518,7 +552,10 @@ mod tests {
                 }
                 Event::Arrives(id) => {
                     verdicts.insert(id, server.admit(base + now, wall));
-                    events.push(Reverse((now + Duration::from_micros(100), Event::Answered(id))));
+                    events.push(Reverse((
+                        now + Duration::from_micros(100),
+                        Event::Answered(id),
+                    )));
                 }
                 Event::Answered(id) => {
                     let departure = in_flight.remove(&id).unwrap();
@@ -567,7 +604,9 @@ mod tests {
     }
 
     fn ideal(rows: u32, rate: &str) -> Duration {
-        rate.parse::<Rate>().unwrap().ideal_duration(u64::from(rows))
+        rate.parse::<Rate>()
+            .unwrap()
+            .ideal_duration(u64::from(rows))
     }
 
     fn ratio(run: &Run, ideal: Duration) -> f64 {
@@ -624,7 +663,12 @@ mod tests {
         let settled = Duration::from_secs(5);
         let late_429s = |times: &[Duration]| times.iter().filter(|at| **at > settled).count();
         assert_eq!(late_429s(&run.refused_at), 0, "ours: {:?}", run.refused_at);
-        assert_eq!(late_429s(&run.neighbour_refused), 0, "theirs: {:?}", run.neighbour_refused);
+        assert_eq!(
+            late_429s(&run.neighbour_refused),
+            0,
+            "theirs: {:?}",
+            run.neighbour_refused
+        );
         let ideal = ideal(600, "14/s");
         assert!(ratio(&run, ideal) <= 1.05, "{:?} vs {ideal:?}", run.elapsed);
 
@@ -680,7 +724,10 @@ mod tests {
     fn an_explicit_rate_is_a_cap_that_nothing_exceeds() {
         // The server would allow 600/min; --rate 5/s holds.
         let run = simulate(&Scenario::new("600/min", "5/s", 100));
-        let per_second = run.delivered_at.windows(6).all(|six| six[5] - six[0] >= Duration::from_secs(1));
+        let per_second = run
+            .delivered_at
+            .windows(6)
+            .all(|six| six[5] - six[0] >= Duration::from_secs(1));
         assert!(per_second, "more than 5 in a second");
         assert_eq!(run.refused, 0);
     }

@@ -38,8 +38,8 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 pub use faults::{Fault, Faults};
-pub use oauth::OAuthApp;
 pub use neighbour::Neighbour;
+pub use oauth::OAuthApp;
 pub use report::Report;
 pub use rewrite::{RewriteMode, Rewrites};
 pub use store::AppendedMessage;
@@ -47,8 +47,8 @@ pub use world::{Source, Status, TicketSeed, World, load_world};
 
 use crate::rate::Rate;
 use clock::ServerClock;
-use routes::Sandbox;
 use neighbour::NeighbourTask;
+use routes::Sandbox;
 use server::Server;
 
 /// How to run a sandbox.

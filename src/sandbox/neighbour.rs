@@ -34,7 +34,10 @@ impl Neighbour {
             return None;
         };
         Some(Duration::from_nanos(
-            per.as_nanos().div_ceil(u128::from(requests)).try_into().ok()?,
+            per.as_nanos()
+                .div_ceil(u128::from(requests))
+                .try_into()
+                .ok()?,
         ))
     }
 }

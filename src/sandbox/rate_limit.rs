@@ -213,14 +213,23 @@ mod tests {
         let mut window = RollingWindow::new("2/1s".parse().unwrap());
         let t0 = Instant::now();
         let wall = SystemTime::now();
-        assert!(matches!(window.admit(t0 + ms(10), wall), Verdict::Accepted { .. }));
+        assert!(matches!(
+            window.admit(t0 + ms(10), wall),
+            Verdict::Accepted { .. }
+        ));
         // Due at 5 ms, decided at 10 ms: admitted before the one that arrived at 10 ms.
         assert!(window.admit_due(t0 + ms(5)));
         assert!(!window.admit_due(t0 + ms(20)));
-        assert!(matches!(window.admit(t0 + ms(900), wall), Verdict::Refused { .. }));
+        assert!(matches!(
+            window.admit(t0 + ms(900), wall),
+            Verdict::Refused { .. }
+        ));
         // The 5 ms request leaves first, at 1005 ms.
         assert!(window.admit_due(t0 + ms(1005)));
-        assert!(matches!(window.admit(t0 + ms(1006), wall), Verdict::Refused { .. }));
+        assert!(matches!(
+            window.admit(t0 + ms(1006), wall),
+            Verdict::Refused { .. }
+        ));
     }
 
     #[test]
