@@ -541,7 +541,7 @@ mod tests {
                 Event::Neighbour => {
                     let neighbour = scenario.neighbour.unwrap();
                     if neighbour.stops_after.is_none_or(|stops| now <= stops) {
-                        if server.admit_due((base + now).into()) {
+                        if server.admit_due(base + now) {
                             run.neighbour_accepted += 1;
                         } else {
                             run.neighbour_refused.push(now);
