@@ -2,7 +2,7 @@
 //! when a person must look, the deadline it will keep, a warning about an exposed token
 //! file; and the shell completion that makes writing the job easier.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 

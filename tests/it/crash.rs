@@ -6,7 +6,7 @@
 //! The kill moments come from a seed printed at the start; rerun a failure with
 //! `BULK_REPLY_CRASH_SEED=<seed> cargo test --test crash`.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -3,7 +3,7 @@
 //! tickets, sent in three `--max-rows` slices. `status` is checked after each slice, the
 //! final report against the sandbox's own counts, and the page in a real browser.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;

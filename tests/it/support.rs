@@ -1,7 +1,7 @@
-//! Shared by the black-box tests of `send`: an in-process sandbox on its own runtime, the
+//! Shared by the black-box tests: an in-process sandbox on its own runtime, the
 //! binary pointed at it, and readers for the files a run leaves behind.
 
-#![allow(dead_code)] // each test binary uses its own part of this module
+#![allow(dead_code)] // the memory tests, binaries of their own, use only part of this module
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

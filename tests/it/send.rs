@@ -1,6 +1,6 @@
 //! `bulk-reply send` against the sandbox, over real HTTP, as a user runs it.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! the summary file, bounded runs, OAuth tokens that expire mid-run, credential
 //! precedence, shell integration. Every run goes over real HTTP to a sandbox.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;

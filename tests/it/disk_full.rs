@@ -2,7 +2,7 @@
 //! a clear message; the journal stays consistent, and once there is space again the same
 //! job resumes and every row arrives exactly once.
 
-mod support;
+use crate::support;
 
 use predicates::str::contains;
 use support::{Sandbox, assert_exactly_once, results, rows, with_suffix, write_csv};

@@ -2,7 +2,7 @@
 //! included), preview, ticket selection across pages, --skip-closed, canary, confirmation,
 //! and the whole walk-through a new user would follow.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::Path;
