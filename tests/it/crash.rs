@@ -4,7 +4,7 @@
 //! exactly once, and the results file must hold exactly one `sent` record per row.
 //!
 //! The kill moments come from a seed printed at the start; rerun a failure with
-//! `BULK_REPLY_CRASH_SEED=<seed> cargo test --test crash`.
+//! `BULK_REPLY_CRASH_SEED=<seed> cargo test --test it crash::`.
 
 use crate::support;
 

@@ -4,6 +4,7 @@
 //! (`workbooks`) are submodules.
 
 mod roundtrip;
+mod templates;
 mod workbooks;
 
 use std::path::Path;
