@@ -15,6 +15,7 @@ mod support;
 
 mod absurd_values;
 mod api_reach;
+mod completions;
 mod crash;
 mod cron_output;
 mod disk_full;
