@@ -478,10 +478,19 @@ fn a_row_that_failed_in_doubt_stays_out_of_the_failed_rows_file() {
         ("tic_missing1".to_string(), "<p>Update</p>".to_string()),
     ];
     let input = write_csv(dir.path(), "mixed.csv", &rows);
-    // One attempt: the dropped answer leaves the first row failed while in doubt.
+    // One attempt: the dropped answer leaves the first row failed while in doubt. A short
+    // --timeout: the rerun waits that long after the request in doubt before it reads the
+    // ticket (30 s by default).
     sandbox
         .send(&input)
-        .args(["--rate", "unlimited", "--max-attempts", "1"])
+        .args([
+            "--rate",
+            "unlimited",
+            "--timeout",
+            "3s",
+            "--max-attempts",
+            "1",
+        ])
         .assert()
         .code(1)
         .stderr(contains("1 failed rows may have reached their ticket"));
@@ -494,7 +503,7 @@ fn a_row_that_failed_in_doubt_stays_out_of_the_failed_rows_file() {
     // The same command settles it by reading the ticket: one copy.
     sandbox
         .send(&input)
-        .args(["--rate", "unlimited"])
+        .args(["--rate", "unlimited", "--timeout", "3s"])
         .assert()
         .code(1);
     assert_eq!(sandbox.arrivals()[&rows[0]], 1);
