@@ -304,11 +304,30 @@ pub fn at_terminal(sandbox: &Sandbox, args: &[&str], answer: &str) -> Option<Str
     Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// A state directory (`XDG_STATE_HOME`) private to this test process, for commands started
-/// without a [`Sandbox`]: the delivery ledger they keep must never land in the real home,
-/// nor carry one test run's deliveries into the next.
-pub fn private_state_home() -> &'static Path {
-    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    HOME.get_or_init(|| tempfile::tempdir().expect("a temporary state directory"))
-        .path()
+/// A state directory (`XDG_STATE_HOME`) private to the test file that asks for it, for
+/// commands started without a [`Sandbox`]: the delivery ledger they keep must never land in
+/// the real home, nor carry one test run's deliveries into the next. One per calling source
+/// file, as when each file was a test binary of its own: the files of this binary share a
+/// process, but not their ledgers.
+#[track_caller]
+pub fn private_state_home() -> PathBuf {
+    static ROOT: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static BY_FILE: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let root = ROOT
+        .get_or_init(|| tempfile::tempdir().expect("a temporary state directory"))
+        .path();
+    let file = std::panic::Location::caller().file();
+    let mut files = BY_FILE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let index = match files.iter().position(|known| *known == file) {
+        Some(index) => index,
+        None => {
+            files.push(file);
+            files.len() - 1
+        }
+    };
+    let home = root.join(index.to_string());
+    std::fs::create_dir_all(&home).expect("a state directory");
+    home
 }
