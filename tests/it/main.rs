@@ -1,6 +1,6 @@
 //! The black-box tests, one integration binary (as xsv does): one module per command, or per
 //! concern of `send`, each starting the real binary against the sandbox, real files and real
-//! processes. One binary links once, where a binary per file linked the crate twenty times.
+//! processes. One binary links once, where a binary per file linked the crate 22 times.
 //! The memory tests (`tests/validate_memory.rs`, `tests/hostile_input.rs`) stay binaries of
 //! their own, one test each: the peak memory `getrusage` reports for child processes is any
 //! child's, and includes what the test process itself held when it started one (a child
