@@ -1,6 +1,7 @@
 //! `bulk-reply send` against the sandbox, over real HTTP, as a user runs it.
 
 mod confirmation;
+mod pace;
 mod skip_closed;
 mod templates;
 mod walk_through;
