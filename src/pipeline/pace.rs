@@ -93,6 +93,10 @@ pub struct Pace {
     latencies: VecDeque<Duration>,
     /// Sum of `latencies`, for their mean.
     latency_total: Duration,
+    /// The spread of `latencies`, worked out as each answer comes (see [`spread_of`]).
+    measured_spread: Duration,
+    /// Reused for working out the spread, so an answer allocates nothing.
+    scratch: Vec<Duration>,
     paused_until: Option<Instant>,
     /// The first request, while its answer is awaited: until the server has said what its
     /// limit is and how much of it is left, nothing else leaves (for [`PROBE_PATIENCE`]).
@@ -121,6 +125,8 @@ impl Pace {
             others_samples: 0,
             latencies: VecDeque::with_capacity(LATENCY_SAMPLES),
             latency_total: Duration::ZERO,
+            measured_spread: Duration::ZERO,
+            scratch: Vec::with_capacity(LATENCY_SAMPLES),
             paused_until: None,
             probe: None,
             heard: false,
@@ -394,16 +400,16 @@ impl Pace {
         }
         self.latencies.push_back(latency);
         self.latency_total += latency;
+        self.measured_spread = spread_of(&self.latencies, &mut self.scratch);
     }
 
     /// `J`: how far apart two requests that left together may reach the server.
     fn spread(&self) -> Duration {
         let window = self.budget.map_or(DOCUMENTED_WINDOW, |b| b.window);
-        let (Some(low), Some(high)) = (self.latencies.iter().min(), self.latencies.iter().max())
-        else {
+        if self.latencies.is_empty() {
             return window / 50;
-        };
-        let mut spread = (*high - *low).max(MIN_SPREAD);
+        }
+        let mut spread = self.measured_spread.max(MIN_SPREAD);
         if self.latencies.len() < TRUSTED_SAMPLES {
             spread = spread.max(window / 50);
         }
@@ -428,6 +434,21 @@ impl Pace {
             self.sent.pop_front();
         }
     }
+}
+
+/// From the quickest answer to the slowest but the slowest 1%: how far apart two requests
+/// that left together may arrive. The slowest few are mostly our own process waking late
+/// to an answer, which delays nothing on the way there; if one was a slow way there after
+/// all, its 429 adds the caution.
+fn spread_of(latencies: &VecDeque<Duration>, scratch: &mut Vec<Duration>) -> Duration {
+    scratch.clear();
+    scratch.extend(latencies.iter().copied());
+    let Some(&low) = scratch.iter().min() else {
+        return Duration::ZERO;
+    };
+    let high_rank = scratch.len() - 1 - scratch.len() / 100;
+    let (_, high, _) = scratch.select_nth_unstable(high_rank);
+    *high - low
 }
 
 fn window_of(rate: Rate) -> Option<(u32, Duration)> {
