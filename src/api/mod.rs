@@ -20,5 +20,8 @@ pub(crate) use matching::decode_reference;
 pub use matching::{Delivered, ServerClock, count_delivered, normalise, normalise_into};
 pub use preflight::PreflightError;
 pub use secret::Secret;
-pub use ticket::{Message, Ticket, TicketPage, TicketSource, TicketStatus, TicketSummary};
+pub use ticket::{
+    Message, TICKET_ID_MAX_CHARS, Ticket, TicketPage, TicketSource, TicketStatus, TicketSummary,
+    is_ticket_id,
+};
 pub use transport::{check_base_url, read_ca_file};

@@ -5,6 +5,7 @@ use memchr::memchr;
 
 use super::report::ReportBuilder;
 use super::row::{RowView, quote_value};
+use crate::api::{TICKET_ID_MAX_CHARS, is_ticket_id};
 
 /// The API takes messages of any size, but a message this long is almost surely a mistake
 /// (a whole file swallowed, a pasted attachment).
@@ -46,8 +47,8 @@ pub(crate) fn check_row<'a>(
         report.error(
             line,
             format!(
-                "ticketId {} is not a ticket id: ticket ids are tic_ followed by letters and \
-                 digits, like tic_abc12345def678",
+                "ticketId {} is not a ticket id: ticket ids are tic_ followed by 1 to \
+                 {TICKET_ID_MAX_CHARS} letters and digits, like tic_abc12345def678",
                 quote_value(ticket_id)
             ),
         );
@@ -101,26 +102,6 @@ fn trim(text: &str) -> &str {
         [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
         _ => text.trim(),
     }
-}
-
-/// `tic_` followed by one or more ASCII letters and digits.
-fn is_ticket_id(text: &str) -> bool {
-    // A table and no early exit: ids are short, and this runs for every row.
-    const ALPHANUMERIC: [bool; 256] = {
-        let mut table = [false; 256];
-        let mut byte = 0;
-        while byte < 256 {
-            table[byte] = (byte as u8).is_ascii_alphanumeric();
-            byte += 1;
-        }
-        table
-    };
-    text.strip_prefix("tic_").is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .bytes()
-                .fold(true, |all, byte| all & ALPHANUMERIC[usize::from(byte)])
-    })
 }
 
 /// A tag is `<` followed by a letter or `/` (`<p>`, `</p>`, `<br/>`), as opposed to a lone
@@ -205,6 +186,18 @@ mod tests {
             );
             assert_eq!(report.errors[0].line, Some(7));
         }
+    }
+
+    /// The API issues at most 64 characters after `tic_`: a longer id would validate, then
+    /// come back 404 from every request.
+    #[test]
+    fn a_ticket_id_longer_than_the_api_issues_fails_validation() {
+        let longest = format!("tic_{}", "a".repeat(64));
+        assert!(check(&longest, "<p>x</p>", Rules::default()).0);
+        let too_long = format!("tic_{}", "a".repeat(65));
+        let (usable, report) = check(&too_long, "<p>x</p>", Rules::default());
+        assert!(!usable);
+        assert!(report.errors[0].message.contains("is not a ticket id"));
     }
 
     #[test]

@@ -16,7 +16,8 @@ use serde::{Serialize, Serializer};
 use super::clock::ServerClock;
 use super::faults::{Fault, Faults, pair_hash};
 use super::report::StoreFigures;
-use super::world::{Source, Status, TicketSeed, World, is_well_formed_ticket_id};
+use super::world::{Source, Status, TicketSeed, World};
+use crate::api::is_ticket_id;
 
 struct Ticket {
     id: String,
@@ -251,7 +252,7 @@ impl Store {
         if let Some(&index) = self.index_of.get(id) {
             return Some(index);
         }
-        if !self.open_world || !is_well_formed_ticket_id(id) {
+        if !self.open_world || !is_ticket_id(id) {
             return None;
         }
         let seed = TicketSeed {
