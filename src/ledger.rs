@@ -24,13 +24,14 @@
 //! list of 16-byte keys with the offset of their line (24 bytes each); the date and the job
 //! of a match are read from the file when it is found.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, ErrorKind, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::api::normalise;
+use crate::files::{Access, open_private};
 use crate::journal::{Durability, RowKey};
 
 const HEADER: &str = "bulk-reply ledger";
@@ -422,10 +423,7 @@ impl Ledger {
                 source,
             })?;
         }
-        let mut options = OpenOptions::new();
-        options.create(true).read(true).append(true);
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(path).map_err(io)?;
+        let file = open_private(path, Access::Append).map_err(io)?;
         // The header is written under the lock, so two first runs cannot both write one.
         file.lock().map_err(io)?;
         let started = start_if_empty(&file, portal);
@@ -594,7 +592,10 @@ mod tests {
         let path = dir.path().join("p.ledger");
         let mut ledger = Ledger::open(&path, PORTAL, "a.csv").unwrap();
         delivered(&mut ledger, "tic_1", "m", "tim_1");
-        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         file.write_all(b"D 0123").unwrap();
         let mut reopened = Ledger::open(&path, PORTAL, "b.csv").unwrap();
         let mut same_job = Ledger::open(&path, PORTAL, "a.csv").unwrap();

@@ -13,6 +13,7 @@ pub mod deadline;
 pub mod delivery;
 pub mod duration;
 pub mod exit;
+pub mod files;
 pub mod input;
 pub mod journal;
 pub mod ledger;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::exit::CmdResult;
+use crate::files::{Access, open_private, with_suffix};
 use crate::output::timestamp;
 use crate::pipeline::{RunReport, Tally};
 
@@ -137,9 +138,7 @@ impl SummaryFile {
     pub fn write(&self, summary: &RunSummary) -> anyhow::Result<()> {
         let mut json = serde_json::to_vec_pretty(summary)?;
         json.push(b'\n');
-        let mut temporary = self.path.clone().into_os_string();
-        temporary.push(".tmp");
-        let temporary = PathBuf::from(temporary);
+        let temporary = with_suffix(&self.path, ".tmp");
         // A leftover from a killed run may have other permissions; mode applies on creation.
         let _ = std::fs::remove_file(&temporary);
         let written =
@@ -152,11 +151,7 @@ impl SummaryFile {
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).write(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
+    let mut file = open_private(path, Access::Replace)?;
     file.write_all(bytes)?;
     file.sync_all()
 }

@@ -18,6 +18,7 @@ use anyhow::{Context, anyhow};
 use super::job_files::JobFileArgs;
 use super::status::{JobStatus, now_ms};
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::files::{Access, open_private};
 use crate::input::{self, InputSource, MessageColumn};
 use crate::journal::history::{self, History};
 use crate::journal::outcomes::{self, OutcomeRecord};
@@ -336,9 +337,5 @@ impl JobRows {
 
 /// Creates (or replaces) the file with mode 0600: the report is customer data.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).write(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
+    open_private(path, Access::Replace)?.write_all(bytes)
 }

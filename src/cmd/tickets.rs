@@ -1,7 +1,6 @@
 //! `bulk-reply tickets`: list the portal's tickets as CSV, page by page, ready to feed
 //! `send --template`. Reads only; within the same rate limit as `send`.
 
-use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,6 +12,7 @@ use crate::api::{ApiClient, ApiError, ClientOptions, ErrorClass, ErrorKind, Tick
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::fields;
+use crate::files::{Access, open_private, with_suffix};
 use crate::output::{self, Level};
 use crate::pipeline::{RateGate, RetryPolicy, StopSignal};
 use crate::rate::Rate;
@@ -135,18 +135,13 @@ pub fn run(args: Args) -> CmdResult {
     let gate = RateGate::new(args.rate, 1).map_err(|e| Failure::bad_input(anyhow!(e)))?;
     // The list is written beside the output file and moved over it only once complete, so
     // a refused token or a lost connection never empties a file a job may depend on.
-    let partial = args.output.as_ref().map(|path| {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".partial");
-        std::path::PathBuf::from(name)
-    });
+    let partial = args
+        .output
+        .as_ref()
+        .map(|path| with_suffix(path, ".partial"));
     let out: Box<dyn Write> = match &partial {
         Some(path) => {
-            let mut options = OpenOptions::new();
-            options.create(true).write(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let file = options.open(path).map_err(|e| {
+            let file = open_private(path, Access::Replace).map_err(|e| {
                 Failure::bad_input(anyhow!("cannot create {}: {e}", path.display()))
             })?;
             Box::new(file)

@@ -309,12 +309,12 @@ impl Fold {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::record::{HEADER, TARGET_PREFIX, VERSION};
+    use crate::journal::record;
     use std::io::Write;
 
     fn journal(lines: &[String]) -> tempfile::NamedTempFile {
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        let mut text = format!("{HEADER} {VERSION}\n{TARGET_PREFIX}http://api/v1\n");
+        let mut text = record::header("http://api/v1");
         for line in lines {
             text.push_str(line);
         }

@@ -26,7 +26,8 @@ pub use writer::{
     Durability, JournalHandle, PendingIntents, WriterGone, WriterReport, spawn_writer,
 };
 
-use record::{HEADER, RunRecord, TARGET_PREFIX, VERSION};
+use crate::files::{Access, open_private, with_suffix};
+use record::RunRecord;
 
 /// Where a job keeps its files.
 #[derive(Debug, Clone)]
@@ -45,7 +46,7 @@ pub enum JournalError {
     Locked { lock: PathBuf, pid: Option<u32> },
     #[error("{} is not a bulk-reply journal; refusing to touch it. Pass another --journal path, or move that file away", .path.display())]
     NotOurs { path: PathBuf },
-    #[error("{} was written by an incompatible version of bulk-reply (format {found}, this build reads {VERSION}); finish the job with that version, or move the journal away to start over (rows already sent would be sent again)", .path.display())]
+    #[error("{} was written by an incompatible version of bulk-reply (format {found}, this build reads {}); finish the job with that version, or move the journal away to start over (rows already sent would be sent again)", .path.display(), record::VERSION)]
     Incompatible { path: PathBuf, found: String },
     #[error("{} is damaged at line {line}; refusing to guess what was delivered. Move it away only if you are sure no row of this job was sent", .path.display())]
     Damaged { path: PathBuf, line: u64 },
@@ -143,18 +144,15 @@ fn retarget(path: &Path, valid_len: u64, target: &str) -> std::io::Result<u64> {
     let mut out = Vec::with_capacity(valid.len() + target.len());
     out.extend_from_slice(lines.next().unwrap_or_default());
     let mut rest = lines.peekable();
-    if rest
-        .peek()
-        .is_some_and(|line| line.starts_with(TARGET_PREFIX.as_bytes()))
-    {
+    if rest.peek().is_some_and(|line| {
+        std::str::from_utf8(line).is_ok_and(|line| record::decode_target(line).is_some())
+    }) {
         rest.next();
     }
-    out.extend_from_slice(format!("{TARGET_PREFIX}{target}\n").as_bytes());
+    out.extend_from_slice(record::target_line(target).as_bytes());
     rest.for_each(|line| out.extend_from_slice(line));
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".retarget");
-    let temporary = PathBuf::from(temporary);
-    let mut file = open_private(&temporary)?;
+    let temporary = with_suffix(path, ".retarget");
+    let mut file = open_private(&temporary, Access::Append)?;
     file.set_len(0)?;
     file.write_all(&out)?;
     file.sync_all()?;
@@ -195,27 +193,27 @@ impl OpenJob {
                         .map_err(io(&files.journal))?,
                     false => loaded.valid_len,
                 };
-                let journal = open_private(&files.journal).map_err(io(&files.journal))?;
+                let journal =
+                    open_private(&files.journal, Access::Append).map_err(io(&files.journal))?;
                 // Drop a torn tail so the next record starts on a line of its own.
                 journal.set_len(valid_len).map_err(io(&files.journal))?;
                 (loaded.state, journal)
             }
             None => {
                 check_no_foreign_results(files)?;
-                let mut journal = open_private(&files.journal).map_err(io(&files.journal))?;
+                let mut journal =
+                    open_private(&files.journal, Access::Append).map_err(io(&files.journal))?;
                 // Whatever is there is at most a torn header from a run that died at once.
                 journal.set_len(0).map_err(io(&files.journal))?;
                 journal
-                    .write_all(
-                        format!("{HEADER} {VERSION}\n{TARGET_PREFIX}{}\n", files.target).as_bytes(),
-                    )
+                    .write_all(record::header(&files.target).as_bytes())
                     .map_err(io(&files.journal))?;
                 journal.sync_all().map_err(io(&files.journal))?;
                 sync_parent_dir(&files.journal);
                 (ResumeState::default(), journal)
             }
         };
-        let results = open_private(&files.results).map_err(io(&files.results))?;
+        let results = open_private(&files.results, Access::Append).map_err(io(&files.results))?;
         let mut results_len = results.metadata().map_err(io(&files.results))?.len();
         if results_len > resume.results_end {
             // Records written by a run that died before its journal line became durable:
@@ -293,15 +291,6 @@ pub fn record_run_end(journal: &Path, summary_json: String) -> Result<(), Journa
     file.sync_data().map_err(io)?;
     drop(lock);
     Ok(())
-}
-
-/// Opens for appending, creating with mode 0600: these files hold customer data.
-fn open_private(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.create(true).read(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
 }
 
 /// Makes a newly created file's directory entry durable too. Best effort: some filesystems

@@ -2,7 +2,6 @@
 //! them again), its rows as jobs keyed by content, and standard input spooled to disk.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
@@ -11,6 +10,7 @@ use super::Args;
 use crate::cmd::job_files::default_job_file;
 use crate::delivery::Job;
 use crate::exit::Failure;
+use crate::files::{Access, open_private, with_suffix};
 use crate::input::{self, InputSource};
 use crate::journal::{Durability, JobFiles, JournalError, ResumeState, RowKey, RowState};
 use crate::ledger::{self, Ledger};
@@ -134,12 +134,6 @@ pub(super) fn open_ledger(
     Ledger::open(&path, &files.target, job).map_err(|e| Failure::bad_input(anyhow!(e)))
 }
 
-pub(super) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = OsString::from(path.as_os_str());
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 /// `BULK_REPLY_UNSAFE_NO_FSYNC=1` exists for the group-commit benchmark only: it measures
 /// what durability costs. Never use it for a real job.
 pub(super) fn durability() -> Durability {
@@ -227,12 +221,7 @@ impl Spool {
         // Named for this process: a second run of the same job must not overwrite the input
         // of the first before the job's lock refuses it.
         let path = with_suffix(results, &format!(".stdin.{}", std::process::id()));
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).write(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(&path)
+        let mut file = open_private(&path, Access::Replace)
             .map_err(|e| Failure::bad_input(anyhow!("cannot create {}: {e}", path.display())))?;
         // From here on the file exists; the guard removes it whatever happens next.
         let spool = Spool { path };
