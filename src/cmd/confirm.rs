@@ -7,8 +7,8 @@
 use std::io::{self, BufRead, Write};
 use std::time::Duration;
 
+use crate::duration::for_people;
 use crate::input::Preview;
-use crate::pipeline::format_duration;
 use crate::rate::Rate;
 
 /// What the job is about to do.
@@ -73,7 +73,7 @@ pub fn confirm(
             String::new()
         },
         plan.rate,
-        format_duration(duration)
+        for_people(duration)
     )?;
     if let Some(first) = plan.first {
         writeln!(

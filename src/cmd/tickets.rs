@@ -13,7 +13,7 @@ use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::fields;
 use crate::files::{Access, open_private, with_suffix};
-use crate::output::{self, Level};
+use crate::output::{self, Level, plural};
 use crate::pipeline::{RateGate, RetryPolicy, StopSignal};
 use crate::rate::Rate;
 
@@ -279,13 +279,6 @@ async fn list_all<W: Write>(
         }
     }
     Ok(counts)
-}
-
-fn plural(count: u64, noun: &str) -> String {
-    match count {
-        1 => format!("1 {noun}"),
-        _ => format!("{count} {noun}s"),
-    }
 }
 
 fn record(ticket: &TicketSummary) -> [&str; 6] {

@@ -3,11 +3,12 @@
 
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::row::Numbering;
+use crate::duration::for_people;
+use crate::output::plural;
 use crate::rate::Rate;
 
 /// Problems kept per kind, the earliest lines first. The counts stay exact beyond it; a file
@@ -124,7 +125,7 @@ impl Report {
                 out,
                 "Sending {} at {rate} takes at least {}.",
                 plural(self.rows, "message"),
-                human_duration(rate.ideal_duration(self.rows))
+                for_people(rate.ideal_duration(self.rows))
             ),
         }
     }
@@ -175,24 +176,6 @@ impl Report {
             report["sheet"] = json!(sheet);
         }
         report
-    }
-}
-
-fn plural(count: u64, noun: &str) -> String {
-    if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
-    }
-}
-
-/// `45 s`, `16 min 39 s`, `2 h 46 min`: as precise as a person planning their day needs.
-fn human_duration(duration: Duration) -> String {
-    let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
-    match seconds {
-        0..60 => format!("{seconds} s"),
-        60..3600 => format!("{} min {} s", seconds / 60, seconds % 60),
-        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
     }
 }
 
@@ -372,13 +355,5 @@ mod tests {
         );
         assert_eq!(value["estimatedSeconds"], 59.95);
         assert_eq!(value["errorCount"], 1200);
-    }
-
-    #[test]
-    fn durations_read_like_a_person_says_them() {
-        assert_eq!(human_duration(Duration::ZERO), "0 s");
-        assert_eq!(human_duration(Duration::from_millis(1500)), "2 s");
-        assert_eq!(human_duration(Duration::from_secs(999)), "16 min 39 s");
-        assert_eq!(human_duration(Duration::from_secs(9999)), "2 h 46 min");
     }
 }

@@ -23,7 +23,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 pub use feed::{FeedEnd, JobSource, Jobs};
-pub use progress::{Goal, Progress, ProgressView, Tally, format_duration};
+pub use progress::{Goal, Progress, ProgressView, Tally};
 pub use protocol::{CLOSED_REASON, InDoubtPolicy, Policy};
 pub use rate_gate::RateGate;
 pub use retry::RetryPolicy;

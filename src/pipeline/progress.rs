@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::delivery::{Outcome, OutcomeResult};
-use crate::duration::{NEVER, later};
+use crate::duration::{NEVER, for_people, later};
 use crate::fields;
 use crate::output::{self, Level};
 use crate::rate::Rate;
@@ -186,7 +186,7 @@ impl Progress {
                     Tally::get(&tally.sent),
                     Tally::get(&tally.failed),
                     pace.per_second,
-                    format_duration(pace.eta)
+                    for_people(pace.eta)
                 ));
             }
         });
@@ -244,7 +244,7 @@ fn progress_line(tally: &Tally, goal: Goal, elapsed: Duration, rate: Rate) {
         &format!(
             "progress: {done}/{to_send} rows ({percent:.0}%), {:.2} rows/s, ETA {}",
             pace.per_second,
-            format_duration(pace.eta)
+            for_people(pace.eta)
         ),
         fields! {
             "done" => done,
@@ -258,26 +258,4 @@ fn progress_line(tally: &Tally, goal: Goal, elapsed: Duration, rate: Rate) {
             "elapsedSeconds" => (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         },
     );
-}
-
-/// `1h02m`, `3m05s`, `12s`: short enough for a status line and a summary.
-pub fn format_duration(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    match seconds {
-        0..60 => format!("{:.1}s", duration.as_secs_f64()),
-        60..3600 => format!("{}m{:02}s", seconds / 60, seconds % 60),
-        _ => format!("{}h{:02}m", seconds / 3600, (seconds % 3600) / 60),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_durations_for_people() {
-        assert_eq!(format_duration(Duration::from_millis(12_300)), "12.3s");
-        assert_eq!(format_duration(Duration::from_secs(185)), "3m05s");
-        assert_eq!(format_duration(Duration::from_secs(3720)), "1h02m");
-    }
 }

@@ -1,12 +1,13 @@
 //! What `send` tells the user and the monitors: validation problems before sending, the
 //! preview, the end-of-run summary, the sandbox's report, and the exit code.
 
+use crate::duration::for_people;
 use crate::exit::Exit;
 use crate::fields;
 use crate::input;
 use crate::journal::JobFiles;
 use crate::output::{self, Level};
-use crate::pipeline::{FeedEnd, RunReport, Tally, format_duration};
+use crate::pipeline::{FeedEnd, RunReport, Tally};
 use crate::rate::Rate;
 use crate::sandbox;
 use crate::summary::Counts;
@@ -162,7 +163,7 @@ pub(super) fn print_summary(
         } else {
             "done"
         },
-        format_duration(report.elapsed),
+        for_people(report.elapsed),
         Tally::get(&t.sent),
         Tally::get(&t.failed),
         Tally::get(&t.skipped),
