@@ -15,8 +15,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use foldhash::fast::FixedState;
-
 use super::JournalError;
 use super::key::RowKey;
 use super::lines::{self, Line};
@@ -163,7 +161,7 @@ pub fn read(path: &Path) -> Result<Option<History>, JournalError> {
 #[derive(Default)]
 struct Fold {
     history: History,
-    open: HashMap<RowKey, OpenRow, FixedState>,
+    open: HashMap<RowKey, OpenRow>,
     /// Failure kinds seen, so an open row holds an index rather than a string.
     kinds: Vec<String>,
 }
