@@ -9,6 +9,7 @@ pub mod man;
 pub mod report;
 pub mod sandbox;
 pub mod send;
+mod signals;
 pub mod status;
 pub mod tickets;
 pub mod unattended;

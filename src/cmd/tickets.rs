@@ -8,13 +8,14 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use super::api_access::{API_ACCESS_HELP, ApiAccessArgs};
-use crate::api::{ApiClient, ApiError, ClientOptions, ErrorClass, ErrorKind, TicketSummary};
+use super::signals::stop_on_signals;
+use crate::api::{ApiClient, ClientOptions, TicketSummary};
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::fields;
 use crate::files::{Access, open_private, with_suffix};
 use crate::output::{self, Level, plural};
-use crate::pipeline::{RateGate, RetryPolicy, StopSignal};
+use crate::pipeline::{RateGate, RetryPolicy, StopSignal, read_within_limit};
 use crate::rate::Rate;
 
 const EXAMPLES: &str = "\
@@ -165,7 +166,15 @@ pub fn run(args: Args) -> CmdResult {
             .authenticate()
             .await
             .map_err(|e| Failure::stopped(anyhow!("{e}")))?;
-        list_all(&args, &client, &gate, &mut csv).await
+        // Ctrl-C or SIGTERM ends the listing between requests; the output is left as it was.
+        let stop = StopSignal::default();
+        let signals = stop_on_signals(&stop);
+        let listed = list_all(&args, &client, &gate, &stop, &mut csv).await;
+        if let Some(task) = signals {
+            task.abort();
+            let _ = task.await;
+        }
+        listed
     });
     let where_to = args
         .output
@@ -227,11 +236,11 @@ async fn list_all<W: Write>(
     args: &Args,
     client: &ApiClient,
     gate: &RateGate,
+    stop: &StopSignal,
     csv: &mut csv::Writer<W>,
 ) -> Result<Counts, Failure> {
     let write_error = |e: csv::Error| Failure::stopped(anyhow!("cannot write the list: {e}"));
     let mut counts = Counts::default();
-    let stop = StopSignal::default();
     let retry = RetryPolicy {
         max_attempts: args.max_attempts,
         initial_delay: args.retry_delay,
@@ -240,9 +249,11 @@ async fn list_all<W: Write>(
     let status = args.status.map(StatusFilter::as_str);
     let source = args.source.map(SourceFilter::as_str);
     for page in 1.. {
-        let listed = fetch_page(client, gate, &stop, &retry, page, status, source)
-            .await
-            .map_err(|e| Failure::stopped(anyhow!("page {page} of the ticket list: {e}")))?;
+        let listed = read_within_limit(gate, stop, &retry, || {
+            client.list_tickets(page, status, source)
+        })
+        .await
+        .map_err(|e| Failure::stopped(anyhow!("page {page} of the ticket list: {e}")))?;
         if page == 1 {
             // Only now: a refused first request leaves the output empty, not a bare header.
             csv.write_record(HEADER).map_err(write_error)?;
@@ -290,39 +301,4 @@ fn record(ticket: &TicketSummary) -> [&str; 6] {
         ticket.source.as_str(),
         ticket.created_at.as_deref().unwrap_or(""),
     ]
-}
-
-/// One page, through the gate, retried like a row of `send`: 429 and server trouble are
-/// retried after a pause, anything else ends the listing.
-async fn fetch_page(
-    client: &ApiClient,
-    gate: &RateGate,
-    stop: &StopSignal,
-    retry: &RetryPolicy,
-    page: u64,
-    status: Option<&str>,
-    source: Option<&str>,
-) -> Result<crate::api::TicketPage, ApiError> {
-    let mut schedule = retry.schedule();
-    let mut tries = 0;
-    loop {
-        gate.acquire(stop).await;
-        tries += 1;
-        let error = match client.list_tickets(page, status, source).await {
-            Ok(reply) => {
-                gate.observe(&reply.limits);
-                return Ok(reply.value);
-            }
-            Err(error) => error,
-        };
-        if error.class() != ErrorClass::Retryable || tries >= retry.max_attempts {
-            return Err(error);
-        }
-        if error.kind == ErrorKind::RateLimited {
-            gate.pause(&error.limits);
-        }
-        let delay = schedule.next_delay(error.limits.retry_after);
-        tracing::debug!(page, ?delay, "retrying: {error}");
-        tokio::time::sleep(delay).await;
-    }
 }

@@ -26,7 +26,7 @@ pub use feed::{FeedEnd, JobSource, Jobs};
 pub use progress::{Goal, Progress, ProgressView, Tally};
 pub use protocol::{CLOSED_REASON, InDoubtPolicy, Policy};
 pub use rate_gate::RateGate;
-pub use retry::RetryPolicy;
+pub use retry::{GaveUp, RetryPolicy, read_within_limit};
 pub use stop::{StopCause, StopLevel, StopSignal};
 
 use crate::api::ApiClient;
