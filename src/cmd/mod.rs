@@ -3,7 +3,6 @@
 
 pub mod api_access;
 pub mod completions;
-pub mod confirm;
 pub mod job_files;
 pub mod man;
 pub mod report;
@@ -12,7 +11,6 @@ pub mod send;
 mod signals;
 pub mod status;
 pub mod tickets;
-pub mod unattended;
 pub mod validate;
 
 use crate::cli::Command;

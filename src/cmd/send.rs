@@ -8,36 +8,41 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 
 use super::api_access::{API_ACCESS_HELP, ApiAccessArgs, DEFAULT_BASE_URL};
-use super::confirm::{self, Asking, Plan};
-use super::unattended::UnattendedArgs;
 use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::{self, InputArgs, InputSource};
+use crate::journal::summary::{RunSummary, SummaryFile};
 use crate::journal::{self, OpenJob, ResumeState};
 use crate::ledger::LEDGER_ENV;
 use crate::output::{self, Level};
 use crate::pipeline::{
-    self, Goal, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings, StopSignal, Tally,
+    self, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings, StopSignal, Tally,
 };
 use crate::rate::Rate;
 use crate::sandbox::{self, SandboxConfig};
-use crate::summary::{Counts, RunSummary, SummaryFile};
 use crate::template::MessageArgs;
 
+mod confirm;
+mod deadline;
 mod job;
 mod preflight;
+mod progress;
 mod report;
+mod unattended;
 mod watch;
 
+use confirm::{Asking, Plan};
 use job::{
     Rehearsal, Spool, durability, first_to_send, job_files, job_name, job_source, journal_failure,
     open_ledger,
 };
+use progress::Goal;
 use report::{
-    exit_code, log_preview, print_problems, print_rehearsal_place, print_sandbox_report,
+    counts_of, exit_code, log_preview, print_problems, print_rehearsal_place, print_sandbox_report,
     print_summary, stop_reason,
 };
+use unattended::UnattendedArgs;
 use watch::Watchers;
 
 const EXAMPLES: &str = "\
@@ -405,7 +410,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             ))
         })?;
         let stop_reason = stop_reason(&report, canary.is_some());
-        summary.counts = Counts::of(&report);
+        summary.counts = counts_of(&report);
         summary.stop_reason = stop_reason.as_ref().map(|(reason, _)| reason.clone());
         summary.failed_rows_file = report.failed_rows_file.clone();
         let exit = exit_code(&report);

@@ -19,10 +19,10 @@ use super::job_files::JobFileArgs;
 use crate::duration::for_people;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::journal::history::{self, History, RunHistory};
+use crate::journal::summary::RunSummary;
 use crate::journal::{self, JobFiles, outcomes};
 use crate::output::timestamp;
 use crate::pipeline::CLOSED_REASON;
-use crate::summary::RunSummary;
 
 const EXAMPLES: &str = "\
 Examples:

@@ -19,7 +19,7 @@ use super::JournalError;
 use super::key::RowKey;
 use super::lines::{self, Line};
 use super::record::{Record, RunRecord};
-use crate::summary::RunSummary;
+use super::summary::RunSummary;
 
 /// The journal's failure kind of a row held for a person (`--in-doubt hold`).
 const HELD_KIND: &str = "in_doubt";
@@ -124,6 +124,13 @@ pub struct MinuteTally {
     pub sent: u64,
     pub failed: u64,
     pub skipped: u64,
+}
+
+impl MinuteTally {
+    /// Rows dealt with in that minute.
+    pub fn total(&self) -> u64 {
+        self.sent + self.failed + self.skipped
+    }
 }
 
 #[derive(Debug, Clone)]

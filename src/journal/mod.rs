@@ -12,6 +12,7 @@ pub mod outcomes;
 mod record;
 mod results;
 mod resume;
+pub mod summary;
 mod writer;
 
 use std::fs::{File, OpenOptions};

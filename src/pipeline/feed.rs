@@ -8,8 +8,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
-use super::progress::Tally;
 use super::stop::{StopLevel, StopSignal};
+use super::tally::Tally;
 use crate::delivery::{Doubt, Job};
 use crate::journal::{ResumeState, RowState};
 use crate::ledger::LedgerIndex;

@@ -9,11 +9,11 @@
 mod breaker;
 mod courier;
 mod feed;
-mod progress;
 mod protocol;
 mod rate_gate;
 mod retry;
 mod stop;
+mod tally;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,11 +23,11 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 pub use feed::{FeedEnd, JobSource, Jobs};
-pub use progress::{Goal, Progress, ProgressView, Tally};
 pub use protocol::{CLOSED_REASON, InDoubtPolicy, Policy};
 pub use rate_gate::RateGate;
 pub use retry::{GaveUp, RetryPolicy, read_within_limit};
 pub use stop::{StopCause, StopLevel, StopSignal};
+pub use tally::Tally;
 
 use crate::api::ApiClient;
 use crate::journal::{Durability, JournalError, OpenJob, spawn_writer};

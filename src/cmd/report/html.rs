@@ -593,7 +593,7 @@ impl Timeline {
             .bars
             .iter()
             .map(|bar| match bar {
-                Bar::Counts { tally, .. } => tally.sent + tally.skipped + tally.failed,
+                Bar::Counts { tally, .. } => tally.total(),
                 Bar::RunStart { .. } => 0,
             })
             .max()

@@ -6,11 +6,11 @@ use crate::exit::Exit;
 use crate::fields;
 use crate::input;
 use crate::journal::JobFiles;
+use crate::journal::summary::Counts;
 use crate::output::{self, Level};
 use crate::pipeline::{FeedEnd, RunReport, Tally};
 use crate::rate::Rate;
 use crate::sandbox;
-use crate::summary::Counts;
 
 pub(super) fn exit_code(report: &RunReport) -> Exit {
     if report.stopped.as_ref().is_some_and(|cause| !cause.planned) {
@@ -172,7 +172,7 @@ pub(super) fn print_summary(
         Tally::get(&t.rate_limited),
         per_second,
     );
-    let mut fields = match serde_json::to_value(Counts::of(report)) {
+    let mut fields = match serde_json::to_value(counts_of(report)) {
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
     };
@@ -259,5 +259,22 @@ pub(super) fn print_summary(
             fields! {"stopReason" => reason, "remaining" => remaining},
         ),
         None => {}
+    }
+}
+
+/// The engine's counters as the summary reports them.
+pub(super) fn counts_of(report: &RunReport) -> Counts {
+    let t = &report.tally;
+    Counts {
+        sent: Tally::get(&t.sent),
+        failed: Tally::get(&t.failed),
+        skipped: Tally::get(&t.skipped),
+        in_doubt: Tally::get(&t.in_doubt),
+        doubled: Tally::get(&t.doubled),
+        already_delivered: Tally::get(&t.already_done),
+        remaining: Some(report.remaining()),
+        attempts: Tally::get(&t.attempts),
+        retries: Tally::get(&t.retries),
+        rate_limited: Tally::get(&t.rate_limited),
     }
 }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
+use super::progress::{Goal, Progress, ProgressView};
 use crate::cmd::signals::stop_on_signals;
-use crate::pipeline::{Goal, Progress, ProgressView, StopSignal, Tally};
+use crate::pipeline::{StopSignal, Tally};
 use crate::rate::Rate;
 
 pub(super) struct Watchers {
@@ -39,7 +40,7 @@ impl Watchers {
             task.abort();
             let _ = task.await;
         }
-        self.progress.finish();
+        self.progress.finish().await;
     }
 }
 

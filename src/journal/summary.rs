@@ -16,7 +16,6 @@ use time::OffsetDateTime;
 use crate::exit::CmdResult;
 use crate::files::{Access, open_private, with_suffix};
 use crate::output::timestamp;
-use crate::pipeline::{RunReport, Tally};
 
 /// The counts of one run; also the fields of the summary line on standard error.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -39,24 +38,6 @@ pub struct Counts {
     pub retries: u64,
     /// 429 answers.
     pub rate_limited: u64,
-}
-
-impl Counts {
-    pub fn of(report: &RunReport) -> Counts {
-        let t = &report.tally;
-        Counts {
-            sent: Tally::get(&t.sent),
-            failed: Tally::get(&t.failed),
-            skipped: Tally::get(&t.skipped),
-            in_doubt: Tally::get(&t.in_doubt),
-            doubled: Tally::get(&t.doubled),
-            already_delivered: Tally::get(&t.already_done),
-            remaining: Some(report.remaining()),
-            attempts: Tally::get(&t.attempts),
-            retries: Tally::get(&t.retries),
-            rate_limited: Tally::get(&t.rate_limited),
-        }
-    }
 }
 
 /// Also the last line of the run in the job's journal (`E`), which `status` reads back.
