@@ -1,9 +1,10 @@
 //! The command line: the top-level parser and the list of subcommands. Each subcommand's own
 //! flags live with its code in `cmd/`, as in xsv, so a command file reads top to bottom.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::cmd;
+use crate::exit::CmdResult;
 use crate::logging::LogArgs;
 
 const EXAMPLES: &str = "\
@@ -58,6 +59,20 @@ pub enum Command {
 }
 
 impl Command {
+    /// Runs the subcommand. Completions and the manual page are generated from this parser.
+    pub fn run(self) -> CmdResult {
+        match self {
+            Command::Validate(args) => cmd::validate::run(args),
+            Command::Send(args) => cmd::send::run(*args),
+            Command::Status(args) => cmd::status::run(args),
+            Command::Report(args) => cmd::report::run(args),
+            Command::Tickets(args) => cmd::tickets::run(args),
+            Command::Sandbox(args) => cmd::sandbox::run(args),
+            Command::Completions(args) => cmd::completions::run(args, Cli::command()),
+            Command::Man(args) => cmd::man::run(args, Cli::command()),
+        }
+    }
+
     /// The subcommand's name, as typed.
     pub fn name(&self) -> &'static str {
         match self {

@@ -21,4 +21,3 @@ pub mod output;
 pub mod pipeline;
 pub mod rate;
 pub mod sandbox;
-pub mod template;

@@ -4,7 +4,7 @@ use clap::Parser;
 
 use bulk_reply::exit::Exit;
 use bulk_reply::output::{self, Level, LogFormat};
-use bulk_reply::{cli::Cli, cmd, crash_report, fields, logging};
+use bulk_reply::{cli::Cli, crash_report, fields, logging};
 
 fn main() -> ExitCode {
     crash_report::install();
@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     };
     crash_report::running(cli.command.name());
     logging::init(&cli.log);
-    match cmd::run(cli.command) {
+    match cli.command.run() {
         Ok(exit) => exit.into(),
         Err(failure) if failure.is_broken_pipe() => Exit::Ok.into(),
         Err(failure) => {

@@ -1,5 +1,6 @@
 //! One module per subcommand. Each opens with its usage, owns its flags and returns the exit
-//! code it finished with.
+//! code it finished with. Which one runs is the command line's business (`cli.rs`): the
+//! commands know nothing of the parser above them.
 
 pub mod api_access;
 pub mod completions;
@@ -13,21 +14,7 @@ pub mod status;
 pub mod tickets;
 pub mod validate;
 
-use crate::cli::Command;
-use crate::exit::{CmdResult, Failure};
-
-pub fn run(command: Command) -> CmdResult {
-    match command {
-        Command::Validate(args) => validate::run(args),
-        Command::Send(args) => send::run(*args),
-        Command::Status(args) => status::run(args),
-        Command::Report(args) => report::run(args),
-        Command::Tickets(args) => tickets::run(args),
-        Command::Sandbox(args) => sandbox::run(args),
-        Command::Completions(args) => completions::run(args),
-        Command::Man(args) => man::run(args),
-    }
-}
+use crate::exit::Failure;
 
 /// The tokio runtime for the commands that talk HTTP.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {

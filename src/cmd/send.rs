@@ -11,6 +11,7 @@ use super::api_access::{API_ACCESS_HELP, ApiAccessArgs, DEFAULT_BASE_URL};
 use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::input::template::MessageArgs;
 use crate::input::{self, InputArgs, InputSource};
 use crate::journal::summary::{RunSummary, SummaryFile};
 use crate::journal::{self, OpenJob, ResumeState};
@@ -21,7 +22,6 @@ use crate::pipeline::{
 };
 use crate::rate::Rate;
 use crate::sandbox::{self, SandboxConfig};
-use crate::template::MessageArgs;
 
 mod confirm;
 mod deadline;

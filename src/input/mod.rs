@@ -19,6 +19,7 @@ mod records;
 mod report;
 mod row;
 mod rules;
+pub mod template;
 mod validation;
 mod workbook;
 

@@ -16,7 +16,7 @@ use super::records::{Records, Step};
 use super::report::{Report, ReportBuilder};
 use super::row::{InputError, RowError, RowView};
 use super::rules::{self, Rules};
-use crate::template::Composer;
+use super::template::Composer;
 
 /// A batch is sent when it holds this many rows or this much text (a single row can exceed
 /// the latter; the reader caps a record at 16 MiB).

@@ -683,7 +683,7 @@ fn counted(n: u64, thing: &str) -> String {
 /// Escapes text for HTML content and attribute values.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    crate::template::push_html_escaped(&mut out, text);
+    crate::input::template::push_html_escaped(&mut out, text);
     out
 }
 

@@ -11,11 +11,11 @@ use crate::cmd::job_files::default_job_file;
 use crate::delivery::Job;
 use crate::exit::Failure;
 use crate::files::{Access, open_private, with_suffix};
+use crate::input::template::Composer;
 use crate::input::{self, InputSource};
 use crate::journal::{Durability, JobFiles, JournalError, ResumeState, RowKey, RowState};
 use crate::ledger::{self, Ledger};
 use crate::pipeline::{JobSource, Jobs};
-use crate::template::Composer;
 
 /// Where a rehearsal (`--sandbox`) keeps its journal, its ledger and, unless given, its
 /// results and failed rows: a new directory under the system's temporary directory for
