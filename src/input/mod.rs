@@ -30,7 +30,8 @@ pub use row::{InputError, Numbering, Row, RowError};
 pub use rules::{DEFAULT_MAX_MESSAGE_BYTES, Rules};
 pub use validation::{validate, validate_messages};
 
-use records::{Records, Step};
+use records::Records;
+use row::Step;
 
 /// Opens `source` and reads its header. Fails when the input cannot be opened or its header
 /// is unusable (empty file, missing column, unreadable encoding).

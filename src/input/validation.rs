@@ -12,9 +12,9 @@ use std::thread;
 use super::args::InputSource;
 use super::columns::MessageColumn;
 use super::duplicates::Duplicates;
-use super::records::{Records, Step};
+use super::records::Records;
 use super::report::{Report, ReportBuilder};
-use super::row::{InputError, RowError, RowView};
+use super::row::{InputError, RowError, RowView, Step};
 use super::rules::{self, Rules};
 use super::template::Composer;
 
