@@ -6,6 +6,16 @@ use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Whether each group of records is fsynced before it counts. `Unsafe` exists only to
+/// measure what durability costs (the group-commit benchmark); a crash with it can lose or
+/// double rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Fsync,
+    Unsafe,
+}
 
 /// How [`open_private`] opens a file that may already exist.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +48,13 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = OsString::from(path.as_os_str());
     name.push(suffix);
     PathBuf::from(name)
+}
+
+/// A moment as the journal and the ledger write it: milliseconds since the Unix epoch.
+pub fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -31,8 +31,8 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::api::normalise;
-use crate::files::{Access, open_private};
-use crate::journal::{Durability, RowKey};
+use crate::delivery::RowKey;
+use crate::files::{Access, Durability, open_private, unix_ms};
 
 const HEADER: &str = "bulk-reply ledger";
 const PORTAL_PREFIX: &str = "portal ";
@@ -337,7 +337,7 @@ pub struct LedgerWriter {
 impl LedgerWriter {
     /// Queues a delivery; durable once [`LedgerWriter::commit`] returns.
     pub fn add(&mut self, key: RowKey, at: SystemTime, message_id: &str) {
-        let at_ms = crate::journal::unix_ms(at);
+        let at_ms = unix_ms(at);
         // Ids never contain spaces; an unrecognised message has none.
         let message_id = match message_id {
             "" => "-".to_string(),

@@ -16,10 +16,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use super::JournalError;
-use super::key::RowKey;
 use super::lines::{self, Line};
 use super::record::{Record, RunRecord};
 use super::summary::RunSummary;
+use crate::delivery::RowKey;
 
 /// The journal's failure kind of a row held for a person (`--in-doubt hold`).
 const HELD_KIND: &str = "in_doubt";

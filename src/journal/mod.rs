@@ -5,7 +5,6 @@
 
 mod failed;
 pub mod history;
-mod key;
 mod lines;
 mod lock;
 pub mod outcomes;
@@ -19,13 +18,13 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use key::RowKey;
+/// The journal records rows by their key; named here too, where its readers look for it.
+pub use crate::delivery::RowKey;
+pub use crate::files::Durability;
+use crate::files::unix_ms;
 pub use lock::{JobLock, holder as lock_holder};
 pub use resume::{ResumeState, RowState};
-pub(crate) use writer::unix_ms;
-pub use writer::{
-    Durability, JournalHandle, PendingIntents, WriterGone, WriterReport, spawn_writer,
-};
+pub use writer::{JournalHandle, PendingIntents, WriterGone, WriterReport, spawn_writer};
 
 use crate::files::{Access, open_private, with_suffix};
 use record::RunRecord;
@@ -254,7 +253,7 @@ impl OpenJob {
     pub fn record_run_start(&mut self, input_rows: u64) -> Result<(), JournalError> {
         let mut line = Vec::new();
         RunRecord::Began {
-            at_ms: writer::unix_ms(std::time::SystemTime::now()),
+            at_ms: unix_ms(std::time::SystemTime::now()),
             pid: std::process::id(),
             input_rows,
         }
@@ -279,7 +278,7 @@ pub fn record_run_end(journal: &Path, summary_json: String) -> Result<(), Journa
     };
     let mut line = Vec::new();
     RunRecord::Ended {
-        at_ms: writer::unix_ms(std::time::SystemTime::now()),
+        at_ms: unix_ms(std::time::SystemTime::now()),
         summary: summary_json,
     }
     .encode(&mut line);

@@ -31,7 +31,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::JournalError;
-use super::key::RowKey;
+use crate::delivery::RowKey;
 
 pub(super) const HEADER: &str = "bulk-reply journal";
 /// The second line: the API the job posts to (`target https://…/v1`).

@@ -10,24 +10,17 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::failed::FailedRows;
-use super::key::RowKey;
 use super::record::Record;
 use super::{JobLock, JournalError, OpenJob, results};
+use crate::delivery::RowKey;
 use crate::delivery::{Outcome, OutcomeResult};
+use crate::files::{Durability, unix_ms};
 use crate::ledger::LedgerWriter;
-
-/// Whether each group is fsynced. `Unsafe` exists only to measure what durability costs
-/// (the group-commit benchmark); a crash with it can lose or double rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    Fsync,
-    Unsafe,
-}
 
 /// The most entries one group holds; bounds the memory of a commit.
 const MAX_GROUP: usize = 1024;
@@ -379,12 +372,6 @@ const HELD_KIND: &str = "in_doubt";
 
 /// The journal's kind for a row whose message had already reached the ticket.
 const ALREADY_DELIVERED_KIND: &str = "already_delivered";
-
-pub(crate) fn unix_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
     move |source| JournalError::Io {

@@ -9,11 +9,13 @@ use anyhow::anyhow;
 use super::Args;
 use crate::cmd::job_files::default_job_file;
 use crate::delivery::Job;
+use crate::delivery::RowKey;
 use crate::exit::Failure;
+use crate::files::Durability;
 use crate::files::{Access, open_private, with_suffix};
 use crate::input::template::Composer;
 use crate::input::{self, InputSource};
-use crate::journal::{Durability, JobFiles, JournalError, ResumeState, RowKey, RowState};
+use crate::journal::{JobFiles, JournalError, ResumeState, RowState};
 use crate::ledger::{self, Ledger};
 use crate::pipeline::{JobSource, Jobs};
 

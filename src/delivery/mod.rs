@@ -6,7 +6,10 @@ use std::time::SystemTime;
 use serde_json::value::RawValue;
 
 use crate::api::ApiError;
-use crate::journal::RowKey;
+
+mod key;
+
+pub use key::RowKey;
 
 /// One validated row on its way to the API.
 #[derive(Debug, Clone)]
