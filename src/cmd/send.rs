@@ -13,9 +13,9 @@ use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::template::MessageArgs;
 use crate::input::{self, InputArgs, InputSource};
+use crate::journal::ledger::LEDGER_ENV;
 use crate::journal::summary::{RunSummary, SummaryFile};
 use crate::journal::{self, OpenJob, ResumeState};
-use crate::ledger::LEDGER_ENV;
 use crate::output::{self, Level};
 use crate::pipeline::{
     self, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings, StopSignal, Tally,

@@ -5,6 +5,7 @@
 
 mod failed;
 pub mod history;
+pub mod ledger;
 mod lines;
 mod lock;
 pub mod outcomes;

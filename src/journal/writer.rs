@@ -15,12 +15,12 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 
 use super::failed::FailedRows;
+use super::ledger::LedgerWriter;
 use super::record::Record;
 use super::{JobLock, JournalError, OpenJob, results};
 use crate::delivery::RowKey;
 use crate::delivery::{Outcome, OutcomeResult};
 use crate::files::{Durability, unix_ms};
-use crate::ledger::LedgerWriter;
 
 /// The most entries one group holds; bounds the memory of a commit.
 const MAX_GROUP: usize = 1024;

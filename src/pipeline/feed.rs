@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 use super::stop::{StopLevel, StopSignal};
 use super::tally::Tally;
 use crate::delivery::{Doubt, Job};
+use crate::journal::ledger::LedgerIndex;
 use crate::journal::{ResumeState, RowState};
-use crate::ledger::LedgerIndex;
 
 /// The rows of the input, in order, as jobs. An `Err` is a row that can no longer be read
 /// (the file changed since it was validated); it stops the run.

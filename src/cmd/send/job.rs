@@ -15,8 +15,8 @@ use crate::files::Durability;
 use crate::files::{Access, open_private, with_suffix};
 use crate::input::template::Composer;
 use crate::input::{self, InputSource};
+use crate::journal::ledger::{self, Ledger};
 use crate::journal::{JobFiles, JournalError, ResumeState, RowState};
-use crate::ledger::{self, Ledger};
 use crate::pipeline::{JobSource, Jobs};
 
 /// Where a rehearsal (`--sandbox`) keeps its journal, its ledger and, unless given, its
