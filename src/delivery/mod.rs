@@ -1,5 +1,5 @@
 //! The vocabulary shared by the pipeline (which delivers rows) and the journal (which
-//! records what happened to them): a [`Job`] goes in, an [`Outcome`] comes out.
+//! records what happened to them): a [`Delivery`] goes in, an [`Outcome`] comes out.
 
 use std::time::SystemTime;
 
@@ -13,7 +13,7 @@ pub use key::RowKey;
 
 /// One validated row on its way to the API.
 #[derive(Debug, Clone)]
-pub struct Job {
+pub struct Delivery {
     /// Physical line of the input where the row starts.
     pub line: u64,
     pub ticket_id: String,
@@ -46,7 +46,7 @@ pub struct Doubt {
 /// What happened to a row in this run.
 #[derive(Debug)]
 pub struct Outcome {
-    pub job: Job,
+    pub job: Delivery,
     /// POST attempts made in this run.
     pub attempts: u32,
     pub result: OutcomeResult,

@@ -15,7 +15,7 @@ use super::rate_gate::RateGate;
 use super::stop::{StopLevel, StopSignal};
 use super::tally::Tally;
 use crate::api::{ApiClient, ApiError, ErrorKind, count_delivered};
-use crate::delivery::{Job, Outcome, OutcomeResult};
+use crate::delivery::{Delivery as Job, Outcome, OutcomeResult};
 use crate::journal::JournalHandle;
 
 /// Everything a delivery needs, shared by all rows in flight.

@@ -8,7 +8,7 @@ use anyhow::anyhow;
 
 use super::Args;
 use crate::cmd::job_files::default_job_file;
-use crate::delivery::Job;
+use crate::delivery::Delivery;
 use crate::delivery::RowKey;
 use crate::exit::Failure;
 use crate::files::Durability;
@@ -192,7 +192,7 @@ pub(super) fn jobs_from(
         // A deliberate repeat is meant to arrive again: the ledger does not stop it.
         let delivery_key = (key == RowKey::of(&row.ticket_id, &row.message))
             .then(|| ledger::delivery_key(&row.ticket_id, &row.message));
-        Ok(Job {
+        Ok(Delivery {
             line: row.line,
             ticket_id: row.ticket_id,
             message: row.message,
