@@ -86,7 +86,9 @@ fn append(
     runtime.block_on(async {
         let mut next = 0;
         while next < rows {
-            let batch: Vec<Delivery> = (next..rows.min(next + INTENT_BATCH)).map(delivery).collect();
+            let batch: Vec<Delivery> = (next..rows.min(next + INTENT_BATCH))
+                .map(delivery)
+                .collect();
             next += batch.len();
             let keys = batch.iter().map(|job| job.key).collect();
             let pending = journal.intents(keys).await.expect("writer running");

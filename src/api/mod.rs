@@ -2,6 +2,7 @@
 //! failure is classified (once, here), and the rate-limit facts each answer carries.
 
 mod auth;
+mod base_url;
 mod client;
 mod entities;
 mod error;
@@ -10,9 +11,9 @@ mod matching;
 mod preflight;
 mod secret;
 mod ticket;
-mod transport;
 
 pub use auth::{Credentials, OAuthClient};
+pub use base_url::{check_base_url, read_ca_file};
 pub use client::{ApiClient, ClientOptions, Fetched, Posted, Reply};
 pub use error::{ApiError, ErrorClass, ErrorKind};
 pub use limits::RateLimitInfo;
@@ -24,4 +25,3 @@ pub use ticket::{
     Message, TICKET_ID_MAX_CHARS, Ticket, TicketPage, TicketSource, TicketStatus, TicketSummary,
     is_ticket_id,
 };
-pub use transport::{check_base_url, read_ca_file};

@@ -480,7 +480,7 @@ async fn connect(
         base_url,
         credentials,
         timeout: args.timeout,
-        max_connections: usize::from(args.concurrency),
+        idle_connections: usize::from(args.concurrency),
         abandon_unacknowledged_after: abandon_unacknowledged_after(args.timeout, args.settle),
         extra_roots: args.api.extra_roots()?,
     })

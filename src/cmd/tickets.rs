@@ -156,7 +156,7 @@ pub fn run(args: Args) -> CmdResult {
             base_url: args.api.base_url.clone(),
             credentials,
             timeout: args.timeout,
-            max_connections: 1,
+            idle_connections: 1,
             // Reads only: a request given up on can land later without harm.
             abandon_unacknowledged_after: args.timeout,
             extra_roots: args.api.extra_roots()?,
