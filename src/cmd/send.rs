@@ -27,8 +27,8 @@ mod confirm;
 mod deadline;
 mod job;
 mod preflight;
+mod printer;
 mod progress;
-mod report;
 mod unattended;
 mod watch;
 
@@ -37,11 +37,11 @@ use job::{
     Rehearsal, Spool, durability, first_to_send, job_files, job_name, job_source, journal_failure,
     open_ledger,
 };
-use progress::Goal;
-use report::{
+use printer::{
     counts_of, exit_code, log_preview, print_problems, print_rehearsal_place, print_sandbox_report,
     print_summary, stop_reason,
 };
+use progress::Goal;
 use unattended::UnattendedArgs;
 use watch::Watchers;
 
@@ -590,7 +590,7 @@ fn run_budget(args: &Args, resume: &ResumeState) -> (Option<u64>, Option<u64>) {
 /// What the confirmation question shows.
 fn plan<'a>(
     args: &Args,
-    report: &input::Report,
+    report: &input::Findings,
     resume: &ResumeState,
     max_rows: Option<u64>,
     first: Option<&'a input::Preview>,

@@ -17,7 +17,7 @@ use std::thread;
 
 use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
 
-use super::report::ReportBuilder;
+use super::findings::FindingsBuilder;
 use super::row::RowView;
 
 // Fixed seeds: the same file gives the same result on every run.
@@ -65,7 +65,7 @@ impl Duplicates {
         });
     }
 
-    pub(crate) fn report(mut self, allow_duplicates: bool, report: &mut ReportBuilder) {
+    pub(crate) fn report(mut self, allow_duplicates: bool, report: &mut FindingsBuilder) {
         let (first_half, second_half) = self.buckets.split_at_mut(1 << (BUCKET_BITS - 1));
         let other = thread::scope(|scope| {
             let other = scope.spawn(|| report_buckets(second_half, allow_duplicates));
@@ -81,8 +81,8 @@ impl Duplicates {
     }
 }
 
-fn report_buckets(buckets: &mut [Vec<Seen>], allow_duplicates: bool) -> ReportBuilder {
-    let mut report = ReportBuilder::default();
+fn report_buckets(buckets: &mut [Vec<Seen>], allow_duplicates: bool) -> FindingsBuilder {
+    let mut report = FindingsBuilder::default();
     for bucket in buckets {
         sort_by_ticket(bucket);
         for ticket_rows in bucket.chunk_by(|a, b| a.ticket == b.ticket) {
@@ -117,7 +117,7 @@ fn reader_hash(scratch: &mut String, message: &str) -> u64 {
 }
 
 /// `ticket_rows`: every row of one ticket, sorted by message, then line.
-fn report_ticket(ticket_rows: &[Seen], allow_duplicates: bool, report: &mut ReportBuilder) {
+fn report_ticket(ticket_rows: &[Seen], allow_duplicates: bool, report: &mut FindingsBuilder) {
     let first_line = ticket_rows.iter().map(|seen| seen.line).min().unwrap_or(0);
     let messages: Vec<&[Seen]> = ticket_rows
         .chunk_by(|a, b| a.message == b.message)
@@ -155,7 +155,7 @@ fn report_ticket(ticket_rows: &[Seen], allow_duplicates: bool, report: &mut Repo
 mod tests {
     use super::*;
 
-    fn report_of(rows: &[(&str, &str)], allow_duplicates: bool) -> crate::input::Report {
+    fn report_of(rows: &[(&str, &str)], allow_duplicates: bool) -> crate::input::Findings {
         let mut duplicates = Duplicates::default();
         for (index, (ticket_id, message)) in rows.iter().enumerate() {
             let row = RowView {
@@ -166,7 +166,7 @@ mod tests {
             };
             duplicates.record(ticket_id.trim(), &row);
         }
-        let mut report = ReportBuilder::default();
+        let mut report = FindingsBuilder::default();
         duplicates.report(allow_duplicates, &mut report);
         report.finish()
     }

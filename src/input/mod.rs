@@ -4,7 +4,7 @@
 //!
 //! Two ways in:
 //! - [`read_rows`]: an iterator of owned [`Row`]s, for sending;
-//! - [`validate`]: one pass over the whole input that returns a [`Report`] of every problem.
+//! - [`validate`]: one pass over the whole input that returns a [`Findings`] of every problem.
 //!
 //! Memory stays flat whatever the input size: one record at a time in a reused buffer, and
 //! for duplicate detection 32 bytes per row (see `duplicates`).
@@ -14,9 +14,9 @@ mod columns;
 mod csv;
 mod decode;
 mod duplicates;
+mod findings;
 mod ndjson;
 mod records;
-mod report;
 mod row;
 mod rules;
 pub mod template;
@@ -25,7 +25,7 @@ mod workbook;
 
 pub use args::{InputArgs, InputFormat, InputSource};
 pub use columns::{MessageColumn, Required as RequiredColumn, loose_eq};
-pub use report::{KEPT_PROBLEMS, Preview, Problem, Report};
+pub use findings::{Findings, KEPT_PROBLEMS, Preview, Problem};
 pub use row::{InputError, Numbering, Row, RowError};
 pub use rules::{DEFAULT_MAX_MESSAGE_BYTES, Rules};
 pub use validation::{validate, validate_messages};

@@ -3,7 +3,7 @@
 
 use memchr::memchr;
 
-use super::report::ReportBuilder;
+use super::findings::FindingsBuilder;
 use super::row::{RowView, quote_value};
 use crate::api::{TICKET_ID_MAX_CHARS, is_ticket_id};
 
@@ -35,7 +35,7 @@ impl Default for Rules {
 pub(crate) fn check_row<'a>(
     row: &RowView<'a>,
     rules: &Rules,
-    report: &mut ReportBuilder,
+    report: &mut FindingsBuilder,
 ) -> Option<&'a str> {
     let line = Some(row.line);
     let ticket_id = trim(row.ticket_id);
@@ -140,10 +140,10 @@ fn line_that_looks_like_a_row(message: &str) -> Option<(u64, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::report::Report;
+    use crate::input::findings::Findings;
 
-    fn check(ticket_id: &str, message: &str, rules: Rules) -> (bool, Report) {
-        let mut report = ReportBuilder::default();
+    fn check(ticket_id: &str, message: &str, rules: Rules) -> (bool, Findings) {
+        let mut report = FindingsBuilder::default();
         let row = RowView {
             line: 7,
             ticket_id,

@@ -25,7 +25,7 @@ pub use crate::files::Durability;
 use crate::files::unix_ms;
 pub use lock::{JobLock, holder as lock_holder};
 pub use resume::{ResumeState, RowState};
-pub use writer::{JournalHandle, PendingIntents, WriterGone, WriterReport, spawn_writer};
+pub use writer::{JournalHandle, PendingIntents, WriterGone, Written, spawn_writer};
 
 use crate::files::{Access, open_private, with_suffix};
 use record::RunRecord;

@@ -95,9 +95,10 @@ impl PendingIntents {
     }
 }
 
-/// Where the failed rows went, for the end-of-run summary.
+/// What the writer leaves behind once it is done: where the failed rows went, for the
+/// end-of-run summary.
 #[derive(Debug)]
-pub struct WriterReport {
+pub struct Written {
     pub failed_rows_file: Option<PathBuf>,
 }
 
@@ -108,10 +109,7 @@ pub fn spawn_writer(
     ledger: Option<LedgerWriter>,
     durability: Durability,
     on_durable: impl FnMut(&Outcome) + Send + 'static,
-) -> (
-    JournalHandle,
-    JoinHandle<Result<WriterReport, JournalError>>,
-) {
+) -> (JournalHandle, JoinHandle<Result<Written, JournalError>>) {
     let (tx, rx) = mpsc::channel::<Entry>(MAX_GROUP);
     let thread = std::thread::Builder::new()
         .name("journal-writer".into())
@@ -132,7 +130,7 @@ fn write_until_closed(
     mut files: GroupWriter,
     mut rx: mpsc::Receiver<Entry>,
     mut on_durable: impl FnMut(&Outcome),
-) -> Result<WriterReport, JournalError> {
+) -> Result<Written, JournalError> {
     // The receiving side is async; a one-thread runtime gives this thread a receive with a
     // time limit.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -302,7 +300,7 @@ impl GroupWriter {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<WriterReport, JournalError> {
+    fn finish(mut self) -> Result<Written, JournalError> {
         self.sync()?;
         self.failed.write().map_err(io(self.failed.path()))?;
         self.results.sync_all().map_err(io(&self.results_path))?;
@@ -311,7 +309,7 @@ impl GroupWriter {
             .failed
             .has_rows()
             .then(|| self.failed.path().to_path_buf());
-        Ok(WriterReport { failed_rows_file })
+        Ok(Written { failed_rows_file })
     }
 }
 

@@ -47,7 +47,7 @@ impl Preview {
 
 /// What validation found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
+pub struct Findings {
     /// Data rows read (the header and blank lines not counted).
     pub rows: u64,
     /// Different ticket ids among the rows that can be sent.
@@ -64,7 +64,7 @@ pub struct Report {
     pub numbering: Numbering,
 }
 
-impl Report {
+impl Findings {
     pub fn is_valid(&self) -> bool {
         self.error_count == 0
     }
@@ -181,7 +181,7 @@ impl Report {
 
 /// Collects problems in any order, keeping the earliest lines of each kind.
 #[derive(Debug, Default)]
-pub(crate) struct ReportBuilder {
+pub(crate) struct FindingsBuilder {
     pub rows: u64,
     pub distinct_tickets: u64,
     /// How many messages to keep for the preview.
@@ -192,7 +192,7 @@ pub(crate) struct ReportBuilder {
     warnings: KeptProblems,
 }
 
-impl ReportBuilder {
+impl FindingsBuilder {
     pub(crate) fn error(&mut self, line: Option<u64>, message: String) {
         self.errors.push(Problem { line, message });
     }
@@ -214,14 +214,14 @@ impl ReportBuilder {
 
     /// Takes in the problems and ticket count another builder collected (its row count is
     /// not added).
-    pub(crate) fn absorb(&mut self, other: ReportBuilder) {
+    pub(crate) fn absorb(&mut self, other: FindingsBuilder) {
         self.distinct_tickets += other.distinct_tickets;
         self.errors.absorb(other.errors);
         self.warnings.absorb(other.warnings);
     }
 
-    pub(crate) fn finish(self) -> Report {
-        Report {
+    pub(crate) fn finish(self) -> Findings {
+        Findings {
             rows: self.rows,
             distinct_tickets: self.distinct_tickets,
             preview: self.preview,
@@ -300,10 +300,10 @@ impl KeptProblems {
 mod tests {
     use super::*;
 
-    fn sample() -> Report {
-        let mut builder = ReportBuilder {
+    fn sample() -> Findings {
+        let mut builder = FindingsBuilder {
             rows: 1200,
-            ..ReportBuilder::default()
+            ..FindingsBuilder::default()
         };
         for line in (2..1202).rev() {
             builder.error(Some(line), format!("bad {line}"));

@@ -48,7 +48,7 @@ pub(super) fn log_preview(preview: &[input::Preview]) {
 
 /// Validation's errors and warnings, before anything is sent: the human report in text
 /// mode; one line with the problems as fields in json mode.
-pub(super) fn print_problems(report: &input::Report, source_name: &str, rate: Rate) {
+pub(super) fn print_problems(report: &input::Findings, source_name: &str, rate: Rate) {
     let mut text = Vec::new();
     let _ = report.write_human(&mut text, source_name, rate);
     let text = String::from_utf8_lossy(&text);
