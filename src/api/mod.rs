@@ -12,16 +12,18 @@ mod preflight;
 mod secret;
 mod ticket;
 
-pub use auth::{Credentials, OAuthClient};
-pub use base_url::{check_base_url, read_ca_file};
-pub use client::{ApiClient, ClientOptions, Fetched, Posted, Reply};
-pub use error::{ApiError, ErrorClass, ErrorKind};
-pub use limits::RateLimitInfo;
-pub(crate) use matching::decode_reference;
-pub use matching::{Delivered, ServerClock, count_delivered, normalise, normalise_into};
-pub use preflight::PreflightError;
-pub use secret::Secret;
-pub use ticket::{
-    Message, TICKET_ID_MAX_CHARS, Ticket, TicketPage, TicketSource, TicketStatus, TicketSummary,
-    is_ticket_id,
+// Public only what the benchmarks use; the rest is the crate's.
+pub use matching::{ServerClock, count_delivered};
+pub use ticket::Ticket;
+
+pub(crate) use auth::{Credentials, OAuthClient};
+pub(crate) use base_url::{check_base_url, read_ca_file};
+pub(crate) use client::{ApiClient, ClientOptions, Reply};
+pub(crate) use error::{ApiError, ErrorClass, ErrorKind};
+pub(crate) use limits::RateLimitInfo;
+pub(crate) use matching::{decode_reference, normalise, normalise_into};
+pub(crate) use preflight::PreflightError;
+pub(crate) use secret::Secret;
+pub(crate) use ticket::{
+    TICKET_ID_MAX_CHARS, TicketSource, TicketStatus, TicketSummary, is_ticket_id,
 };

@@ -19,16 +19,21 @@ mod ndjson;
 mod records;
 mod row;
 mod rules;
-pub mod template;
+pub(crate) mod template;
 mod validation;
 mod workbook;
 
-pub use args::{InputArgs, InputFormat, InputSource};
-pub use columns::{MessageColumn, Required as RequiredColumn, loose_eq};
-pub use findings::{Findings, KEPT_PROBLEMS, Preview, Problem};
-pub use row::{InputError, Numbering, Row, RowError};
-pub use rules::{DEFAULT_MAX_MESSAGE_BYTES, Rules};
-pub use validation::{validate, validate_messages};
+// Public only what the tests and benchmarks use; the rest is the crate's.
+pub use args::{InputFormat, InputSource};
+pub use row::{InputError, Row};
+pub use rules::Rules;
+pub use validation::validate;
+
+pub(crate) use args::InputArgs;
+pub(crate) use columns::{MessageColumn, Required as RequiredColumn, loose_eq};
+pub(crate) use findings::{Findings, Preview};
+pub(crate) use row::RowError;
+pub(crate) use validation::validate_messages;
 
 use records::Records;
 use row::Step;

@@ -157,7 +157,7 @@ mod tests {
         (usable.is_some(), report.finish())
     }
 
-    fn messages(problems: &[crate::input::Problem]) -> Vec<&str> {
+    fn messages(problems: &[crate::input::findings::Problem]) -> Vec<&str> {
         problems.iter().map(|p| p.message.as_str()).collect()
     }
 

@@ -86,11 +86,6 @@ pub struct RunHistory {
 }
 
 impl RunHistory {
-    /// Rows this run dealt with.
-    pub fn finished(&self) -> u64 {
-        self.sent + self.failed + self.skipped + self.held
-    }
-
     pub fn started_ms(&self) -> Option<u64> {
         self.began.as_ref().map(|b| b.at_ms).or(self.first_ms)
     }
@@ -109,7 +104,6 @@ impl RunHistory {
 pub struct RunStart {
     pub at_ms: u64,
     pub pid: u32,
-    pub input_rows: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -191,11 +185,7 @@ impl Fold {
             } => {
                 self.history.input_rows = Some(input_rows);
                 self.history.runs.push(RunHistory {
-                    began: Some(RunStart {
-                        at_ms,
-                        pid,
-                        input_rows,
-                    }),
+                    began: Some(RunStart { at_ms, pid }),
                     ..RunHistory::default()
                 });
             }

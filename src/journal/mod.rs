@@ -4,15 +4,15 @@
 //! after a crash simple to reason about.
 
 mod failed;
-pub mod history;
+pub(crate) mod history;
 pub mod ledger;
 mod lines;
 mod lock;
-pub mod outcomes;
+pub(crate) mod outcomes;
 mod record;
 mod results;
 mod resume;
-pub mod summary;
+pub(crate) mod summary;
 mod writer;
 
 use std::fs::{File, OpenOptions};
@@ -23,9 +23,12 @@ use std::path::{Path, PathBuf};
 pub use crate::delivery::RowKey;
 pub use crate::files::Durability;
 use crate::files::unix_ms;
-pub use lock::{JobLock, holder as lock_holder};
-pub use resume::{ResumeState, RowState};
-pub use writer::{JournalHandle, PendingIntents, WriterGone, Written, spawn_writer};
+pub use lock::JobLock;
+pub(crate) use lock::holder as lock_holder;
+pub(crate) use resume::ResumeState;
+pub use resume::RowState;
+pub(crate) use writer::JournalHandle;
+pub use writer::spawn_writer;
 
 use crate::files::{Access, open_private, with_suffix};
 use record::RunRecord;

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 pub use feed::{FeedEnd, JobSource, Jobs};
 pub use protocol::{CLOSED_REASON, InDoubtPolicy, Policy};
 pub use rate_gate::RateGate;
-pub use retry::{GaveUp, RetryPolicy, read_within_limit};
+pub use retry::{RetryPolicy, read_within_limit};
 pub use stop::{StopCause, StopLevel, StopSignal};
 pub use tally::Tally;
 

@@ -875,7 +875,6 @@ mod tests {
             line,
             ticket_id: format!("tic_{line}"),
             status,
-            attempts: 1,
             message_id: None,
             posted_at: None,
             error_kind: None,
