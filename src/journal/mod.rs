@@ -86,7 +86,7 @@ fn other_settled_or_doubtful(skipped: u64, in_doubt: u64) -> String {
 /// What a job's files say, read without creating, changing or locking anything: the plan
 /// shown before the confirmation question comes from here, and answering no must leave
 /// every file as it was. Refuses what [`OpenJob::open`] would refuse.
-pub fn inspect(files: &JobFiles) -> Result<ResumeState, JournalError> {
+pub(crate) fn inspect(files: &JobFiles) -> Result<ResumeState, JournalError> {
     JobLock::check_free(&files.journal)?;
     match resume::load(&files.journal)? {
         Some(loaded) => {
@@ -274,7 +274,7 @@ impl OpenJob {
 /// Marks the end of a run with its summary (one line of JSON). The run's writer has let go
 /// of the job by now, so the lock is taken again for this one line; if another run took the
 /// job in between, this run's end stays unrecorded rather than landing inside that run.
-pub fn record_run_end(journal: &Path, summary_json: String) -> Result<(), JournalError> {
+pub(crate) fn record_run_end(journal: &Path, summary_json: String) -> Result<(), JournalError> {
     let lock = match JobLock::acquire(journal) {
         Ok(lock) => lock,
         Err(JournalError::Locked { .. }) => return Ok(()),
