@@ -1,9 +1,10 @@
 //! bulk-reply: post one reply to many MijnKlantportaal tickets, safely.
 //!
-//! The data flow, left to right:
-//! `input` (read and validate rows) → `pipeline` (pace, send, retry) using `api` (the typed
-//! HTTP client) → `journal` (durable record of what was delivered, results files).
-//! `sandbox` is an embedded simulator of the API for rehearsals, tests and benchmarks.
+//! The data flow, left to right: `cli` → `cmd` (one module per subcommand) → `input` (read,
+//! compose and validate rows) → `pipeline` (pace, send, retry; a `delivery` per row) using
+//! `api` (the typed HTTP client) → `journal` (the durable record of what was delivered, the
+//! results files, the ledger). `sandbox` is an embedded simulator of the API for rehearsals,
+//! tests and benchmarks. The README's Layout section lists every file.
 
 // Public: what `main.rs`, the integration tests and the benchmarks use.
 pub mod api;
