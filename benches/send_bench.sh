@@ -5,10 +5,15 @@
 #   throughput  20,000 rows, limit off, concurrency 32: bulk-reply vs curl --parallel --parallel-max 32
 #   durability  the same 20,000 rows with the journal's fsync on and off (group commit's cost)
 #   memory      peak RSS sending 10,000 and 200,000 rows (limit off)
+#   pace        the rate budget, scenarios (a)-(e) of issue #15, this build beside BASELINE:
+#               (a) 20/s server answering in 500 ms, --rate 20/s; (b) a 600/min key, no --rate;
+#               (c) 20/s shared with another user spending 6/s; (d) --rate 20/s against 20/s
+#               with ±20 ms jitter; (e) 50 rows on a fresh 60/min key, and 10,000 rows on a
+#               60/min key with the window scaled to 600 ms
 #   baseline    side by side with another build (BASELINE=<git revision>, default the last
 #               release before exactly-once against real servers): 20,000 rows unpaced, and
 #               2,000 rows against a sanitising sandbox that loses 5% of answers (copies counted)
-# Usage: benches/send_bench.sh [fidelity|pressure|throughput|durability|memory|baseline ...]
+# Usage: benches/send_bench.sh [fidelity|pressure|throughput|durability|memory|pace|baseline ...]
 #        (default: all but baseline)
 # Needs: cargo, python3, curl. Prints a table of medians; nothing here asserts.
 set -euo pipefail
@@ -183,6 +188,72 @@ lossy_run() {
   t1=$(now)
   LOSSY_SECONDS=$(python3 -c "print(round($t1 - $t0, 3))")
   LOSSY_SECOND_COPIES=$(report | field "['duplicateMessages']")
+}
+
+# paced_run BIN FILE SECONDS ARGS...: one send of FILE against the sandbox already started,
+# stopped (SIGINT, as Ctrl-C) after SECONDS at most; sets PACED_SECONDS, PACED_SENT,
+# PACED_429S (to us) and PACED_NEIGHBOUR_429S.
+paced_run() {
+  local bin=$1 file=$2 limit=$3; shift 3
+  rm -f "$file".results.ndjson "$file".journal "$file".failed.csv
+  local t0 t1; t0=$(now)
+  MKP_API_TOKEN=sandbox-token XDG_STATE_HOME="$WORK/state" timeout -s INT "$limit" \
+    "$bin" -q send "$file" --base-url "$URL" --yes "$@" >/dev/null 2>&1 || true
+  t1=$(now)
+  PACED_SECONDS=$(python3 -c "print(round($t1 - $t0, 2))")
+  PACED_SENT=$(grep -c '"status":"sent"' "$file".results.ndjson 2>/dev/null || true)
+  local r; r=$(report)
+  PACED_429S=$(echo "$r" | field "['statusCounts'].get('429',0)")
+  PACED_NEIGHBOUR_429S=$(echo "$r" | field ".get('neighbourRefused',0)")
+}
+
+# pace_case NAME ROWS IDEAL_SECONDS SANDBOX_FLAGS -- OUR_FLAGS -- BASELINE_FLAGS: both builds,
+# each against a fresh sandbox; a run that could not finish in 3x the ideal is stopped and its
+# time projected from the rows it sent.
+pace_case() {
+  local name=$1 rows=$2 ideal=$3; shift 3
+  local sandbox=() ours=() theirs=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do sandbox+=("$1"); shift; done; shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do ours+=("$1"); shift; done; [ $# -gt 0 ] && shift
+  theirs=("$@")
+  make_rows "$rows" "$WORK/pace.csv"
+  local limit; limit=$(python3 -c "print(max(20, round(3 * $ideal)))")
+  local line="pace $name: $rows rows, ideal ${ideal}s"
+  for who in ours theirs; do
+    start_sandbox "${sandbox[@]}"
+    # The key's other user (if any) has been at it for a while when the job starts.
+    sleep 2
+    if [ $who = ours ]; then paced_run "$BIN" "$WORK/pace.csv" "$limit" "${ours[@]}"
+    else paced_run "$BASE_BIN" "$WORK/pace.csv" "$limit" "${theirs[@]}"; fi
+    local seconds=$PACED_SECONDS note=""
+    if [ "$PACED_SENT" -lt "$rows" ]; then
+      seconds=$(python3 -c "print(round($PACED_SECONDS * $rows / max($PACED_SENT, 1), 1))")
+      note=" (projected: $PACED_SENT rows in ${PACED_SECONDS}s)"
+    fi
+    line+="; $( [ $who = ours ] && echo "this build" || echo "${BASELINE:-c21757b}") ${seconds}s$note = $(python3 -c "print(round($rows / $seconds, 2))") rows/s, $(python3 -c "print(round($seconds / $ideal, 3))")x ideal, 429s $PACED_429S to us, $PACED_NEIGHBOUR_429S to the other user"
+  done
+  echo "$line"
+}
+
+pace() {
+  # Today's build: the last one before the pace learnt the server's limit.
+  BASELINE=${BASELINE:-1ee4fa3}
+  build_baseline
+  # (a) Latency must not cap the rate. The old build is given the same flags.
+  pace_case a 400 19.95 20/s --latency 500ms -- --rate 20/s -- --rate 20/s
+  # (b) A raised limit: no --rate given to either build (target: 600 rows in 66 s).
+  pace_case b 600 59.9 600/min -- --
+  # (c) Sharing the key: 6/s of a 20/s key are the other user's; ideal at the 14/s left.
+  # The old build needs --rate 20/s to try at all (its default is 60/min).
+  pace_case c 600 42.79 20/s --neighbour 6/s -- -- --rate 20/s
+  # (d) Jitter: --rate equal to the server's limit, ±20 ms around 30 ms.
+  pace_case d 600 29.95 20/s --latency 30ms --latency-jitter 20ms --seed 1 -- --rate 20/s -- --rate 20/s
+  # (e) Small jobs wait for nothing; long ones lose nothing (the window scaled 100x down:
+  # 10,000 rows at 60 per 600 ms take 99.99 s at the ideal pace). The old build is told
+  # the rate; it cannot learn it.
+  # (target: 50 rows in 5 s, where the steady pace takes 49 s)
+  pace_case e-small 50 49 60/min -- --
+  pace_case e-long 10000 99.99 60/600ms -- -- --rate 60/600ms
 }
 
 baseline() {

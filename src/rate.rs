@@ -1,5 +1,6 @@
 //! A request rate such as `60/min`, shared by `validate` (time estimates), `send` (the
-//! client's pace) and `sandbox` (the server's limit).
+//! client's pace) and `sandbox` (the server's limit); and `--rate auto`, the pace the
+//! server's answers say.
 
 use std::fmt;
 use std::str::FromStr;
@@ -29,14 +30,73 @@ impl Rate {
         }
     }
 
-    /// The shortest time `count` requests can take at this pace: the first leaves at once,
-    /// each further one an interval later.
+    /// The shortest time `count` requests can take when they leave one interval apart: the
+    /// steady pace of a long job, which bursts cannot beat over many windows.
     pub fn ideal_duration(&self, count: u64) -> Duration {
         match self.interval() {
             Some(interval) => {
                 interval.saturating_mul(count.saturating_sub(1).min(u32::MAX as u64) as u32)
             }
             None => Duration::ZERO,
+        }
+    }
+}
+
+/// What `--rate` asks for: the server's limit as its answers state it, or a cap of ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateSetting {
+    /// The documented 60/min until the first answer's `X-RateLimit-Limit`, then that (per
+    /// minute, as the vendor documents it), up or down.
+    Auto,
+    /// At most this, whatever the server allows; still less when its answers say so.
+    Cap(Rate),
+}
+
+impl RateSetting {
+    /// The rate to plan with before any answer: the documented default, or the cap.
+    pub fn assumed(&self) -> Rate {
+        match *self {
+            RateSetting::Auto => Rate::API_DEFAULT,
+            RateSetting::Cap(rate) => rate,
+        }
+    }
+}
+
+impl FromStr for RateSetting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.trim().eq_ignore_ascii_case("auto") {
+            return Ok(RateSetting::Auto);
+        }
+        text.parse().map(RateSetting::Cap).map_err(|error: String| {
+            error.replace(
+                ", or unlimited",
+                ", unlimited, or auto (the server's own limit)",
+            )
+        })
+    }
+}
+
+impl fmt::Display for RateSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateSetting::Auto => f.write_str("auto"),
+            RateSetting::Cap(rate) => rate.fmt(f),
+        }
+    }
+}
+
+impl Rate {
+    /// The shortest time `count` requests can take within a rolling window starting fresh:
+    /// a window's worth leaves at once, the next a window later, and so on.
+    pub fn shortest_duration(&self, count: u64) -> Duration {
+        match *self {
+            Rate::Limited { requests, per } => {
+                let windows = count.saturating_sub(1) / u64::from(requests);
+                per.saturating_mul(windows.min(u64::from(u32::MAX)) as u32)
+            }
+            Rate::Unlimited => Duration::ZERO,
         }
     }
 }
@@ -139,10 +199,36 @@ mod tests {
     }
 
     #[test]
+    fn auto_or_a_cap() {
+        assert_eq!("auto".parse(), Ok(RateSetting::Auto));
+        assert_eq!("AUTO".parse::<RateSetting>().unwrap().to_string(), "auto");
+        assert_eq!(
+            "20/s".parse::<RateSetting>().unwrap().assumed().to_string(),
+            "20/s"
+        );
+        assert_eq!(RateSetting::Auto.assumed(), Rate::API_DEFAULT);
+        let err = "fast".parse::<RateSetting>().unwrap_err();
+        assert!(err.contains("or auto"), "{err}");
+    }
+
+    #[test]
     fn ideal_duration_counts_intervals_between_requests() {
         let rate: Rate = "20/s".parse().unwrap();
         assert_eq!(rate.ideal_duration(400), Duration::from_millis(19_950));
         assert_eq!(rate.ideal_duration(0), Duration::ZERO);
         assert_eq!(Rate::Unlimited.ideal_duration(1000), Duration::ZERO);
+    }
+
+    #[test]
+    fn shortest_duration_counts_whole_windows_after_the_first() {
+        let rate = Rate::API_DEFAULT;
+        assert_eq!(rate.shortest_duration(60), Duration::ZERO);
+        assert_eq!(rate.shortest_duration(61), Duration::from_secs(60));
+        assert_eq!(
+            rate.shortest_duration(10_000),
+            Duration::from_secs(166 * 60)
+        );
+        assert_eq!(rate.shortest_duration(0), Duration::ZERO);
+        assert_eq!(Rate::Unlimited.shortest_duration(5), Duration::ZERO);
     }
 }

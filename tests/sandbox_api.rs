@@ -402,7 +402,9 @@ async fn inspection_views_need_no_token_and_match_the_in_process_figures() {
             "tokensIssued": 0,
             "lateStored": 0,
             "lateDropped": 0,
-            "gatewayTimeouts": 0
+            "gatewayTimeouts": 0,
+            "neighbourAccepted": 0,
+            "neighbourRefused": 0
         })
     );
     assert_eq!(

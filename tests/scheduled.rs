@@ -230,10 +230,17 @@ fn without_a_terminal_progress_lines_come_every_interval() {
     let input_rows = rows(16);
     let input = write_csv(dir.path(), "paced.csv", &input_rows);
 
-    // 16 rows at 20/s take at least 0.75 s: several 100 ms intervals.
+    // 16 rows at 20/s one at a time take at least 0.75 s: several 100 ms intervals.
     let output = sandbox
         .send(&input)
-        .args(["--rate", "20/s", "--progress-interval", "100ms"])
+        .args([
+            "--rate",
+            "20/s",
+            "--burst",
+            "1",
+            "--progress-interval",
+            "100ms",
+        ])
         .output()
         .unwrap();
 
@@ -273,7 +280,15 @@ fn quiet_keeps_only_errors_and_progress_lines_only_when_asked() {
     let input = write_csv(dir.path(), "quiet-progress.csv", &again);
     let output = sandbox
         .send(&input)
-        .args(["-q", "--rate", "20/s", "--progress-interval", "100ms"])
+        .args([
+            "-q",
+            "--rate",
+            "20/s",
+            "--burst",
+            "1",
+            "--progress-interval",
+            "100ms",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));

@@ -1,5 +1,6 @@
-//! The rate-limit facts every answer carries (`X-RateLimit-Limit`, `X-RateLimit-Remaining`)
-//! and the wait a 429 asks for (`retry-after`, `x-ratelimit-reset`).
+//! The rate-limit facts every answer carries (`X-RateLimit-Limit`, `X-RateLimit-Remaining`,
+//! and the window when a `RateLimit-Policy` names one) and the wait a 429 asks for
+//! (`retry-after`, `x-ratelimit-reset`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,6 +12,9 @@ pub struct RateLimitInfo {
     pub limit: Option<u32>,
     /// Calls left in the current window.
     pub remaining: Option<u32>,
+    /// The window `limit` counts in, when the server names it (`RateLimit-Policy: 20;w=1`,
+    /// the IETF draft's field); the vendor documents a minute.
+    pub window: Option<Duration>,
     /// How long the server asks us to wait before the next call (on a 429).
     pub retry_after: Option<Duration>,
 }
@@ -30,9 +34,28 @@ impl RateLimitInfo {
         RateLimitInfo {
             limit: number("x-ratelimit-limit").and_then(|n| u32::try_from(n).ok()),
             remaining: number("x-ratelimit-remaining").and_then(|n| u32::try_from(n).ok()),
+            window: headers
+                .get("ratelimit-policy")
+                .and_then(|v| v.to_str().ok())
+                .and_then(policy_window),
             retry_after,
         }
     }
+}
+
+/// The window of the first policy in a `RateLimit-Policy` field: `20;w=1` (draft 7) or
+/// `"default";q=20;w=1` (later drafts); seconds, a fraction allowed. Nonsense is ignored.
+fn policy_window(field: &str) -> Option<Duration> {
+    let first = field.split(',').next()?;
+    let seconds: f64 = first
+        .split(';')
+        .filter_map(|param| param.trim().strip_prefix("w="))
+        .next()?
+        .trim()
+        .parse()
+        .ok()?;
+    (seconds.is_finite() && seconds > 0.0 && seconds <= MAX_SERVER_WAIT.as_secs_f64())
+        .then(|| Duration::from_secs_f64(seconds))
 }
 
 /// The longest pause a server's answer can impose. A nonsensical `retry-after` (or a reset
@@ -110,6 +133,25 @@ mod tests {
         assert_eq!(info.retry_after, Some(MAX_SERVER_WAIT));
         let info = RateLimitInfo::from_headers(&headers(&[("x-ratelimit-reset", "1764000000000")]));
         assert_eq!(info.retry_after, Some(MAX_SERVER_WAIT));
+    }
+
+    #[test]
+    fn reads_the_window_of_a_rate_limit_policy() {
+        let window = |field: &str| {
+            RateLimitInfo::from_headers(&headers(&[("RateLimit-Policy", field)])).window
+        };
+        assert_eq!(window("20;w=1"), Some(Duration::from_secs(1)));
+        assert_eq!(
+            window("\"default\";q=600;w=60"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            window("5;w=0.5, 100;w=60"),
+            Some(Duration::from_millis(500))
+        );
+        for nonsense in ["20", "20;w=0", "20;w=-1", "20;w=lots", "20;w=1e99"] {
+            assert_eq!(window(nonsense), None, "{nonsense}");
+        }
     }
 
     #[test]

@@ -12,7 +12,9 @@ use crate::duration::{parse_duration, parse_signed_duration};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::output::{self, Level};
 use crate::rate::Rate;
-use crate::sandbox::{self, ChatRefusal, Faults, OAuthApp, Rewrites, SandboxConfig, World};
+use crate::sandbox::{
+    self, ChatRefusal, Faults, Neighbour, OAuthApp, Rewrites, SandboxConfig, World,
+};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -26,6 +28,11 @@ Examples:
   # What real deployments do: a sanitiser rewrites what you post, the server's clock is
   # 5 minutes behind, and reads come from a replica 2 s behind the primary
   bulk-reply sandbox --rewrite entities,void-tags,wrap --clock-skew -5m --read-lag 2s
+
+  # Sharing the key: another integration spends 6 of a 20/s budget for the first 30 s,
+  # and the network's delay varies by 20 ms either way
+  bulk-reply sandbox --rate-limit 20/s --neighbour 6/s --neighbour-for 30s \
+      --latency 5ms --latency-jitter 20ms --seed 1
   bulk-reply sandbox --rewrite all                     every rewrite mode at once
   # A POST in ten is stored 30 s late (after your client gave up), one in twenty is stored
   # and then answered 504 by the gateway
@@ -105,6 +112,20 @@ pub struct Args {
     #[arg(long, value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
     latency: Duration,
 
+    /// Each request's --latency varies by up to this much either way, seeded by --seed
+    /// (e.g. 20ms): requests sent evenly reach the rate limit unevenly
+    #[arg(long, value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
+    latency_jitter: Duration,
+
+    /// Another integration spends the same key's budget at this steady pace (e.g. 6/s
+    /// beside --rate-limit 20/s); its requests count in the window and in the report
+    #[arg(long, value_name = "RATE")]
+    neighbour: Option<Rate>,
+
+    /// The --neighbour stops after this long (e.g. 20s), handing its share back
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, requires = "neighbour")]
+    neighbour_for: Option<Duration>,
+
     /// The client id of the one OAuth application that POST /oauth/tokens serves; any
     /// refresh token is accepted for it
     #[arg(long, value_name = "ID", requires = "oauth_client_secret")]
@@ -168,6 +189,7 @@ pub fn run(args: Args) -> CmdResult {
             drop_rate: args.drop_rate,
             garbage_rate: args.garbage_rate,
             latency: args.latency,
+            latency_jitter: args.latency_jitter,
             late_rate: args.late_rate,
             late_by: args.late_by,
             gateway_timeout_rate: args.gateway_timeout_rate,
@@ -183,6 +205,10 @@ pub fn run(args: Args) -> CmdResult {
         clock_skew: args.clock_skew,
         read_lag: args.read_lag,
         chat_refusal: args.chat_refusal,
+        neighbour: args.neighbour.map(|rate| Neighbour {
+            rate,
+            stops_after: args.neighbour_for,
+        }),
     };
     let rate_limit = config.rate_limit;
     let runtime = super::runtime()?;

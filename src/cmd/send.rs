@@ -20,7 +20,7 @@ use crate::output::{self, Level};
 use crate::pipeline::{
     self, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings, StopSignal, Tally,
 };
-use crate::rate::Rate;
+use crate::rate::{Rate, RateSetting};
 use crate::sandbox::{self, SandboxConfig};
 
 mod confirm;
@@ -123,16 +123,21 @@ pub struct Args {
     #[command(flatten)]
     pub api: ApiAccessArgs,
 
-    /// Requests per window, shared by all workers: N/s, N/min, N/h, or unlimited
-    #[arg(long, default_value_t = Rate::API_DEFAULT, value_name = "RATE")]
-    pub rate: Rate,
+    /// The pace. auto: the documented 60/min until the server's first answer, then the
+    /// limit its X-RateLimit-Limit states (per minute), shared with whatever else uses the
+    /// key. N/s, N/min, N/h: a cap that nothing exceeds (the server's limit still applies
+    /// when lower); unlimited: no cap
+    #[arg(long, default_value_t = RateSetting::Auto, value_name = "RATE")]
+    pub rate: RateSetting,
 
-    /// Requests that may leave back to back before the steady rate applies
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub burst: u32,
+    /// With a --rate cap: at most N requests back to back at its steady pace [default: a
+    /// fresh window's whole budget goes at once]
+    #[arg(long, value_name = "N")]
+    pub burst: Option<u32>,
 
-    /// Requests in flight at once
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    /// The most requests in flight at once. Fewer are, when fewer keep the pace (rate ×
+    /// answer time); the summary says when this ceiling held the pace back
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
 
     /// Attempts per row before it counts as failed (the first one included)
@@ -325,7 +330,14 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             }
             first => first,
         };
-        let plan = plan(&args, &report, &resume, max_rows, first_message.as_ref());
+        let plan = plan(
+            &args,
+            &report,
+            &resume,
+            max_rows,
+            first_message.as_ref(),
+            pace_now(&gate),
+        );
         if !ask(&plan, asking)? {
             output::say(
                 Level::Info,
@@ -356,7 +368,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
     let jobs = job_source(source.clone(), args.input.allow_duplicates, composer);
 
     let settings = Settings {
-        gate,
+        gate: gate.clone(),
         concurrency: usize::from(args.concurrency),
         policy: Policy {
             retry: RetryPolicy {
@@ -392,7 +404,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             &format!(
                 "bulk-reply: sending up to {to_send} rows to {} at {}{}",
                 client.base_url(),
-                args.rate,
+                describe_pace(&gate),
                 deadline.as_ref().map_or(String::new(), |d| format!(
                     "; deadline {}",
                     d.describe()
@@ -401,7 +413,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             crate::fields! {"toSend" => to_send, "baseUrl" => client.base_url(), "deadline" => deadline.as_ref().map(|d| d.describe())},
         );
         let deadline = deadline.map(|d| d.instant);
-        let watchers = Watchers::start(&stop, deadline, tally.clone(), goal, args.rate, view);
+        let watchers = Watchers::start(&stop, deadline, tally.clone(), goal, pace_now(&gate), view);
         let report = pipeline::run(settings, client, job, jobs, report.rows, stop, tally).await;
         watchers.finish().await;
         let report = report.map_err(|e| {
@@ -411,6 +423,10 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
         })?;
         let stop_reason = stop_reason(&report, canary.is_some());
         summary.counts = counts_of(&report);
+        summary.rate_limit = report.pace.limit.map(|(requests, per)| {
+            Rate::Limited { requests, per }.to_string()
+        });
+        summary.concurrency_needed = report.pace.held_back.map(|held| held.needed);
         summary.stop_reason = stop_reason.as_ref().map(|(reason, _)| reason.clone());
         summary.failed_rows_file = report.failed_rows_file.clone();
         let exit = exit_code(&report);
@@ -467,7 +483,7 @@ async fn connect(
 ) -> Result<(Option<sandbox::RunningSandbox>, ApiClient), Failure> {
     let (sandbox, base_url, credentials) = match target {
         Target::Sandbox => {
-            let sandbox = start_sandbox(args.rate).await?;
+            let sandbox = start_sandbox(args.rate.assumed()).await?;
             let url = sandbox.base_url().to_string();
             let token = Secret::new(sandbox::DEFAULT_TOKEN);
             let credentials =
@@ -594,6 +610,7 @@ fn plan<'a>(
     resume: &ResumeState,
     max_rows: Option<u64>,
     first: Option<&'a input::Preview>,
+    rate: Rate,
 ) -> Plan<'a> {
     let settled = resume.settled_rows();
     Plan {
@@ -604,8 +621,24 @@ fn plan<'a>(
         settled,
         distinct_tickets: report.distinct_tickets,
         requests_per_row: 1 + u64::from(args.skip_closed),
-        rate: args.rate,
+        rate,
         first,
+    }
+}
+
+/// The pace the run starts at, after the preflight's answer: the server's stated limit, or
+/// what is assumed until it states one (for the time estimates and the first log line).
+fn pace_now(gate: &RateGate) -> Rate {
+    match gate.limit() {
+        Some((requests, per)) => Rate::Limited { requests, per },
+        None => Rate::Unlimited,
+    }
+}
+
+fn describe_pace(gate: &RateGate) -> String {
+    match pace_now(gate) {
+        Rate::Unlimited => "no rate limit".into(),
+        limited => format!("up to {limited}"),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::fields;
 use crate::files::{Access, open_private, with_suffix};
 use crate::output::{self, Level, plural};
 use crate::pipeline::{RateGate, RetryPolicy, StopSignal, read_within_limit};
-use crate::rate::Rate;
+use crate::rate::RateSetting;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -85,8 +85,8 @@ pub struct Args {
     pub api: ApiAccessArgs,
 
     /// Requests per window (shared with anything else using the same key): N/s, N/min, N/h
-    #[arg(long, default_value_t = Rate::API_DEFAULT, value_name = "RATE")]
-    pub rate: Rate,
+    #[arg(long, default_value_t = RateSetting::Auto, value_name = "RATE")]
+    pub rate: RateSetting,
 
     /// Time limit for one request, answer included
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
@@ -133,7 +133,7 @@ struct Counts {
 pub fn run(args: Args) -> CmdResult {
     args.api.check_base_url()?;
     let credentials = args.api.resolve()?;
-    let gate = RateGate::new(args.rate, 1).map_err(|e| Failure::bad_input(anyhow!(e)))?;
+    let gate = RateGate::new(args.rate, None).map_err(|e| Failure::bad_input(anyhow!(e)))?;
     // The list is written beside the output file and moved over it only once complete, so
     // a refused token or a lost connection never empties a file a job may depend on.
     let partial = args

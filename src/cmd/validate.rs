@@ -8,7 +8,7 @@ use anyhow::anyhow;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::input::template::MessageArgs;
 use crate::input::{self, InputArgs};
-use crate::rate::Rate;
+use crate::rate::RateSetting;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -37,9 +37,10 @@ pub struct Args {
     #[command(flatten)]
     pub message: MessageArgs,
 
-    /// The sending rate to estimate the duration with: N/s, N/min or N/h
-    #[arg(long, value_name = "RATE", default_value_t = Rate::API_DEFAULT)]
-    pub rate: Rate,
+    /// The sending rate to estimate the duration with: N/s, N/min or N/h; auto assumes the
+    /// API's default of 60/min (a send keeps to the limit the server states)
+    #[arg(long, value_name = "RATE", default_value_t = RateSetting::Auto)]
+    pub rate: RateSetting,
 
     /// Print the report as one JSON object on standard output instead
     #[arg(long)]

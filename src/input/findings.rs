@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::row::Numbering;
 use crate::duration::for_people;
 use crate::output::plural;
-use crate::rate::Rate;
+use crate::rate::{Rate, RateSetting};
 
 /// Problems kept per kind, the earliest lines first. The counts stay exact beyond it; a file
 /// with a million bad rows must not need a million messages in memory.
@@ -75,7 +75,7 @@ impl Findings {
         &self,
         out: &mut dyn Write,
         source_name: &str,
-        rate: Rate,
+        rate: RateSetting,
     ) -> io::Result<()> {
         writeln!(
             out,
@@ -115,17 +115,28 @@ impl Findings {
             return Ok(());
         }
         writeln!(out)?;
-        match rate {
+        let messages = plural(self.rows, "message");
+        let pace = rate.assumed();
+        let at = match rate {
+            RateSetting::Auto => {
+                format!("{pace} (the API's default, until the server states the key's own limit)")
+            }
+            RateSetting::Cap(_) => pace.to_string(),
+        };
+        let shortest = pace.shortest_duration(self.rows);
+        match pace {
             Rate::Unlimited => writeln!(
                 out,
-                "Sending {} without a rate limit: no pacing delay.",
-                plural(self.rows, "message")
+                "Sending {messages} without a rate limit: no pacing delay."
+            ),
+            _ if shortest.is_zero() => writeln!(
+                out,
+                "Sending {messages} at {at}: they fit in one window and go at once."
             ),
             _ => writeln!(
                 out,
-                "Sending {} at {rate} takes at least {}.",
-                plural(self.rows, "message"),
-                for_people(rate.ideal_duration(self.rows))
+                "Sending {messages} at {at} takes at least {}.",
+                for_people(shortest)
             ),
         }
     }
@@ -153,14 +164,14 @@ impl Findings {
     /// were cut at [`KEPT_PROBLEMS`], `distinctTickets`, and `preview`: `[{"line",
     /// "ticketId", "message"}]` (empty unless a preview was asked for). For a workbook,
     /// `sheet` names the sheet whose rows the lines are.
-    pub fn to_json(&self, rate: Rate) -> Value {
+    pub fn to_json(&self, rate: RateSetting) -> Value {
         let list = |problems: &[Problem]| -> Vec<Value> {
             problems
                 .iter()
                 .map(|p| json!({"line": p.line, "message": p.message}))
                 .collect()
         };
-        let estimate = rate.ideal_duration(self.rows);
+        let estimate = rate.assumed().shortest_duration(self.rows);
         let mut report = json!({
             "rows": self.rows,
             "valid": self.is_valid(),
@@ -328,7 +339,7 @@ mod tests {
     fn human_report_cuts_long_lists() {
         let mut out = Vec::new();
         sample()
-            .write_human(&mut out, "in.csv", Rate::API_DEFAULT)
+            .write_human(&mut out, "in.csv", RateSetting::Auto)
             .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
@@ -340,12 +351,15 @@ mod tests {
         assert!(!text.contains("line 27:"));
         assert!(text.contains("… and 1175 more errors"));
         assert!(text.contains("  whole file\n"));
-        assert!(text.contains("Sending 1200 messages at 60/min takes at least 19 min 59 s."));
+        assert!(text.contains(
+            "Sending 1200 messages at 60/min (the API's default, until the server states the key's own limit) takes at least 19 min 0 s."
+        ));
     }
 
     #[test]
     fn json_has_the_documented_shape() {
         let value = sample().to_json("20/s".parse().unwrap());
+        // 1,200 rows at 20 per second: 60 windows, the first at once.
         assert_eq!(value["rows"], 1200);
         assert_eq!(value["valid"], false);
         assert_eq!(value["errors"][0], json!({"line": 2, "message": "bad 2"}));
@@ -353,7 +367,7 @@ mod tests {
             value["warnings"][0],
             json!({"line": null, "message": "whole file"})
         );
-        assert_eq!(value["estimatedSeconds"], 59.95);
+        assert_eq!(value["estimatedSeconds"], 59.0);
         assert_eq!(value["errorCount"], 1200);
     }
 }

@@ -59,6 +59,13 @@ pub struct RunSummary {
     pub results_file: Option<PathBuf>,
     pub failed_rows_file: Option<PathBuf>,
     pub base_url: Option<String>,
+    /// The limit the run kept to at its end, e.g. `600/min`: what the server stated (with
+    /// `--rate auto`, the default), else what was assumed or capped.
+    #[serde(default)]
+    pub rate_limit: Option<String>,
+    /// Set when `--concurrency` held the pace back: the requests in flight that would not.
+    #[serde(default)]
+    pub concurrency_needed: Option<u64>,
     #[serde(skip)]
     started: Option<std::time::Instant>,
     /// The journal this run recorded its start in, where its end is recorded too.
@@ -79,6 +86,8 @@ impl RunSummary {
             results_file: None,
             failed_rows_file: None,
             base_url: None,
+            rate_limit: None,
+            concurrency_needed: None,
             started: Some(std::time::Instant::now()),
             journal: None,
         }

@@ -11,7 +11,7 @@ use super::breaker::RunBreaker;
 use super::protocol::{
     Event, Policy, PostReply, ReadReply, RowProtocol, Step, refused_for_this_ticket,
 };
-use super::rate_gate::RateGate;
+use super::rate_gate::{Departure, RateGate};
 use super::stop::{StopLevel, StopSignal};
 use super::tally::Tally;
 use crate::api::{ApiClient, ApiError, ErrorKind, count_delivered};
@@ -162,22 +162,26 @@ impl Courier {
             if fresh || copies.is_some_and(|n| n > 1) {
                 continue;
             }
-            if !self
+            let Some(departure) = self
                 .gate
                 .acquire_unless(&self.stop, StopLevel::Immediate)
                 .await
-            {
+            else {
                 break;
-            }
+            };
             let answer = tokio::select! {
                 answer = self.client.get_ticket(&job.ticket_id) => answer,
                 _ = self.stop.reached(StopLevel::Immediate) => break,
             };
-            let Ok(reply) = answer else {
-                tracing::warn!(line = job.line, ticket = %job.ticket_id, "could not count the copies once more at the end of the run");
-                continue;
+            let reply = match answer {
+                Ok(reply) => reply,
+                Err(error) => {
+                    self.noted(departure, error);
+                    tracing::warn!(line = job.line, ticket = %job.ticket_id, "could not count the copies once more at the end of the run");
+                    continue;
+                }
             };
-            self.gate.observe(&reply.limits);
+            self.gate.answered(departure, &reply.limits);
             let found = count_delivered(&reply.value.ticket, &job.message, since, reply.clock);
             if found.copies > 1 {
                 doubled.push(Outcome {
@@ -198,9 +202,9 @@ impl Courier {
     /// Records the intent, then posts. The intent is made durable right before its request,
     /// so a crash leaves no more rows in doubt than there were requests in flight.
     async fn post(&self, job: &Job) -> Result<Event, Left> {
-        if !self.gate.acquire(&self.stop).await {
+        let Some(departure) = self.gate.acquire(&self.stop).await else {
             return Err(Left::Stopping);
-        }
+        };
         let pending = self
             .journal
             .intents(vec![job.key])
@@ -225,7 +229,7 @@ impl Courier {
         };
         let answer = match answer {
             Ok(reply) => {
-                self.gate.observe(&reply.limits);
+                self.gate.answered(departure, &reply.limits);
                 self.breaker.delivered();
                 Ok(PostReply {
                     http_status: reply.http_status,
@@ -233,16 +237,16 @@ impl Courier {
                     ticket: reply.value.ticket,
                 })
             }
-            Err(error) => Err(self.noted(error)),
+            Err(error) => Err(self.noted(departure, error)),
         };
         Ok(Event::Posted { at, answer })
     }
 
     /// Reads the ticket within the rate limit and counts the row's message on it.
     async fn read(&self, job: &Job, row: &RowProtocol) -> Result<Event, Left> {
-        if !self.gate.acquire_unless(&self.stop, give_up_at(row)).await {
+        let Some(departure) = self.gate.acquire_unless(&self.stop, give_up_at(row)).await else {
             return Err(Left::Stopping);
-        }
+        };
         let copies_since = row.copies_since();
         let at = SystemTime::now();
         let answer = tokio::select! {
@@ -251,7 +255,7 @@ impl Courier {
         };
         let answer = match answer {
             Ok(reply) => {
-                self.gate.observe(&reply.limits);
+                self.gate.answered(departure, &reply.limits);
                 self.breaker.answered();
                 let ticket = &reply.value.ticket;
                 let (copies, newest_id) = match copies_since {
@@ -286,18 +290,19 @@ impl Courier {
                     ticket: reply.value.raw,
                 })
             }
-            Err(error) => Err(self.noted(error)),
+            Err(error) => Err(self.noted(departure, error)),
         };
         Ok(Event::Read { at, answer })
     }
 
-    /// What every failed request tells the whole run: a 429 pauses every worker; connection
-    /// failures with no answer in between stop the run.
-    fn noted(&self, error: ApiError) -> ApiError {
+    /// What every failed request tells the whole run: a 429 pauses every worker, any other
+    /// answer still tells the pace its limits; connection failures with no answer in between
+    /// stop the run.
+    fn noted(&self, departure: Departure, error: ApiError) -> ApiError {
         if error.kind == ErrorKind::RateLimited {
             Tally::bump(&self.tally.rate_limited);
-            self.gate.pause(&error.limits);
         }
+        self.gate.failed(departure, &error);
         if let Some(reason) = self.breaker.failed(&error, self.client.base_url()) {
             self.stop.request(StopLevel::Graceful, reason);
         }

@@ -9,6 +9,7 @@
 mod breaker;
 mod courier;
 mod feed;
+mod pace;
 mod protocol;
 mod rate_gate;
 mod retry;
@@ -60,7 +61,33 @@ pub struct RunReport {
     /// How far the reader got.
     pub feed: FeedEnd,
     pub failed_rows_file: Option<PathBuf>,
+    pub pace: PaceNote,
 }
+
+/// What the run learnt about its pace, for the summary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PaceNote {
+    /// The limit in force at the end, and its window: what the server stated, or what was
+    /// assumed if it never did.
+    pub limit: Option<(u32, Duration)>,
+    /// Set when rows waited for a place in flight while the rate had room: `--concurrency`
+    /// held the pace back.
+    pub held_back: Option<HeldBack>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeldBack {
+    pub ceiling: usize,
+    /// Requests in flight that would keep the pace: rate × mean answer time, with headroom.
+    pub needed: u64,
+    pub latency: Duration,
+}
+
+/// A ceiling that held back fewer rows than this share of the run is not worth a word.
+const HELD_BACK_SHARE: u64 = 20;
+
+/// Little's law gives the mean; bursts and slow answers need some more.
+const IN_FLIGHT_HEADROOM: f64 = 1.25;
 
 impl RunReport {
     /// Rows neither delivered nor skipped, in this run or an earlier one.
@@ -108,9 +135,10 @@ pub async fn run(
         tally.clone(),
     );
     let slots = Arc::new(Semaphore::new(settings.concurrency));
+    let gate = settings.gate;
     let courier = Arc::new(Courier {
         client,
-        gate: settings.gate,
+        gate: gate.clone(),
         policy: settings.policy,
         stop: stop.clone(),
         tally: tally.clone(),
@@ -120,10 +148,23 @@ pub async fn run(
         breaker: RunBreaker::default(),
     });
     let mut in_flight = JoinSet::new();
+    let (mut dispatched, mut held_back) = (0u64, 0u64);
     while let Some(job) = ready.recv().await {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            break;
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                // Every place is taken, and nobody is waiting for the rate: the ceiling, not
+                // the budget, decides when this row goes.
+                if gate.has_room() {
+                    held_back += 1;
+                }
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    break;
+                };
+                slot
+            }
         };
+        dispatched += 1;
         let courier = courier.clone();
         let journal = journal.clone();
         in_flight.spawn(async move {
@@ -171,6 +212,10 @@ pub async fn run(
             planned: false,
         })
     });
+    let pace = PaceNote {
+        limit: gate.limit(),
+        held_back: held_back_by_ceiling(&gate, settings.concurrency, dispatched, held_back),
+    };
     Ok(RunReport {
         tally,
         total_rows,
@@ -178,6 +223,26 @@ pub async fn run(
         stopped,
         feed,
         failed_rows_file: written.failed_rows_file,
+        pace,
+    })
+}
+
+/// Worth saying when a good share of the rows waited for a place while the rate had room,
+/// and the rate and answer times ask for more places than the ceiling gives.
+fn held_back_by_ceiling(
+    gate: &RateGate,
+    ceiling: usize,
+    dispatched: u64,
+    held_back: u64,
+) -> Option<HeldBack> {
+    if held_back == 0 || held_back * HELD_BACK_SHARE < dispatched {
+        return None;
+    }
+    let needed = (gate.needed_in_flight()? * IN_FLIGHT_HEADROOM).ceil() as u64 + 1;
+    (needed > ceiling as u64).then(|| HeldBack {
+        ceiling,
+        needed,
+        latency: gate.mean_latency().unwrap_or_default(),
     })
 }
 

@@ -1,60 +1,49 @@
-//! The only thing that decides when a request may leave.
+//! The only thing that decides when a request may leave, shared by every worker.
 //!
-//! Two layers. governor enforces `--rate`/`--burst` as a hard cap that nothing can exceed.
-//! On top, an adaptive layer slows everyone down when the server's answers say our budget is
-//! smaller than `--rate`: a lower `X-RateLimit-Limit`, another job using the same key (seen
-//! as `X-RateLimit-Remaining` falling faster than our own requests explain), or a 429. A
-//! 429 pauses every worker until the server's `retry-after`.
+//! [`Pace`] holds the rule (the server's rolling window as its answers state it, our share
+//! of it beside other users of the key, `--rate` as a cap); the gate adds the waiting on the
+//! real clock and the run's stop signal. With `--burst`, governor also smooths departures to
+//! at most that many back to back at the steady rate.
 
-use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
+pub use super::pace::Departure;
+use super::pace::Pace;
 use super::stop::{StopLevel, StopSignal};
-use crate::api::RateLimitInfo;
-use crate::duration::later;
-use crate::rate::Rate;
+use crate::api::{ApiError, ErrorKind, RateLimitInfo};
+use crate::rate::{Rate, RateSetting};
 
-/// Every interval is stretched by 1% so that network jitter cannot bunch two requests
-/// closer together at the server than its rolling window allows. Costs 1% of throughput;
-/// buys zero 429s when `--rate` equals the server's limit.
-const JITTER_MARGIN: f64 = 1.01;
-
-/// Our count of requests in the window may miss one or two that the server still counts
-/// (sent just before the window, arrived just after), so "others" start above that.
-const OTHERS_SLACK: u32 = 2;
-
-/// How much slower than `--rate` repeated 429s without rate-limit headers may make us.
-const MAX_SLOWDOWN: f64 = 16.0;
+/// The shortest pause a 429 imposes, whatever its `retry-after` says.
+const MIN_PAUSE: Duration = Duration::from_millis(100);
 
 pub struct RateGate {
-    rate: Rate,
-    cap: Option<DefaultDirectRateLimiter>,
-    state: Mutex<Adaptive>,
-}
-
-#[derive(Debug)]
-struct Adaptive {
-    /// Nobody sends before this (set by a 429).
-    paused_until: Option<Instant>,
-    /// Extra spacing between requests when our share of the budget is below `--rate`.
-    spacing: Option<Duration>,
-    next_slot: Instant,
-    /// When our own recent requests left, to tell our use of the budget from others'.
-    recent: VecDeque<Instant>,
-    /// Grows on 429s that came without rate-limit headers; decays on success.
-    slowdown: f64,
+    pace: Mutex<Pace>,
+    /// `--burst`: governor's cell rate, when the user asked for steadier departures.
+    smoothing: Option<DefaultDirectRateLimiter>,
+    /// Callers inside [`RateGate::acquire_unless`] right now.
+    waiting: AtomicUsize,
+    /// Wakes the callers held back while the first request's answer is awaited.
+    first_answer: Notify,
 }
 
 impl RateGate {
-    pub fn new(rate: Rate, burst: u32) -> Result<Self, String> {
-        let cap = match rate {
-            Rate::Unlimited => None,
-            Rate::Limited { requests, per } => {
+    /// `burst`: at most this many requests back to back at the rate's steady pace (only
+    /// with a limited `--rate`); `None` lets a fresh window's budget go at once.
+    pub fn new(setting: RateSetting, burst: Option<u32>) -> Result<Self, String> {
+        let smoothing = match (burst, setting) {
+            (None, _) => None,
+            (Some(_), RateSetting::Auto | RateSetting::Cap(Rate::Unlimited)) => {
+                return Err("--burst needs a --rate such as 20/s to set the steady pace".into());
+            }
+            (Some(burst), RateSetting::Cap(rate @ Rate::Limited { requests, per })) => {
                 if burst == 0 || burst > requests {
                     return Err(format!(
                         "--burst {burst} does not fit --rate {rate}: it must be between 1 and {requests}"
@@ -62,7 +51,7 @@ impl RateGate {
                 }
                 // A full burst plus the steady refill must still fit in one window: with burst
                 // b, only N - b + 1 intervals may start within any window of length W.
-                let period = (per / (requests - burst + 1)).mul_f64(JITTER_MARGIN);
+                let period = per / (requests - burst + 1);
                 let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
                 let quota = Quota::with_period(period)
                     .ok_or_else(|| format!("--rate {rate} is too fast to pace"))?
@@ -71,129 +60,117 @@ impl RateGate {
             }
         };
         Ok(RateGate {
-            rate,
-            cap,
-            state: Mutex::new(Adaptive {
-                paused_until: None,
-                spacing: None,
-                next_slot: Instant::now(),
-                recent: VecDeque::new(),
-                slowdown: 1.0,
-            }),
+            pace: Mutex::new(Pace::new(setting)),
+            smoothing,
+            waiting: AtomicUsize::new(0),
+            first_answer: Notify::new(),
         })
     }
 
-    /// Waits until one request may leave. Returns `false` (without a slot) if the run is
-    /// asked to stop meanwhile: no new request starts after a stop.
-    pub async fn acquire(&self, stop: &StopSignal) -> bool {
+    /// Waits until one request may leave. `None` (without a departure) if the run is asked
+    /// to stop meanwhile: no new request starts after a stop.
+    pub async fn acquire(&self, stop: &StopSignal) -> Option<Departure> {
         self.acquire_unless(stop, StopLevel::Graceful).await
     }
 
     /// As [`RateGate::acquire`], giving up only once the run's stop reaches `level`: the
     /// read that counts a delivered row's copies still goes after a graceful stop.
-    pub async fn acquire_unless(&self, stop: &StopSignal, level: StopLevel) -> bool {
+    pub async fn acquire_unless(&self, stop: &StopSignal, level: StopLevel) -> Option<Departure> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let departure = self.wait_for_turn(stop, level).await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        departure
+    }
+
+    async fn wait_for_turn(&self, stop: &StopSignal, level: StopLevel) -> Option<Departure> {
         loop {
             if stop.level() >= level {
-                return false;
+                return None;
             }
-            let slot = self.reserve_slot();
-            // A timer that is already due still waits for the timer wheel's next tick (about
-            // a millisecond): at full speed that would be the biggest cost of a request.
-            if slot > Instant::now() {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(slot) => {}
-                    _ = stop.reached(level) => return false,
+            let first_answer = self.first_answer.notified();
+            tokio::pin!(first_answer);
+            let (ready, probing) = {
+                let mut pace = self.lock();
+                let now = Instant::now();
+                let ready = pace.ready_at(now);
+                let ready = match ready <= now {
+                    true => match self.smoothing.as_ref().map(|cells| cells.check()) {
+                        None | Some(Ok(())) => return Some(pace.depart(now)),
+                        Some(Err(not_until)) => {
+                            now + not_until.wait_time_from(DefaultClock::default().now())
+                        }
+                    },
+                    false => ready,
+                };
+                // Registered under the lock, so an answer that comes right after is not missed.
+                if pace.probing() {
+                    first_answer.as_mut().enable();
                 }
-            }
-            if let Some(cap) = &self.cap {
-                tokio::select! {
-                    _ = cap.until_ready() => {}
-                    _ = stop.reached(level) => return false,
-                }
-            }
-            // A 429 seen by another worker while we waited pauses us too.
-            let mut state = self.lock();
-            let now = Instant::now();
-            if state.paused_until.is_none_or(|until| until <= now) {
-                if matches!(self.rate, Rate::Limited { .. }) {
-                    state.recent.push_back(now);
-                }
-                return true;
+                (ready, pace.probing())
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(ready) => {}
+                _ = &mut first_answer, if probing => {}
+                _ = stop.reached(level) => return None,
             }
         }
     }
 
-    /// Learns from a successful answer's rate-limit headers.
-    pub fn observe(&self, limits: &RateLimitInfo) {
-        let Rate::Limited { requests, per } = self.rate else {
-            return;
-        };
-        let mut state = self.lock();
+    /// Learns from an answer other than a 429 (its rate-limit headers, its latency).
+    pub fn answered(&self, departure: Departure, limits: &RateLimitInfo) {
+        self.lock().answered(departure, Instant::now(), limits);
+        self.first_answer.notify_waiters();
+    }
+
+    /// A 429: everyone waits for what the server asked, and the pace learns the window was
+    /// fuller than it thought.
+    pub fn refused(&self, departure: Departure, limits: &RateLimitInfo) {
+        self.lock()
+            .refused(departure, Instant::now(), limits, MIN_PAUSE);
+        self.first_answer.notify_waiters();
+    }
+
+    /// Learns from a request that failed: a 429 as [`RateGate::refused`], any other answer
+    /// as [`RateGate::answered`]; a request without an answer teaches nothing but that it
+    /// ended.
+    pub fn failed(&self, departure: Departure, error: &ApiError) {
+        if error.kind == ErrorKind::RateLimited {
+            self.refused(departure, &error.limits);
+        } else if error.http_status.is_some() {
+            self.answered(departure, &error.limits);
+        } else {
+            self.lock().unanswered(departure);
+            self.first_answer.notify_waiters();
+        }
+    }
+
+    /// Requests the pace would keep in flight: its rate times the mean answer time (Little's
+    /// law). `None` until an answer was timed.
+    pub fn needed_in_flight(&self) -> Option<f64> {
+        let pace = self.lock();
+        Some(pace.budget_rate()? * pace.mean_latency()?.as_secs_f64())
+    }
+
+    /// The mean time an answer takes, once one was timed.
+    pub fn mean_latency(&self) -> Option<Duration> {
+        self.lock().mean_latency()
+    }
+
+    /// The limit and its window as the pace knows them now (stated or assumed).
+    pub fn limit(&self) -> Option<(u32, Duration)> {
+        self.lock().limit()
+    }
+
+    /// True when a request could leave right now: nobody waits at the gate for a turn and
+    /// the budget has room (so a row without a place in flight is held by the concurrency).
+    pub fn has_room(&self) -> bool {
         let now = Instant::now();
-        while state
-            .recent
-            .front()
-            .is_some_and(|sent| now.duration_since(*sent) >= per)
-        {
-            state.recent.pop_front();
-        }
-        let Some(limit) = limits.limit else {
-            // No headers to go by: recover slowly from earlier 429s.
-            state.slowdown = (state.slowdown * 0.98).max(1.0);
-            state.spacing =
-                (state.slowdown > 1.0).then(|| (per / requests).mul_f64(state.slowdown));
-            return;
-        };
-        let ours = state.recent.len() as u32;
-        let others = limits
-            .remaining
-            .map(|remaining| {
-                limit
-                    .saturating_sub(remaining)
-                    .saturating_sub(ours + OTHERS_SLACK)
-            })
-            .unwrap_or(0);
-        let share = limit.min(requests).saturating_sub(others).max(1);
-        state.spacing = (share < requests).then(|| (per / share).mul_f64(JITTER_MARGIN));
+        self.waiting.load(Ordering::Relaxed) == 0 && self.lock().ready_at(now) <= now
     }
 
-    /// A 429: everyone waits for what the server asked (at least a second), and the pace
-    /// slows if the server gave nothing else to go by.
-    pub fn pause(&self, limits: &RateLimitInfo) {
-        let wait = limits
-            .retry_after
-            .unwrap_or(Duration::from_secs(1))
-            .max(Duration::from_millis(100));
-        let mut state = self.lock();
-        let until = later(Instant::now(), wait);
-        state.paused_until = Some(
-            state
-                .paused_until
-                .map_or(until, |current| current.max(until)),
-        );
-        if let (Rate::Limited { requests, per }, None) = (self.rate, limits.limit) {
-            state.slowdown = (state.slowdown * 1.5).min(MAX_SLOWDOWN);
-            state.spacing = Some((per / requests).mul_f64(state.slowdown));
-        }
-    }
-
-    /// The earliest moment this caller may go, advancing the shared schedule.
-    fn reserve_slot(&self) -> Instant {
-        let mut state = self.lock();
-        let mut slot = Instant::now();
-        if let Some(paused_until) = state.paused_until {
-            slot = slot.max(paused_until);
-        }
-        if let Some(spacing) = state.spacing {
-            slot = slot.max(state.next_slot);
-            state.next_slot = slot + spacing;
-        }
-        slot
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Adaptive> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pace> {
         // A panic while holding this lock leaves plain numbers behind; keep going with them.
-        self.state
+        self.pace
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -201,71 +178,119 @@ impl RateGate {
 
 #[cfg(test)]
 mod tests {
+    //! The gate on tokio's paused clock: timers fire in order, instantly.
+    use std::sync::Arc;
+
     use super::*;
+
+    fn gate(rate: &str, burst: Option<u32>) -> RateGate {
+        RateGate::new(rate.parse().unwrap(), burst).unwrap()
+    }
 
     async fn time_for(gate: &RateGate, requests: usize) -> Duration {
         let stop = StopSignal::default();
-        let start = std::time::Instant::now();
+        let start = Instant::now();
         for _ in 0..requests {
-            assert!(gate.acquire(&stop).await);
+            let departure = gate.acquire(&stop).await.unwrap();
+            gate.answered(departure, &RateLimitInfo::default());
         }
         start.elapsed()
     }
 
-    #[tokio::test]
-    async fn never_faster_than_the_rate() {
-        let gate = RateGate::new("100/s".parse().unwrap(), 1).unwrap();
-        // 11 requests span 10 intervals of 10 ms (plus the jitter margin).
-        assert!(time_for(&gate, 11).await >= Duration::from_millis(100));
+    #[tokio::test(start_paused = true)]
+    async fn nothing_else_leaves_before_the_first_answer_then_a_window_goes_at_once() {
+        let gate = Arc::new(gate("10/s", None));
+        let stop = StopSignal::default();
+        let first = gate.acquire(&stop).await.unwrap();
+        let waiter = tokio::spawn({
+            let gate = gate.clone();
+            async move {
+                let start = Instant::now();
+                gate.acquire(&StopSignal::default()).await.unwrap();
+                start.elapsed()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiter.is_finished());
+        gate.answered(
+            first,
+            &RateLimitInfo {
+                limit: Some(10),
+                remaining: Some(9),
+                window: Some(Duration::from_secs(1)),
+                retry_after: None,
+            },
+        );
+        assert_eq!(waiter.await.unwrap(), Duration::from_millis(300));
+        assert_eq!(time_for(&gate, 8).await, Duration::ZERO);
+        // The eleventh waits for the first to leave the window, widened by the spread of
+        // answer times (300 ms against none), which may widen it by a quarter at most.
+        assert_eq!(time_for(&gate, 1).await, Duration::from_millis(950));
     }
 
+    // Real time: governor keeps its own clock.
     #[tokio::test]
-    async fn a_burst_is_paid_for_within_the_window() {
+    async fn a_burst_spreads_the_window_at_the_steady_rate() {
         // 10 per 200 ms with a burst of 5: the burst leaves at once, then only 6 intervals
-        // fit in a window, so the 10th request cannot leave before 4 of them have passed.
-        let gate = RateGate::new("10/200ms".parse().unwrap(), 5).unwrap();
+        // fit in a window, so the 10th request cannot leave before 5 of them have passed.
+        let gate = gate("10/200ms", Some(5));
         let elapsed = time_for(&gate, 10).await;
         let interval = Duration::from_millis(200) / 6;
         assert!(
-            elapsed >= interval * 5 - Duration::from_millis(2),
+            elapsed >= interval * 5 - Duration::from_millis(1),
             "{elapsed:?}"
         );
     }
 
-    #[tokio::test]
-    async fn a_pause_holds_everyone() {
-        let gate = RateGate::new(Rate::Unlimited, 1).unwrap();
-        gate.pause(&RateLimitInfo {
-            retry_after: Some(Duration::from_millis(150)),
-            ..Default::default()
-        });
-        assert!(time_for(&gate, 2).await >= Duration::from_millis(150));
-    }
-
-    #[tokio::test]
-    async fn a_lower_server_limit_slows_the_pace() {
-        let gate = RateGate::new("100/s".parse().unwrap(), 1).unwrap();
-        gate.observe(&RateLimitInfo {
-            limit: Some(20),
-            remaining: Some(19),
-            retry_after: None,
-        });
-        // 20/s is 50 ms apart: 3 requests need at least 2 such gaps.
-        assert!(time_for(&gate, 3).await >= Duration::from_millis(100));
-    }
-
-    #[tokio::test]
-    async fn a_stop_releases_waiters_without_a_slot() {
-        let gate = RateGate::new("1/h".parse().unwrap(), 1).unwrap();
+    #[tokio::test(start_paused = true)]
+    async fn a_429_holds_everyone_for_its_retry_after() {
+        let gate = gate("unlimited", None);
         let stop = StopSignal::default();
-        assert!(gate.acquire(&stop).await);
+        let first = gate.acquire(&stop).await.unwrap();
+        gate.refused(
+            first,
+            &RateLimitInfo {
+                retry_after: Some(Duration::from_secs(2)),
+                ..Default::default()
+            },
+        );
+        assert!(!gate.has_room());
+        assert_eq!(time_for(&gate, 2).await, Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stated_lower_limit_is_kept() {
+        let gate = gate("auto", None);
+        let stop = StopSignal::default();
+        let first = gate.acquire(&stop).await.unwrap();
+        gate.answered(
+            first,
+            &RateLimitInfo {
+                limit: Some(3),
+                remaining: Some(2),
+                window: Some(Duration::from_secs(1)),
+                retry_after: None,
+            },
+        );
+        assert_eq!(gate.limit(), Some((3, Duration::from_secs(1))));
+        assert_eq!(time_for(&gate, 2).await, Duration::ZERO);
+        // The fourth needs the first out of the (widened) window.
+        assert!(time_for(&gate, 1).await >= Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_releases_waiters_without_a_departure() {
+        let gate = gate("1/h", None);
+        let stop = StopSignal::default();
+        assert!(gate.acquire(&stop).await.is_some());
         stop.request(StopLevel::Graceful, "test");
-        assert!(!gate.acquire(&stop).await);
+        assert!(gate.acquire(&stop).await.is_none());
     }
 
     #[test]
-    fn refuses_a_burst_larger_than_the_window() {
-        assert!(RateGate::new("5/s".parse().unwrap(), 6).is_err());
-        assert!(RateGate::new("5/s".parse().unwrap(), 0).is_err());
+    fn refuses_a_burst_that_does_not_fit() {
+        assert!(RateGate::new("5/s".parse().unwrap(), Some(6)).is_err());
+        assert!(RateGate::new("5/s".parse().unwrap(), Some(0)).is_err());
+        assert!(RateGate::new(RateSetting::Auto, Some(2)).is_err());
     }
 }

@@ -11,7 +11,7 @@ use backoff::backoff::Backoff;
 
 use super::rate_gate::RateGate;
 use super::stop::{StopLevel, StopSignal};
-use crate::api::{ApiError, ErrorClass, ErrorKind, Reply};
+use crate::api::{ApiError, ErrorClass, Reply};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -78,10 +78,10 @@ impl std::fmt::Display for GaveUp {
 }
 
 /// A read that may be repeated without harm, within the rate limit and as the row protocol
-/// retries: every attempt waits for the gate, a 429 pauses the gate for every user of it,
-/// a retryable failure waits the next pause of `policy` (never less than the server's
-/// `retry-after`), anything else ends it. A graceful stop ends the wait and abandons the
-/// request in flight: a read given up on changes nothing.
+/// retries: every attempt waits for the gate and tells it the answer (a 429 holds back every
+/// user of the gate), a retryable failure waits the next pause of `policy` (never less than
+/// the server's `retry-after`), anything else ends it. A graceful stop ends the wait and
+/// abandons the request in flight: a read given up on changes nothing.
 pub async fn read_within_limit<T, F, Fut>(
     gate: &RateGate,
     stop: &StopSignal,
@@ -95,9 +95,9 @@ where
     let mut schedule = policy.schedule();
     let mut tries = 0;
     loop {
-        if !gate.acquire(stop).await {
+        let Some(departure) = gate.acquire(stop).await else {
             return Err(GaveUp::Stopped);
-        }
+        };
         tries += 1;
         let answer = tokio::select! {
             answer = read() => answer,
@@ -105,14 +105,12 @@ where
         };
         let error = match answer {
             Ok(reply) => {
-                gate.observe(&reply.limits);
+                gate.answered(departure, &reply.limits);
                 return Ok(reply.value);
             }
             Err(error) => error,
         };
-        if error.kind == ErrorKind::RateLimited {
-            gate.pause(&error.limits);
-        }
+        gate.failed(departure, &error);
         if error.class() != ErrorClass::Retryable || tries >= policy.max_attempts {
             return Err(GaveUp::Failed(error));
         }

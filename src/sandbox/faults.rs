@@ -30,6 +30,10 @@ pub struct Faults {
     pub garbage_rate: f64,
     /// Waited before every `/v1` request is handled.
     pub latency: Duration,
+    /// Each request's wait varies by up to this much either side of `latency` (never below
+    /// zero): a network whose delay varies, so two requests sent 50 ms apart may reach the
+    /// rate limiter 10 ms apart.
+    pub latency_jitter: Duration,
     /// Fraction of POSTs whose message is stored `late_by` after the request arrived, and
     /// answered (200, the ticket) only then: a slow backend that commits after the client's
     /// timeout. The store happens even if the client has gone.
@@ -68,6 +72,7 @@ impl Faults {
             drop_rate: 0.0,
             garbage_rate: 0.0,
             latency: Duration::ZERO,
+            latency_jitter: Duration::ZERO,
             late_rate: 0.0,
             late_by: Duration::ZERO,
             gateway_timeout_rate: 0.0,
@@ -143,6 +148,24 @@ impl Faults {
     }
 }
 
+impl Faults {
+    /// The wait of the `n`-th `/v1` request (counting from 0): `latency` moved by a seeded,
+    /// uniform draw from `[-latency_jitter, +latency_jitter]`. Drawn by arrival, not by row:
+    /// jitter belongs to the network, whichever request happens to cross it.
+    pub fn latency_for(&self, n: u64) -> Duration {
+        if self.latency_jitter.is_zero() {
+            return self.latency;
+        }
+        let roll = (mix(mix(self.seed) ^ mix(n)) >> 11) as f64 / (1u64 << 53) as f64;
+        let offset = self.latency_jitter.mul_f64((2.0 * roll - 1.0).abs());
+        if roll < 0.5 {
+            self.latency.saturating_sub(offset)
+        } else {
+            self.latency + offset
+        }
+    }
+}
+
 /// A stable hash of one (ticket, message) pair: XXH3, the hash the journal's row keys use,
 /// chosen over `std`'s hasher because its output is fixed forever, so a seed reproduces the
 /// same faults across Rust releases.
@@ -184,6 +207,32 @@ mod tests {
             gateway_timeout_rate: gateway,
             ..Faults::none()
         }
+    }
+
+    #[test]
+    fn latency_jitter_spreads_both_ways_within_its_bound_and_repeats_with_the_seed() {
+        let jittery = Faults {
+            seed: 3,
+            latency: Duration::from_millis(30),
+            latency_jitter: Duration::from_millis(20),
+            ..Faults::none()
+        };
+        let waits: Vec<Duration> = (0..2_000).map(|n| jittery.latency_for(n)).collect();
+        let (low, high) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+        assert!(*low >= Duration::from_millis(10) && *low < Duration::from_millis(12));
+        assert!(*high <= Duration::from_millis(50) && *high > Duration::from_millis(48));
+        assert_eq!(waits[7], jittery.latency_for(7));
+        let steady = Faults {
+            latency: Duration::from_millis(30),
+            ..Faults::none()
+        };
+        assert_eq!(steady.latency_for(5), Duration::from_millis(30));
+        // Never below zero.
+        let wide = Faults {
+            latency_jitter: Duration::from_millis(20),
+            ..Faults::none()
+        };
+        assert!((0..100).all(|n| wide.latency_for(n) <= Duration::from_millis(20)));
     }
 
     #[test]

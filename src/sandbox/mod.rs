@@ -7,6 +7,7 @@
 //! - `world`: which tickets exist (`--tickets` file or the open world)
 //! - `store`: tickets and appended messages, and the lagging reads of them
 //! - `rate_limit`: the rolling window, and the peak meter behind the report
+//! - `neighbour`: another integration spending the same key's budget (`--neighbour`)
 //! - `clock`: the server's clock, off the client's by `--clock-skew`
 //! - `faults`: reproducible failures, drops, garbage, late stores and gateway timeouts
 //! - `late`: the tasks that store late POSTs, even for a client that has gone
@@ -18,8 +19,9 @@
 mod clock;
 mod faults;
 mod late;
+mod neighbour;
 mod oauth;
-mod rate_limit;
+pub(crate) mod rate_limit;
 mod report;
 mod rewrite;
 mod routes;
@@ -36,6 +38,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 pub use faults::{Fault, Faults};
+pub use neighbour::Neighbour;
 pub use oauth::OAuthApp;
 pub use report::Report;
 pub use rewrite::{RewriteMode, Rewrites};
@@ -44,6 +47,7 @@ pub use world::{Source, Status, TicketSeed, World, load_world};
 
 use crate::rate::Rate;
 use clock::ServerClock;
+use neighbour::NeighbourTask;
 use routes::Sandbox;
 use server::Server;
 
@@ -79,6 +83,8 @@ pub struct SandboxConfig {
     /// some deployments answer 422, others 403 (which a client can mistake for a token
     /// without the write scope).
     pub chat_refusal: ChatRefusal,
+    /// Another integration spending the same key's budget, if any.
+    pub neighbour: Option<Neighbour>,
 }
 
 /// How a message to a chat ticket is refused.
@@ -109,6 +115,7 @@ impl fmt::Debug for SandboxConfig {
             .field("clock_skew", &self.clock_skew)
             .field("read_lag", &self.read_lag)
             .field("chat_refusal", &self.chat_refusal)
+            .field("neighbour", &self.neighbour)
             .finish()
     }
 }
@@ -133,6 +140,7 @@ impl Default for SandboxConfig {
             clock_skew: time::Duration::ZERO,
             read_lag: Duration::ZERO,
             chat_refusal: ChatRefusal::default(),
+            neighbour: None,
         }
     }
 }
@@ -144,6 +152,7 @@ pub struct RunningSandbox {
     origin: String,
     sandbox: Arc<Sandbox>,
     server: Server,
+    neighbour: Option<NeighbourTask>,
 }
 
 /// Binds and starts serving. Fails if a fault rate is not a fraction (or they add up past 1),
@@ -163,13 +172,16 @@ pub async fn start(config: SandboxConfig) -> anyhow::Result<RunningSandbox> {
         .local_addr()
         .context("cannot read the sandbox's own address")?;
     let origin = format!("http://{}", reachable(bound));
+    let neighbour = config.neighbour;
     let sandbox = Arc::new(Sandbox::new(config, clock, origin.clone()));
     let server = Server::spawn(listener, routes::router(sandbox.clone()));
+    let neighbour = neighbour.and_then(|n| NeighbourTask::spawn(sandbox.clone(), n));
     Ok(RunningSandbox {
         base_url: format!("{origin}/v1"),
         origin,
         sandbox,
         server,
+        neighbour,
     })
 }
 
@@ -215,6 +227,9 @@ impl RunningSandbox {
     /// its runtime, cancels them uncounted.)
     pub async fn shutdown(self) -> Report {
         let deadline = tokio::time::Instant::now() + server::DRAIN_TIMEOUT;
+        if let Some(neighbour) = self.neighbour {
+            neighbour.stop().await;
+        }
         self.server.stop().await;
         // After the server: a late POST whose client still waits is drained with its
         // connection; what remains here are the stores nobody waits for.

@@ -89,6 +89,32 @@ impl RollingWindow {
     }
 }
 
+impl RollingWindow {
+    /// Decides a request of the key's other user (`--neighbour`), due at `at`: an
+    /// integration paced by its own clock. The task that plays it wakes up to a millisecond
+    /// after `at`, and requests admitted in that millisecond are already in the window: `at`
+    /// is placed in order among them, and each of them counts against it (the neighbour may
+    /// be refused a little early, never let in over the limit). True if accepted.
+    pub fn admit_due(&mut self, at: Instant) -> bool {
+        let Rate::Limited { requests, per } = self.rate else {
+            return true;
+        };
+        while let Some(&oldest) = self.accepted.front() {
+            if at.saturating_duration_since(oldest) >= per {
+                self.accepted.pop_front();
+            } else {
+                break;
+            }
+        }
+        if self.accepted.len() as u32 >= requests {
+            return false;
+        }
+        let place = self.accepted.partition_point(|&accepted| accepted <= at);
+        self.accepted.insert(place, at);
+        true
+    }
+}
+
 fn ceil_secs(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
@@ -179,6 +205,30 @@ mod tests {
         assert!(matches!(
             window.admit(t0 + ms(1400), wall),
             Verdict::Accepted { .. }
+        ));
+    }
+
+    #[test]
+    fn a_request_due_a_moment_ago_takes_its_place_in_order_and_its_turn() {
+        let mut window = RollingWindow::new("2/1s".parse().unwrap());
+        let t0 = Instant::now();
+        let wall = SystemTime::now();
+        assert!(matches!(
+            window.admit(t0 + ms(10), wall),
+            Verdict::Accepted { .. }
+        ));
+        // Due at 5 ms, decided at 10 ms: admitted before the one that arrived at 10 ms.
+        assert!(window.admit_due(t0 + ms(5)));
+        assert!(!window.admit_due(t0 + ms(20)));
+        assert!(matches!(
+            window.admit(t0 + ms(900), wall),
+            Verdict::Refused { .. }
+        ));
+        // The 5 ms request leaves first, at 1005 ms.
+        assert!(window.admit_due(t0 + ms(1005)));
+        assert!(matches!(
+            window.admit(t0 + ms(1006), wall),
+            Verdict::Refused { .. }
         ));
     }
 

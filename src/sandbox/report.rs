@@ -38,6 +38,12 @@ pub struct Report {
     pub late_dropped: u64,
     /// POSTs appended, then answered 504 on purpose (`--gateway-timeout-rate`).
     pub gateway_timeouts: u64,
+    /// Requests of the key's other user (`--neighbour`) the rate limit let through.
+    #[serde(default)]
+    pub neighbour_accepted: u64,
+    /// Requests of the key's other user refused (429) because the window was full.
+    #[serde(default)]
+    pub neighbour_refused: u64,
 }
 
 /// The report's figures that the store keeps, counted under its lock.
@@ -57,6 +63,8 @@ pub struct Counters {
     late_stored: AtomicU64,
     late_dropped: AtomicU64,
     gateway_timeouts: AtomicU64,
+    neighbour_accepted: AtomicU64,
+    neighbour_refused: AtomicU64,
     /// Indexed by status code; HTTP statuses are three digits.
     by_status: Box<[AtomicU64]>,
 }
@@ -73,19 +81,30 @@ impl Default for Counters {
             late_stored: AtomicU64::new(0),
             late_dropped: AtomicU64::new(0),
             gateway_timeouts: AtomicU64::new(0),
+            neighbour_accepted: AtomicU64::new(0),
+            neighbour_refused: AtomicU64::new(0),
             by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 }
 
 impl Counters {
-    pub fn request(&self, method: &Method) {
-        self.requests.fetch_add(1, Relaxed);
+    /// Counts a `/v1` request; returns how many came before it (its arrival number).
+    pub fn request(&self, method: &Method) -> u64 {
+        let arrival = self.requests.fetch_add(1, Relaxed);
         if method == Method::POST {
             self.posts.fetch_add(1, Relaxed);
         } else if method == Method::GET {
             self.gets.fetch_add(1, Relaxed);
         }
+        arrival
+    }
+
+    pub fn neighbour(&self, accepted: bool) {
+        match accepted {
+            true => self.neighbour_accepted.fetch_add(1, Relaxed),
+            false => self.neighbour_refused.fetch_add(1, Relaxed),
+        };
     }
 
     pub fn answered(&self, status: u16) {
@@ -136,6 +155,8 @@ impl Counters {
             late_stored: self.late_stored.load(Relaxed),
             late_dropped: self.late_dropped.load(Relaxed),
             gateway_timeouts: self.gateway_timeouts.load(Relaxed),
+            neighbour_accepted: self.neighbour_accepted.load(Relaxed),
+            neighbour_refused: self.neighbour_refused.load(Relaxed),
         }
     }
 }

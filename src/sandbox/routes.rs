@@ -3,7 +3,7 @@
 //! the server's own `Date`.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -27,6 +27,7 @@ use super::server::Hangup;
 use super::store::{ListFilter, PostOutcome, Refusal, Store, TicketSummary};
 use super::world::{Source, Status};
 use super::{ChatRefusal, SandboxConfig};
+use crate::rate::Rate;
 
 /// Tickets per list page, as in the real API.
 const PER_PAGE: usize = 15;
@@ -34,6 +35,10 @@ const PER_PAGE: usize = 15;
 const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+/// The IETF draft's policy field (`RateLimit-Policy: 20;w=1`), sent only when the window is
+/// not the documented minute: the real API sends none, and a client reads its
+/// `X-RateLimit-Limit` as per minute; a sandbox limited per second must say so.
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
 /// Everything the handlers share.
 pub struct Sandbox {
@@ -46,6 +51,9 @@ pub struct Sandbox {
     origin: String,
     store: Mutex<Store>,
     limiter: Mutex<Limiter>,
+    /// `RateLimit-Policy` for every answer that carries limits, when the window is not a
+    /// minute.
+    policy: Option<HeaderValue>,
     counters: Counters,
     tokens: TokenIssuer,
     late_stores: LateStores,
@@ -71,6 +79,7 @@ impl Sandbox {
                 clock,
                 config.read_lag,
             )),
+            policy: rate_limit_policy(config.rate_limit),
             limiter: Mutex::new(Limiter {
                 window: RollingWindow::new(config.rate_limit),
                 peak: PeakMeter::new(config.rate_limit),
@@ -104,6 +113,16 @@ impl Sandbox {
         let mut limiter = lock(&self.limiter);
         limiter.peak.record(now);
         limiter.window.admit(now, SystemTime::now())
+    }
+
+    /// A request of the key's other user (`--neighbour`), due at `at`.
+    pub fn admit_neighbour(&self, at: Instant) {
+        let accepted = {
+            let mut limiter = lock(&self.limiter);
+            limiter.peak.record(at);
+            limiter.window.admit_due(at)
+        };
+        self.counters.neighbour(accepted);
     }
 
     /// The configured token, or an access token issued here that has not expired.
@@ -165,9 +184,10 @@ async fn stamp_server_date(
 /// Runs before every `/v1` handler: counting, latency, auth, rate limit; then stamps the
 /// rate-limit headers on the answer.
 async fn gate(State(sandbox): State<Arc<Sandbox>>, request: Request, next: Next) -> Response {
-    sandbox.counters.request(request.method());
-    if !sandbox.faults.latency.is_zero() {
-        tokio::time::sleep(sandbox.faults.latency).await;
+    let arrival = sandbox.counters.request(request.method());
+    let latency = sandbox.faults.latency_for(arrival);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
     }
     // Described only when debug logging is on: no allocation on the hot path otherwise.
     let described = tracing::enabled!(tracing::Level::DEBUG).then(|| {
@@ -189,7 +209,7 @@ async fn gate(State(sandbox): State<Arc<Sandbox>>, request: Request, next: Next)
             }
             Verdict::Accepted { .. } | Verdict::Unlimited => next.run(request).await,
         };
-        stamp_rate_limit_headers(response.headers_mut(), verdict);
+        stamp_rate_limit_headers(response.headers_mut(), verdict, sandbox.policy.as_ref());
         response
     };
     sandbox.counters.answered(response.status().as_u16());
@@ -199,7 +219,14 @@ async fn gate(State(sandbox): State<Arc<Sandbox>>, request: Request, next: Next)
     response
 }
 
-fn stamp_rate_limit_headers(headers: &mut HeaderMap, verdict: Verdict) {
+fn stamp_rate_limit_headers(
+    headers: &mut HeaderMap,
+    verdict: Verdict,
+    policy: Option<&HeaderValue>,
+) {
+    if let (Some(policy), Verdict::Accepted { .. } | Verdict::Refused { .. }) = (policy, verdict) {
+        headers.insert(RATELIMIT_POLICY, policy.clone());
+    }
     match verdict {
         Verdict::Unlimited => {}
         Verdict::Accepted { limit, remaining } => {
@@ -217,6 +244,18 @@ fn stamp_rate_limit_headers(headers: &mut HeaderMap, verdict: Verdict) {
             headers.insert(X_RATELIMIT_RESET, HeaderValue::from(reset_unix_secs));
         }
     }
+}
+
+/// `N;w=S` for a window other than the minute the vendor documents (`w` in seconds, with a
+/// fraction when the window is not whole seconds).
+fn rate_limit_policy(rate: Rate) -> Option<HeaderValue> {
+    let Rate::Limited { requests, per } = rate else {
+        return None;
+    };
+    if per == Duration::from_secs(60) {
+        return None;
+    }
+    HeaderValue::from_str(&format!("{requests};w={}", per.as_secs_f64())).ok()
 }
 
 #[derive(Serialize)]

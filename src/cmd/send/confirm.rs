@@ -61,10 +61,14 @@ pub fn confirm(
     }
     let duration: Duration = plan
         .rate
-        .ideal_duration(plan.to_send.saturating_mul(plan.requests_per_row));
+        .shortest_duration(plan.to_send.saturating_mul(plan.requests_per_row));
+    let takes = match duration.is_zero() {
+        true => "they fit in one window and go at once".to_string(),
+        false => format!("this takes at least {}", for_people(duration)),
+    };
     writeln!(
         out,
-        "About to send {} messages to {} distinct tickets{}; at {} this takes at least {}.",
+        "About to send {} messages to {} distinct tickets{}; at {} {takes}.",
         plan.to_send,
         plan.distinct_tickets,
         if plan.settled > 0 {
@@ -73,7 +77,6 @@ pub fn confirm(
             String::new()
         },
         plan.rate,
-        for_people(duration)
     )?;
     if let Some(first) = plan.first {
         writeln!(

@@ -4,7 +4,7 @@
 
 use anyhow::anyhow;
 
-use crate::api::{ApiClient, ErrorKind, PreflightError};
+use crate::api::{ApiClient, PreflightError};
 use crate::exit::Failure;
 use crate::output::{self, Level};
 use crate::pipeline::{RateGate, StopSignal};
@@ -15,14 +15,14 @@ pub(super) async fn check_api(
     gate: &RateGate,
     stop: &StopSignal,
 ) -> Result<(), Failure> {
-    if !gate.acquire(stop).await {
+    let Some(departure) = gate.acquire(stop).await else {
         return Err(Failure::stopped(anyhow!(
             "stopped before the first request; nothing was sent"
         )));
-    }
+    };
     match client.preflight().await {
         Ok(reply) => {
-            gate.observe(&reply.limits);
+            gate.answered(departure, &reply.limits);
             tracing::debug!(
                 base_url = client.base_url(),
                 "preflight: the API answers and accepts the token"
@@ -30,9 +30,7 @@ pub(super) async fn check_api(
             Ok(())
         }
         Err(PreflightError::ServerTrouble(error)) => {
-            if error.kind == ErrorKind::RateLimited {
-                gate.pause(&error.limits);
-            }
+            gate.failed(departure, &error);
             output::say(
                 Level::Warn,
                 &format!(

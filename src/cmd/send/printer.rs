@@ -9,7 +9,7 @@ use crate::journal::JobFiles;
 use crate::journal::summary::Counts;
 use crate::output::{self, Level};
 use crate::pipeline::{FeedEnd, RunReport, Tally};
-use crate::rate::Rate;
+use crate::rate::RateSetting;
 use crate::sandbox;
 
 pub(super) fn exit_code(report: &RunReport) -> Exit {
@@ -48,7 +48,7 @@ pub(super) fn log_preview(preview: &[input::Preview]) {
 
 /// Validation's errors and warnings, before anything is sent: the human report in text
 /// mode; one line with the problems as fields in json mode.
-pub(super) fn print_problems(report: &input::Findings, source_name: &str, rate: Rate) {
+pub(super) fn print_problems(report: &input::Findings, source_name: &str, rate: RateSetting) {
     let mut text = Vec::new();
     let _ = report.write_human(&mut text, source_name, rate);
     let text = String::from_utf8_lossy(&text);
@@ -196,6 +196,19 @@ pub(super) fn print_summary(
         fields! {"resultsFile" => files.results},
     );
     print_doubles(t);
+    if let Some(held) = report.pace.held_back {
+        output::emit(
+            Level::Warn,
+            &format!(
+                "--concurrency {} held the pace back: answers took {} ms on average, and the rate needs about {} requests in flight; run with --concurrency {} to use the whole budget",
+                held.ceiling,
+                held.latency.as_millis(),
+                held.needed,
+                held.needed
+            ),
+            fields! {"concurrency" => held.ceiling, "concurrencyNeeded" => held.needed},
+        );
+    }
     let skipped_delivered = Tally::get(&t.skipped_delivered);
     if skipped_delivered > 0 {
         output::emit(
