@@ -2,6 +2,7 @@
 //! memory, never a panic or a hang. (The only test in this file, so the peak memory that
 //! `getrusage` reports for child processes is this test's.)
 
+#[path = "it/support.rs"]
 mod support;
 
 use std::io::Write;

@@ -2,6 +2,7 @@
 //! validated by a process whose peak resident size stays under it. (The only test in this
 //! file, so the only child process whose peak `getrusage` can report.)
 
+#[path = "it/support.rs"]
 mod support;
 
 use std::fmt::Write as _;

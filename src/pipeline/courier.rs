@@ -220,6 +220,7 @@ impl Courier {
             return Err(Left::Stopping);
         }
         Tally::bump(&self.tally.attempts);
+        let departure = self.gate.leaving(departure);
         let at = SystemTime::now();
         let answer = tokio::select! {
             answer = self.client.post_message(&job.ticket_id, &job.message) => answer,

@@ -11,9 +11,11 @@
 //!   requests in the window before that one. The estimate is the most seen over the last
 //!   two windows, so a neighbour is left what it used, and budget comes back once it stops.
 //! - **The window, widened by the network's jitter**: a request may leave while fewer than
-//!   `B` of ours left in the last `W + J`, with `J` the spread of recent answer times.
-//!   Requests then reach the server at most `J` apart from when they left, and the server
-//!   never counts more of ours than `B`. A fresh window is spent at once (bounded by the
+//!   `B` of ours left in the last `W + J`, with `J` the spread of recent answer times
+//!   (timed from when each request really left, after its intent reached the disk) plus
+//!   the caution an unforeseen 429 adds and later answers fade. Requests then reach the
+//!   server at most `J` apart from when they left, and the server never counts more of ours
+//!   than `B`. A fresh window is spent at once (bounded by the
 //!   concurrency); after that the departures of one window repeat one window later.
 //! - **An explicit `--rate`** is a second window rule on our own departures that nothing
 //!   exceeds.
@@ -36,7 +38,10 @@ use crate::rate::{Rate, RateSetting};
 const DOCUMENTED_WINDOW: Duration = Duration::from_secs(60);
 
 /// Answer times kept to measure the network's spread.
-const LATENCY_SAMPLES: usize = 64;
+const LATENCY_SAMPLES: usize = 256;
+
+/// How fast the caution a 429 taught fades: per answer, so about 6% per window's worth.
+const CAUTION_FADE: f64 = 0.999;
 
 /// Until this many answers, the spread is not trusted below a fiftieth of the window.
 const TRUSTED_SAMPLES: usize = 8;
@@ -94,6 +99,9 @@ pub struct Pace {
     probe: Option<Departure>,
     /// An answer has come (so no probe is needed any more).
     heard: bool,
+    /// Added to the spread after a 429 that the estimate did not foresee (a delay the recent
+    /// answer times did not show); fades as answers come.
+    caution: Duration,
     /// Below 1 only after 429s from a server that states no limit.
     headerless_scale: f64,
 }
@@ -117,6 +125,7 @@ impl Pace {
             probe: None,
             heard: false,
             headerless_scale: 1.0,
+            caution: Duration::ZERO,
         }
     }
 
@@ -156,9 +165,31 @@ impl Pace {
         departure
     }
 
+    /// The request granted as `departure` really leaves now (its intent had to reach the
+    /// disk first, which takes a varying while): it counts in the window from now, so the
+    /// disk's delays need no room in the jitter allowance, and its answer time is measured
+    /// from now.
+    pub fn leaving(&mut self, departure: Departure, now: Instant) -> Departure {
+        let leaving = Departure {
+            at: now,
+            ..departure
+        };
+        // Every time in the log is at most `now`: the entry moves to the back, where it is
+        // found at once (it was granted moments ago).
+        if let Some(place) = self.sent.iter().rposition(|sent| sent.id == departure.id) {
+            self.sent.remove(place);
+            self.sent.push_back(leaving);
+        }
+        if self.probe.is_some_and(|probe| probe.id == departure.id) {
+            self.probe = Some(leaving);
+        }
+        leaving
+    }
+
     /// Learns from an answer (any status but 429) that arrived at `now`.
     pub fn answered(&mut self, departure: Departure, now: Instant, limits: &RateLimitInfo) {
         self.hear();
+        self.caution = self.caution.mul_f64(CAUTION_FADE);
         self.measure(now.saturating_duration_since(departure.at));
         let Some(limit) = limits.limit else {
             if self.budget.is_some_and(|b| !b.told) {
@@ -213,6 +244,9 @@ impl Pace {
                     spread = ?self.spread(),
                     "429: the window was fuller than the pace knew"
                 );
+                let window = limits.window.unwrap_or(DOCUMENTED_WINDOW);
+                self.caution = (self.caution + self.spread().max(Duration::from_millis(5)))
+                    .min(window.mul_f64(MAX_SPREAD_OF_WINDOW));
                 self.sample_others(now, limit.saturating_sub(ours));
             }
             None => {
@@ -373,7 +407,7 @@ impl Pace {
         if self.latencies.len() < TRUSTED_SAMPLES {
             spread = spread.max(window / 50);
         }
-        spread.min(window.mul_f64(MAX_SPREAD_OF_WINDOW))
+        (spread + self.caution).min(window.mul_f64(MAX_SPREAD_OF_WINDOW))
     }
 
     /// Drops departures no rule can count any more (kept a window longer than the widest
@@ -730,6 +764,49 @@ mod tests {
             .all(|six| six[5] - six[0] >= Duration::from_secs(1));
         assert!(per_second, "more than 5 in a second");
         assert_eq!(run.refused, 0);
+    }
+
+    #[test]
+    fn an_unforeseen_429_widens_the_window_and_the_caution_fades() {
+        let mut pace = Pace::new(RateSetting::Auto);
+        let t0 = Instant::now();
+        let limits = |remaining| RateLimitInfo {
+            limit: Some(10),
+            remaining: Some(remaining),
+            window: Some(Duration::from_secs(1)),
+            retry_after: None,
+        };
+        for n in 0..10 {
+            let d = pace.depart(t0);
+            pace.answered(d, t0 + Duration::from_millis(1), &limits(9 - n));
+        }
+        let before = pace.spread();
+        let refused = pace.depart(t0 + Duration::from_millis(2));
+        pace.refused(
+            refused,
+            t0 + Duration::from_millis(3),
+            &limits(0),
+            Duration::ZERO,
+        );
+        let widened = pace.spread();
+        assert!(
+            widened >= before + Duration::from_millis(5),
+            "{before:?} -> {widened:?}"
+        );
+        let later = t0 + Duration::from_secs(5);
+        for _ in 0..3_000 {
+            let d = pace.depart(later);
+            pace.answered(
+                d,
+                later + Duration::from_millis(1),
+                &RateLimitInfo::default(),
+            );
+        }
+        assert!(
+            pace.spread() < before + Duration::from_millis(1),
+            "{:?}",
+            pace.spread()
+        );
     }
 
     #[test]

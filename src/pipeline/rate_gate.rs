@@ -116,6 +116,12 @@ impl RateGate {
         }
     }
 
+    /// Marks a granted request as leaving now, after a wait of its own (see
+    /// [`Pace::leaving`]).
+    pub fn leaving(&self, departure: Departure) -> Departure {
+        self.lock().leaving(departure, Instant::now())
+    }
+
     /// Learns from an answer other than a 429 (its rate-limit headers, its latency).
     pub fn answered(&self, departure: Departure, limits: &RateLimitInfo) {
         self.lock().answered(departure, Instant::now(), limits);

@@ -1,13 +1,15 @@
-//! Shared by the black-box tests of `send`: an in-process sandbox on its own runtime, the
+//! Shared by the black-box tests: an in-process sandbox on its own runtime, the
 //! binary pointed at it, and readers for the files a run leaves behind.
 
-#![allow(dead_code)] // each test binary uses its own part of this module
+#![allow(dead_code)] // the memory tests, binaries of their own, use only part of this module
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use bulk_reply::sandbox::{self, AppendedMessage, Report, RunningSandbox, SandboxConfig};
+use bulk_reply::sandbox::{
+    self, AppendedMessage, Report, RunningSandbox, SandboxConfig, Source, Status, TicketSeed, World,
+};
 use serde_json::Value;
 
 /// A sandbox serving from a runtime of its own, so tests stay plain `#[test]` functions and
@@ -80,6 +82,13 @@ impl Sandbox {
         Command::from(self.process(subcommand))
     }
 
+    /// `bulk-reply SUBCOMMAND` aimed at this sandbox, with no rate limit of its own.
+    pub fn unlimited_command(&self, subcommand: &str) -> Command {
+        let mut cmd = self.command(subcommand);
+        cmd.args(["--rate", "unlimited"]);
+        cmd
+    }
+
     /// The same, as a process to spawn and leave running.
     pub fn process(&self, subcommand: &str) -> std::process::Command {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("bulk-reply"));
@@ -112,6 +121,59 @@ impl Drop for Sandbox {
             self.runtime.block_on(running.shutdown());
         }
     }
+}
+
+/// The binary, with nothing set: for commands that talk to no sandbox.
+pub fn binary() -> Command {
+    Command::cargo_bin("bulk-reply").expect("binary built")
+}
+
+/// A ticket of a fixed world, its customer `cst_{id}`.
+pub fn seed(id: &str, status: Status, source: Source, title: &str) -> TicketSeed {
+    TicketSeed {
+        id: id.to_string(),
+        status,
+        source,
+        customer_id: Some(format!("cst_{id}")),
+        title: title.to_string(),
+    }
+}
+
+/// A sandbox whose world is exactly `seeds`, with no rate limit.
+pub fn sandbox_with(seeds: Vec<TicketSeed>) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        rate_limit: bulk_reply::rate::Rate::Unlimited,
+        world: World::Fixed(seeds),
+        ..SandboxConfig::default()
+    })
+}
+
+/// Writes `text` to `dir/name` and returns its path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The CSV `rows.csv` of `(ticketId, Customer Name)` rows.
+pub fn csv_of(dir: &Path, rows: &[(&str, &str)]) -> PathBuf {
+    let path = dir.join("rows.csv");
+    let mut writer = csv::Writer::from_path(&path).unwrap();
+    writer.write_record(["ticketId", "Customer Name"]).unwrap();
+    for (ticket, name) in rows {
+        writer.write_record([ticket, name]).unwrap();
+    }
+    writer.flush().unwrap();
+    path
+}
+
+/// The messages the sandbox stored, by ticket.
+pub fn stored(sandbox: &Sandbox) -> HashMap<String, Vec<String>> {
+    let mut by_ticket: HashMap<String, Vec<String>> = HashMap::new();
+    for m in sandbox.messages() {
+        by_ticket.entry(m.ticket_id).or_default().push(m.message);
+    }
+    by_ticket
 }
 
 /// Writes a CSV of `rows` (ticketId, message) into `dir` and returns its path.
@@ -242,11 +304,30 @@ pub fn at_terminal(sandbox: &Sandbox, args: &[&str], answer: &str) -> Option<Str
     Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// A state directory (`XDG_STATE_HOME`) private to this test process, for commands started
-/// without a [`Sandbox`]: the delivery ledger they keep must never land in the real home,
-/// nor carry one test run's deliveries into the next.
-pub fn private_state_home() -> &'static Path {
-    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    HOME.get_or_init(|| tempfile::tempdir().expect("a temporary state directory"))
-        .path()
+/// A state directory (`XDG_STATE_HOME`) private to the test file that asks for it, for
+/// commands started without a [`Sandbox`]: the delivery ledger they keep must never land in
+/// the real home, nor carry one test run's deliveries into the next. One per calling source
+/// file, as when each file was a test binary of its own: the files of this binary share a
+/// process, but not their ledgers.
+#[track_caller]
+pub fn private_state_home() -> PathBuf {
+    static ROOT: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static BY_FILE: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let root = ROOT
+        .get_or_init(|| tempfile::tempdir().expect("a temporary state directory"))
+        .path();
+    let file = std::panic::Location::caller().file();
+    let mut files = BY_FILE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let index = match files.iter().position(|known| *known == file) {
+        Some(index) => index,
+        None => {
+            files.push(file);
+            files.len() - 1
+        }
+    };
+    let home = root.join(index.to_string());
+    std::fs::create_dir_all(&home).expect("a state directory");
+    home
 }

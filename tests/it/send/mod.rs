@@ -1,6 +1,12 @@
 //! `bulk-reply send` against the sandbox, over real HTTP, as a user runs it.
 
-mod support;
+mod confirmation;
+mod pace;
+mod skip_closed;
+mod templates;
+mod walk_through;
+
+use crate::support;
 
 use std::time::Duration;
 

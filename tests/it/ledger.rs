@@ -3,7 +3,7 @@
 //! before yes, and rehearsals that start from nothing. Each sequence ends with every message
 //! exactly once on the sandbox, and the skips explained.
 
-mod support;
+use crate::support;
 
 use bulk_reply::rate::Rate;
 use bulk_reply::sandbox::{SandboxConfig, Source, Status, TicketSeed, World};

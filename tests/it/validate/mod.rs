@@ -1,5 +1,11 @@
 //! Black-box tests of `bulk-reply validate` over the files in `tests/fixtures/` and the
-//! samples: exit codes, the lines problems are reported on, and what the messages say.
+//! samples: exit codes, the lines problems are reported on, and what the messages say. The
+//! reader's round-trip property (`roundtrip`) and workbooks and other encodings
+//! (`workbooks`) are submodules.
+
+mod roundtrip;
+mod templates;
+mod workbooks;
 
 use std::path::Path;
 

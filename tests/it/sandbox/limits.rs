@@ -115,9 +115,34 @@ async fn over_the_limit_answers_the_exact_429_and_changes_nothing() {
     sandbox.shutdown().await;
 }
 
-/// Waits until `deadline`; the rule under test is about time passing, so this is a real wait.
+/// Waits until `deadline`: the rules under test are about time passing, measured by the
+/// sandbox on the real clock (`std::time::Instant`), so this chooses a moment in real time.
+/// Used only where the moment is the point; waiting for something to happen is a poll.
 async fn wait_until(deadline: Instant) {
     tokio::time::sleep(deadline.saturating_duration_since(Instant::now())).await;
+}
+
+/// Posts `text` to `tic_a` again and again until the sandbox accepts it (a refusal changes
+/// nothing), failing at `deadline`: accepted the moment a slot frees up, to the few
+/// milliseconds a request takes. Returns when it was accepted.
+async fn post_once_a_slot_frees(
+    client: &Client,
+    sandbox: &RunningSandbox,
+    text: &str,
+    deadline: Instant,
+) -> Instant {
+    loop {
+        let status = post(client, sandbox, "tic_a", text).await.status();
+        if status == StatusCode::OK {
+            return Instant::now();
+        }
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{text}");
+        assert!(
+            Instant::now() < deadline,
+            "{text}: no slot freed up in time"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]
@@ -133,9 +158,11 @@ async fn the_window_rolls_one_request_at_a_time() {
     let client = Client::new();
     let status = |response: Response| response.status().as_u16();
 
+    let first_sent = Instant::now();
     assert_eq!(status(post(&client, &sandbox, "tic_a", "1").await), 200);
     assert_eq!(status(post(&client, &sandbox, "tic_a", "2").await), 200);
     let first_two_done = Instant::now();
+    // The moment is the point here: the third must arrive well after the first two.
     wait_until(first_two_done + window / 2).await;
     assert_eq!(status(post(&client, &sandbox, "tic_a", "3").await), 200);
     assert_eq!(
@@ -143,9 +170,17 @@ async fn the_window_rolls_one_request_at_a_time() {
         429
     );
 
-    wait_until(first_two_done + window + Duration::from_millis(100)).await;
-    assert_eq!(status(post(&client, &sandbox, "tic_a", "4").await), 200);
-    assert_eq!(status(post(&client, &sandbox, "tic_a", "5").await), 200);
+    // Polled, not waited for: the first two leave the window a second after they arrived.
+    // Not before (they arrived after `first_sent`), and not much later (a quarter window of
+    // slack for a busy machine); the third, half a window younger, is still inside.
+    let deadline = first_two_done + window + window / 4;
+    let fourth = post_once_a_slot_frees(&client, &sandbox, "4", deadline).await;
+    assert!(
+        fourth >= first_sent + window,
+        "a slot freed up {:?} after the first request, before the window had passed",
+        fourth - first_sent
+    );
+    post_once_a_slot_frees(&client, &sandbox, "5", deadline).await;
     assert_eq!(
         status(post(&client, &sandbox, "tic_a", "refused").await),
         429
@@ -164,18 +199,53 @@ async fn without_a_limit_there_are_no_limit_headers_and_the_peak_uses_one_second
     })
     .await;
     let client = Client::new();
-    let started = Instant::now();
-    for n in 0..50 {
-        let response = post(&client, &sandbox, "tic_a", &n.to_string()).await;
+    let window = Duration::from_secs(1);
+    // 25 requests spread over half a second, then, once they have all left a one-second
+    // window, 10 at once: a peak of 25 (neither 35 nor 10) shows the window is one second.
+    // When each request was sent and answered brackets when the sandbox counted it, which
+    // bounds the peak however slow the machine.
+    let mut sent_and_done: Vec<(Instant, Instant)> = Vec::new();
+    let spread_start = Instant::now();
+    for n in 0..25 {
+        // The moments are the point: one request every fiftieth of the window.
+        wait_until(spread_start + window / 50 * n).await;
+        let sent = Instant::now();
+        let response = post(&client, &sandbox, "tic_a", &format!("spread {n}")).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert!(response.headers().get("x-ratelimit-limit").is_none());
+        sent_and_done.push((sent, Instant::now()));
     }
+    // Past the window of every request so far.
+    wait_until(sent_and_done[24].1 + window).await;
+    for n in 0..10 {
+        let sent = Instant::now();
+        let response = post(&client, &sandbox, "tic_a", &format!("burst {n}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers().get("x-ratelimit-limit").is_none());
+        sent_and_done.push((sent, Instant::now()));
+    }
+    // The sandbox counts request i inside the window of request j (i before j) when j
+    // arrived less than a second after i. Surely so when j was answered less than a second
+    // after i was sent; surely not unless j was sent less than a second after i was answered.
+    let most_within = |inside: &dyn Fn(usize, usize) -> bool| {
+        (0..sent_and_done.len())
+            .map(|j| (0..=j).filter(|&i| inside(i, j)).count() as u64)
+            .max()
+            .expect("requests were made")
+    };
+    let at_least = most_within(&|i, j| sent_and_done[j].1 - sent_and_done[i].0 < window);
+    let at_most = most_within(&|i, j| {
+        sent_and_done[j]
+            .0
+            .saturating_duration_since(sent_and_done[i].1)
+            < window
+    });
     let peak = sandbox.report().peak_requests_per_window;
-    if started.elapsed() < Duration::from_secs(1) {
-        assert_eq!(peak, 50);
-    } else {
-        assert!((1..=50).contains(&peak), "{peak}");
-    }
+    assert!(
+        (at_least..=at_most).contains(&peak),
+        "peak {peak}, but one second holds between {at_least} and {at_most} of these requests"
+    );
+    assert!(at_most < 35, "the two groups were a window apart");
     sandbox.shutdown().await;
 }
 

@@ -1,8 +1,9 @@
 //! Scheduled runs, as cron or a systemd timer would start them: JSON logs, progress lines,
 //! the summary file, bounded runs, OAuth tokens that expire mid-run, credential
-//! precedence, shell integration. Every run goes over real HTTP to a sandbox.
+//! precedence, `send --help` naming the environment variables. Every run goes over real
+//! HTTP to a sandbox. (Completions and the manual page are tested in `completions`.)
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;
@@ -731,34 +732,4 @@ fn help_names_the_environment_variables() {
         .stdout(contains("MKP_OAUTH_REFRESH_TOKEN"))
         .stdout(contains("--summary-json"))
         .stdout(contains("--deadline"));
-}
-
-#[test]
-fn completions_and_the_manual_page_are_generated() {
-    for (shell, marker) in [
-        ("bash", "complete -F"),
-        ("zsh", "#compdef bulk-reply"),
-        ("fish", "complete -c bulk-reply"),
-    ] {
-        Command::cargo_bin("bulk-reply")
-            .unwrap()
-            .args(["completions", shell])
-            .assert()
-            .code(0)
-            .stdout(contains(marker))
-            .stdout(contains("summary-json"));
-    }
-    Command::cargo_bin("bulk-reply")
-        .unwrap()
-        .args(["completions", "powershell"])
-        .assert()
-        .code(2);
-    Command::cargo_bin("bulk-reply")
-        .unwrap()
-        .arg("man")
-        .assert()
-        .code(0)
-        .stdout(contains(".TH bulk-reply 1"))
-        .stdout(contains("BULK-REPLY SEND"))
-        .stdout(contains("MKP_BASE_URL"));
 }

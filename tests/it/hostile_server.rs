@@ -2,7 +2,7 @@
 //! case ends as a classified row error (or a success), never a panic, never a hang past
 //! `--timeout`.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

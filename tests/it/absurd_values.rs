@@ -1,7 +1,7 @@
 //! Values a user, a server or a file can give that used to panic (exit 101): each now ends
 //! with an exit in 0–3 and a readable line.
 
-mod support;
+use crate::support;
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
@@ -57,12 +57,14 @@ fn a_token_that_lives_u64_max_seconds_is_simply_long_lived() {
 }
 
 /// A pipe whose reading end is already closed: every write to the other end fails with
-/// EPIPE, as with `| head -1` once head has what it wants.
+/// EPIPE, as with `| head -1` once head has what it wants. Close-on-exec, as every
+/// descriptor std opens: the other tests of this binary start processes on other threads,
+/// and one that inherited the reading end would keep the pipe open.
 fn closed_pipe() -> OwnedFd {
     let mut fds = [0; 2];
-    // SAFETY: pipe() fills both descriptors, which are then owned here exactly once.
+    // SAFETY: pipe2() fills both descriptors, which are then owned here exactly once.
     let (read, write) = unsafe {
-        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        assert_eq!(libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC), 0);
         (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
     };
     drop(read);

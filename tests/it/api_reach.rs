@@ -2,7 +2,7 @@
 //! the fail-fast rules during a run. Each case ends in seconds with exit 3 and one sentence
 //! naming the URL and what to check.
 
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! a clear message; the journal stays consistent, and once there is space again the same
 //! job resumes and every row arrives exactly once.
 
-mod support;
+use crate::support;
 
 use predicates::str::contains;
 use support::{Sandbox, assert_exactly_once, results, rows, with_suffix, write_csv};
@@ -16,9 +16,18 @@ fn a_full_disk_stops_the_run_resumably() {
     let input = write_csv(dir.path(), "notice.csv", &input_rows);
 
     // /dev/full accepts the open and refuses every write with "No space left on device".
+    // A short --timeout: the resume waits that long after the first run's last request
+    // before it reads the tickets of rows in doubt (30 s by default).
     sandbox
         .send(&input)
-        .args(["--rate", "unlimited", "--results", "/dev/full"])
+        .args([
+            "--rate",
+            "unlimited",
+            "--timeout",
+            "3s",
+            "--results",
+            "/dev/full",
+        ])
         .assert()
         .code(3)
         .stderr(contains("/dev/full"))
@@ -30,7 +39,7 @@ fn a_full_disk_stops_the_run_resumably() {
     let results_path = dir.path().join("notice.results.ndjson");
     sandbox
         .send(&input)
-        .args(["--rate", "unlimited", "--results"])
+        .args(["--rate", "unlimited", "--timeout", "3s", "--results"])
         .arg(&results_path)
         .assert()
         .code(0);

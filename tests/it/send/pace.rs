@@ -3,14 +3,12 @@
 //! named when it holds the pace back. Figures are facts the sandbox counted (429s, the most
 //! requests in one window), never wall-clock speed.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Sandbox, rows, write_csv};
 use bulk_reply::rate::Rate;
 use bulk_reply::sandbox::{Faults, Neighbour, SandboxConfig};
 use serde_json::Value;
-use support::{Sandbox, rows, write_csv};
 
 fn limited(limit: &str) -> SandboxConfig {
     SandboxConfig {

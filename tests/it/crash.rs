@@ -4,9 +4,9 @@
 //! exactly once, and the results file must hold exactly one `sent` record per row.
 //!
 //! The kill moments come from a seed printed at the start; rerun a failure with
-//! `BULK_REPLY_CRASH_SEED=<seed> cargo test --test crash`.
+//! `BULK_REPLY_CRASH_SEED=<seed> cargo test --test it crash::`.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -1,8 +1,9 @@
 //! What a scheduled run leaves in its log: no colour codes in files, one line under `-q`
 //! when a person must look, the deadline it will keep, a warning about an exposed token
-//! file; and the shell completion that makes writing the job easier.
+//! file; and `send --help`, read when writing the job. (The shell completion that makes
+//! writing it easier is tested in `completions`.)
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -129,49 +130,6 @@ fn a_token_file_others_can_read_is_warned_about() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&output.stderr).contains("other users"));
-}
-
-/// What bash offers for the word being typed, by sourcing the generated script and calling
-/// its completion function as bash's `complete -F` would.
-fn bash_completes(words: &[&str]) -> Vec<String> {
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("bulk-reply.bash");
-    let generated = Command::cargo_bin("bulk-reply")
-        .unwrap()
-        .args(["completions", "bash"])
-        .output()
-        .unwrap();
-    std::fs::write(&script, generated.stdout).unwrap();
-    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
-    let current = words.last().unwrap();
-    let previous = words[words.len() - 2];
-    let program = format!(
-        "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; _bulk__reply bulk-reply '{current}' '{previous}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
-        script.display(),
-        quoted.join(" "),
-        words.len() - 1,
-    );
-    let output = std::process::Command::new("bash")
-        .args(["--norc", "-c", &program])
-        .output()
-        .expect("bash runs");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-#[test]
-fn bash_completes_a_subcommands_options_and_values() {
-    assert_eq!(
-        bash_completes(&["bulk-reply", "send", "--dea"]),
-        ["--deadline"]
-    );
-    assert_eq!(
-        bash_completes(&["bulk-reply", "send", "--in-doubt", ""]),
-        ["resend", "hold"]
-    );
-    assert!(bash_completes(&["bulk-reply", "se"]).contains(&"send".to_string()));
 }
 
 #[test]

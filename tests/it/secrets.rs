@@ -2,7 +2,7 @@
 //! standard error at every verbosity and in both log formats, results, failed rows,
 //! journal, lock file, summary — in runs that succeed, retry, fail rows and fail fatally.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

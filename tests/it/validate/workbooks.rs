@@ -5,7 +5,7 @@
 //! messages. Workbooks with more sheets and odd layouts are written here with
 //! rust_xlsxwriter.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 
