@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
-use bulk_reply::delivery::{Job, Outcome, OutcomeResult};
+use bulk_reply::delivery::{Delivery, Outcome, OutcomeResult};
 use bulk_reply::journal::{Durability, JobFiles, OpenJob, RowKey, RowState, spawn_writer};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::value::RawValue;
@@ -30,10 +30,10 @@ fn files(dir: &Path) -> JobFiles {
     }
 }
 
-fn job(i: usize) -> Job {
+fn delivery(i: usize) -> Delivery {
     let ticket_id = format!("tic_bench{i}");
     let message = format!("<p>Storing opgelost / outage resolved, ref {i}.</p>");
-    Job {
+    Delivery {
         line: i as u64 + 2,
         key: RowKey::of(&ticket_id, &message),
         ticket_id,
@@ -46,7 +46,7 @@ fn job(i: usize) -> Job {
 }
 
 /// An outcome as a POST answer produces it: the whole ticket, about 400 bytes.
-fn sent(job: Job) -> Outcome {
+fn sent(job: Delivery) -> Outcome {
     let message_id = format!("tim_{:014}", job.line);
     let ticket = serde_json::json!({
         "id": job.ticket_id, "customerId": null, "title": "Ticket", "source": "portal",
@@ -86,7 +86,9 @@ fn append(
     runtime.block_on(async {
         let mut next = 0;
         while next < rows {
-            let batch: Vec<Job> = (next..rows.min(next + INTENT_BATCH)).map(job).collect();
+            let batch: Vec<Delivery> = (next..rows.min(next + INTENT_BATCH))
+                .map(delivery)
+                .collect();
             next += batch.len();
             let keys = batch.iter().map(|job| job.key).collect();
             let pending = journal.intents(keys).await.expect("writer running");
@@ -133,7 +135,7 @@ fn journal(c: &mut Criterion) {
     // A finished 100,000-row job, written by the writer itself so the format is the real one.
     let finished = tempfile::tempdir().expect("temp dir");
     append(&runtime, finished.path(), RESUME_ROWS, Durability::Unsafe);
-    let probe = job(RESUME_ROWS / 2).key;
+    let probe = delivery(RESUME_ROWS / 2).key;
     group.throughput(Throughput::Elements(RESUME_ROWS as u64));
     group.bench_function("resume 100k delivered rows", |b| {
         b.iter(|| {

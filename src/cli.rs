@@ -1,10 +1,14 @@
 //! The command line: the top-level parser and the list of subcommands. Each subcommand's own
 //! flags live with its code in `cmd/`, as in xsv, so a command file reads top to bottom.
 
-use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
-use crate::cmd;
-use crate::logging::LogArgs;
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::exit::{CmdResult, Exit};
+use crate::logging::{self, LogArgs};
+use crate::output::{self, Level, LogFormat};
+use crate::{cmd, crash_report, fields};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -58,6 +62,20 @@ pub enum Command {
 }
 
 impl Command {
+    /// Runs the subcommand. Completions and the manual page are generated from this parser.
+    pub fn run(self) -> CmdResult {
+        match self {
+            Command::Validate(args) => cmd::validate::run(args),
+            Command::Send(args) => cmd::send::run(*args),
+            Command::Status(args) => cmd::status::run(args),
+            Command::Report(args) => cmd::report::run(args),
+            Command::Tickets(args) => cmd::tickets::run(args),
+            Command::Sandbox(args) => cmd::sandbox::run(args),
+            Command::Completions(args) => cmd::completions::run(args, Cli::command()),
+            Command::Man(args) => cmd::man::run(args, Cli::command()),
+        }
+    }
+
     /// The subcommand's name, as typed.
     pub fn name(&self) -> &'static str {
         match self {
@@ -71,4 +89,56 @@ impl Command {
             Command::Man(_) => "man",
         }
     }
+}
+
+/// The whole program: what `main.rs` calls. Parses the command line, runs the subcommand,
+/// and turns its result into the exit code, printing an error once, here.
+pub fn main() -> ExitCode {
+    crash_report::install();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
+    crash_report::running(cli.command.name());
+    logging::init(&cli.log);
+    match cli.command.run() {
+        Ok(exit) => exit.into(),
+        Err(failure) if failure.is_broken_pipe() => Exit::Ok.into(),
+        Err(failure) => {
+            output::emit(
+                Level::Error,
+                &format!("bulk-reply: error: {failure}"),
+                fields! {"exitCode" => failure.exit.code()},
+            );
+            failure.exit.into()
+        }
+    }
+}
+
+/// clap's own message for a command line it cannot parse (exit 2) — as a JSON line when the
+/// command line asked for JSON logs, so a log collector never sees a stray text line.
+/// `--help` and `--version` go to standard output as usual.
+fn usage_error(error: clap::Error) -> ExitCode {
+    if !error.use_stderr() || !asks_for_json_logs() {
+        let _ = error.print();
+        return ExitCode::from(error.exit_code().clamp(0, 255) as u8);
+    }
+    output::configure(LogFormat::Json, false);
+    output::emit(
+        Level::Error,
+        error.render().to_string().trim_end(),
+        fields! {"exitCode" => Exit::BadInput.code()},
+    );
+    Exit::BadInput.into()
+}
+
+/// `--log-format json` or `--log-format=json` anywhere on the command line.
+fn asks_for_json_logs() -> bool {
+    // Lossy: a non-UTF-8 argument (which clap just refused) must not panic here.
+    let args: Vec<String> = std::env::args_os()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    args.windows(2)
+        .any(|pair| pair[0] == "--log-format" && pair[1] == "json")
+        || args.iter().any(|arg| arg == "--log-format=json")
 }

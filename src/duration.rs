@@ -1,7 +1,7 @@
 //! Human durations on the command line: `250ms`, `30s`, `5m`, `2h`, `1h30m`, and signed ones
 //! (`-5m`, `+90s`) where a value may lie in either direction, such as a clock's skew; and
 //! [`later`], the one way a duration that a user, a server or a file gave is added to a
-//! moment.
+//! moment; and [`for_people`], the one way a duration is written for a person to read.
 
 use std::time::{Duration, SystemTime};
 
@@ -105,6 +105,21 @@ pub fn parse_signed_duration(text: &str) -> Result<time::Duration, String> {
     Ok(if negative { -magnitude } else { magnitude })
 }
 
+/// `0.4 s`, `19 s`, `16 min 39 s`, `2 h 46 min`: as precise as a person planning their day
+/// needs. Tenths only below ten seconds; whole seconds round up, so "takes at least 19 s" is
+/// never an underestimate.
+pub fn for_people(duration: Duration) -> String {
+    if duration < Duration::from_secs(10) && duration.subsec_nanos() > 0 {
+        return format!("{:.1} s", duration.as_secs_f64());
+    }
+    let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min {} s", seconds / 60, seconds % 60),
+        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +159,16 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn formats_durations_for_people() {
+        assert_eq!(for_people(Duration::ZERO), "0 s");
+        assert_eq!(for_people(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(for_people(Duration::from_millis(12_300)), "13 s");
+        assert_eq!(for_people(Duration::from_secs(19)), "19 s");
+        assert_eq!(for_people(Duration::from_secs(999)), "16 min 39 s");
+        assert_eq!(for_people(Duration::from_secs(9999)), "2 h 46 min");
     }
 
     #[test]

@@ -1,25 +1,28 @@
 //! bulk-reply: post one reply to many MijnKlantportaal tickets, safely.
 //!
-//! The data flow, left to right:
-//! `input` (read and validate rows) → `pipeline` (pace, send, retry) using `api` (the typed
-//! HTTP client) → `journal` (durable record of what was delivered, results files).
-//! `sandbox` is an embedded simulator of the API for rehearsals, tests and benchmarks.
+//! The data flow, left to right: `cli` → `cmd` (one module per subcommand) → `input` (read,
+//! compose and validate rows) → `pipeline` (pace, send, retry; a `delivery` per row) using
+//! `api` (the typed HTTP client) → `journal` (the durable record of what was delivered, the
+//! results files, the ledger). `sandbox` is an embedded simulator of the API for rehearsals,
+//! tests and benchmarks. The README's Layout section lists every file.
 
+// Public: what `main.rs`, the integration tests and the benchmarks use.
 pub mod api;
-pub mod cli;
-pub mod cmd;
-pub mod crash_report;
-pub mod deadline;
 pub mod delivery;
-pub mod duration;
-pub mod exit;
 pub mod input;
 pub mod journal;
-pub mod ledger;
-pub mod logging;
-pub mod output;
-pub mod pipeline;
 pub mod rate;
 pub mod sandbox;
-pub mod summary;
-pub mod template;
+pub use cli::main;
+/// The ledger is the journal's, named at the root too for the tests that set its place.
+pub use journal::ledger;
+
+mod cli;
+mod cmd;
+mod crash_report;
+mod duration;
+mod exit;
+mod files;
+mod logging;
+mod output;
+mod pipeline;

@@ -145,6 +145,14 @@ macro_rules! fields {
     }};
 }
 
+/// `1 row`, `3 rows`: a count and its noun, as a person writes them.
+pub fn plural(count: u64, noun: &str) -> String {
+    match count {
+        1 => format!("1 {noun}"),
+        _ => format!("{count} {noun}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

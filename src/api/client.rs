@@ -12,11 +12,11 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, LOCATION};
 use serde_json::value::RawValue;
 
 use super::auth::Credentials;
+use super::base_url::bypasses_proxies;
 use super::error::ApiError;
 use super::limits::RateLimitInfo;
 use super::matching::{ServerClock, find_posted};
 use super::ticket::{Ticket, TicketPage};
-use super::transport::bypasses_proxies;
 
 /// A larger answer is not a ticket we want to hold in memory; real tickets are far smaller.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -28,7 +28,7 @@ pub struct ClientOptions {
     /// For one whole request: connect, send, and read the answer.
     pub timeout: Duration,
     /// Idle keep-alive connections to keep; match the number of workers.
-    pub max_connections: usize,
+    pub idle_connections: usize,
     /// How long the kernel may keep trying to deliver bytes the server has not acknowledged
     /// (TCP_USER_TIMEOUT). A request the client gave up on still sits in the socket's send
     /// queue after the socket is closed, and would otherwise reach the server whenever the
@@ -112,7 +112,7 @@ impl ApiClient {
             .user_agent(concat!("bulk-reply/", env!("CARGO_PKG_VERSION")))
             .timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(options.max_connections)
+            .pool_max_idle_per_host(options.idle_connections)
             .tcp_nodelay(true)
             .tcp_user_timeout(options.abandon_unacknowledged_after)
             // A redirect would carry the token to whatever host the Location names.

@@ -8,8 +8,7 @@ use serde::Serialize;
 use super::limits::RateLimitInfo;
 
 /// The kinds written to the results file (`error.kind`). A contract: scripts match on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     RateLimited,
     Server,
@@ -25,6 +24,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The kind's name in every file and log line: the one list of them.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::RateLimited => "rate_limited",
@@ -37,6 +37,12 @@ impl ErrorKind {
             ErrorKind::Tls => "tls",
             ErrorKind::InvalidResponse => "invalid_response",
         }
+    }
+}
+
+impl Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

@@ -2,6 +2,7 @@
 //! failure is classified (once, here), and the rate-limit facts each answer carries.
 
 mod auth;
+mod base_url;
 mod client;
 mod entities;
 mod error;
@@ -10,15 +11,19 @@ mod matching;
 mod preflight;
 mod secret;
 mod ticket;
-mod transport;
 
-pub use auth::{Credentials, OAuthClient};
-pub use client::{ApiClient, ClientOptions, Fetched, Posted, Reply};
-pub use error::{ApiError, ErrorClass, ErrorKind};
-pub use limits::RateLimitInfo;
-pub(crate) use matching::decode_reference;
-pub use matching::{Delivered, ServerClock, count_delivered, normalise, normalise_into};
-pub use preflight::PreflightError;
-pub use secret::Secret;
-pub use ticket::{Message, Ticket, TicketPage, TicketSource, TicketStatus, TicketSummary};
-pub use transport::{check_base_url, read_ca_file};
+// Public only what the benchmarks use; the rest is the crate's.
+pub use matching::{ServerClock, count_delivered};
+pub use ticket::Ticket;
+
+pub(crate) use auth::{Credentials, OAuthClient};
+pub(crate) use base_url::{check_base_url, read_ca_file};
+pub(crate) use client::{ApiClient, ClientOptions, Reply};
+pub(crate) use error::{ApiError, ErrorClass, ErrorKind};
+pub(crate) use limits::RateLimitInfo;
+pub(crate) use matching::{decode_reference, normalise, normalise_into};
+pub(crate) use preflight::PreflightError;
+pub(crate) use secret::Secret;
+pub(crate) use ticket::{
+    TICKET_ID_MAX_CHARS, TicketSource, TicketStatus, TicketSummary, is_ticket_id,
+};

@@ -3,6 +3,31 @@
 
 use serde::Deserialize;
 
+/// The longest id part (after `tic_`) the API issues.
+pub const TICKET_ID_MAX_CHARS: usize = 64;
+
+/// The API's ticket-id syntax: `tic_` then 1 to [`TICKET_ID_MAX_CHARS`] ASCII letters or
+/// digits. One rule for the client's validation and the sandbox's world, so an id that
+/// validates is one the API could have issued, not a 404 waiting to happen.
+pub fn is_ticket_id(text: &str) -> bool {
+    // A table and no early exit: ids are short, and `validate` runs this for every row.
+    const ALPHANUMERIC: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            table[byte] = (byte as u8).is_ascii_alphanumeric();
+            byte += 1;
+        }
+        table
+    };
+    text.strip_prefix("tic_").is_some_and(|rest| {
+        (1..=TICKET_ID_MAX_CHARS).contains(&rest.len())
+            && rest
+                .bytes()
+                .fold(true, |all, byte| all & ALPHANUMERIC[usize::from(byte)])
+    })
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Ticket {
@@ -77,4 +102,19 @@ pub struct TicketPage {
     /// Null on the last page; only its presence is used (see `ApiClient::list_tickets`).
     #[serde(default)]
     pub next_page_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticket_ids_are_tic_and_1_to_64_letters_or_digits() {
+        assert!(is_ticket_id("tic_abc12345def678"));
+        assert!(is_ticket_id(&format!("tic_{}", "a".repeat(64))));
+        assert!(!is_ticket_id(&format!("tic_{}", "a".repeat(65))));
+        for bad in ["tic_", "tick_1", "tic_a-b", "TIC_1", "", "tic_é", "tic_a b"] {
+            assert!(!is_ticket_id(bad), "{bad}");
+        }
+    }
 }

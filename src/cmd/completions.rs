@@ -1,11 +1,9 @@
 //! `bulk-reply completions SHELL`: a completion script for bash, zsh or fish, generated
 //! from the same clap definitions as the parser, so it never drifts from the real flags.
 
-use clap::CommandFactory;
-use clap_complete::Shell;
-
-use crate::cli::Cli;
 use std::io::Write;
+
+use clap_complete::Shell;
 
 use anyhow::Context;
 
@@ -33,13 +31,13 @@ enum CompletionShell {
     Fish,
 }
 
-pub fn run(args: Args) -> CmdResult {
+/// `command` is the whole parser, which the script completes.
+pub fn run(args: Args, mut command: clap::Command) -> CmdResult {
     let shell = match args.shell {
         CompletionShell::Bash => Shell::Bash,
         CompletionShell::Zsh => Shell::Zsh,
         CompletionShell::Fish => Shell::Fish,
     };
-    let mut command = Cli::command();
     // Generated into memory first: clap_complete panics on a failed write.
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "bulk-reply", &mut script);

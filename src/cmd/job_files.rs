@@ -1,9 +1,9 @@
 //! Which job a read-only command (`status`, `report`) looks at, and how `send` names a job's
 //! files: beside the input, so that running the same command again finds them.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::files::with_suffix;
 use crate::journal::JobFiles;
 
 /// The flags that find a job's files, as `send` was given them.
@@ -60,7 +60,5 @@ impl JobFileArgs {
 /// own, so that its journal never makes the real run believe the rows were delivered.
 pub(crate) fn default_job_file(input: &Path, sandbox: bool, file: &str) -> PathBuf {
     let kind = if sandbox { ".sandbox" } else { "" };
-    let mut name = OsString::from(input.as_os_str());
-    name.push(format!("{kind}.{file}"));
-    PathBuf::from(name)
+    with_suffix(input, &format!("{kind}.{file}"))
 }

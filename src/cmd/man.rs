@@ -3,9 +3,6 @@
 
 use std::io::Write;
 
-use clap::CommandFactory;
-
-use crate::cli::Cli;
 use crate::exit::{CmdResult, Exit, Failure};
 
 const EXAMPLES: &str = "\
@@ -18,8 +15,8 @@ Examples:
 #[command(after_help = EXAMPLES)]
 pub struct Args {}
 
-pub fn run(_args: Args) -> CmdResult {
-    let command = Cli::command();
+/// `command` is the whole parser, which the page documents.
+pub fn run(_args: Args, command: clap::Command) -> CmdResult {
     let mut page = Vec::new();
     let rendered = clap_mangen::Man::new(command.clone())
         .render(&mut page)
@@ -67,7 +64,10 @@ fn one_page(page: &str, command: &clap::Command) -> String {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
+    use crate::cli::Cli;
 
     #[test]
     fn the_page_points_to_its_own_sections_and_titles_its_examples() {

@@ -1,34 +1,20 @@
 //! One module per subcommand. Each opens with its usage, owns its flags and returns the exit
-//! code it finished with.
+//! code it finished with. Which one runs is the command line's business (`cli.rs`): the
+//! commands know nothing of the parser above them.
 
 pub mod api_access;
 pub mod completions;
-pub mod confirm;
 pub mod job_files;
 pub mod man;
 pub mod report;
 pub mod sandbox;
 pub mod send;
+mod signals;
 pub mod status;
 pub mod tickets;
-pub mod unattended;
 pub mod validate;
 
-use crate::cli::Command;
-use crate::exit::{CmdResult, Failure};
-
-pub fn run(command: Command) -> CmdResult {
-    match command {
-        Command::Validate(args) => validate::run(args),
-        Command::Send(args) => send::run(*args),
-        Command::Status(args) => status::run(args),
-        Command::Report(args) => report::run(args),
-        Command::Tickets(args) => tickets::run(args),
-        Command::Sandbox(args) => sandbox::run(args),
-        Command::Completions(args) => completions::run(args),
-        Command::Man(args) => man::run(args),
-    }
-}
+use crate::exit::Failure;
 
 /// The tokio runtime for the commands that talk HTTP.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {

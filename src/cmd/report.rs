@@ -18,6 +18,7 @@ use anyhow::{Context, anyhow};
 use super::job_files::JobFileArgs;
 use super::status::{JobStatus, now_ms};
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::files::{Access, open_private};
 use crate::input::{self, InputSource, MessageColumn};
 use crate::journal::history::{self, History};
 use crate::journal::outcomes::{self, OutcomeRecord};
@@ -128,7 +129,6 @@ pub struct RowLine {
     pub line: u64,
     pub ticket_id: String,
     pub status: RowStatus,
-    pub attempts: u32,
     pub message_id: Option<String>,
     pub posted_at: Option<String>,
     pub error_kind: Option<String>,
@@ -239,7 +239,6 @@ impl JobRows {
                         line: row.line,
                         ticket_id: row.ticket_id,
                         status: RowStatus::Pending,
-                        attempts: 0,
                         message_id: None,
                         posted_at: None,
                         error_kind: None,
@@ -289,7 +288,6 @@ impl JobRows {
                 line: record.line,
                 ticket_id: record.ticket_id,
                 status,
-                attempts: record.attempts,
                 message_id: record.message_id,
                 posted_at,
                 error_kind,
@@ -336,9 +334,5 @@ impl JobRows {
 
 /// Creates (or replaces) the file with mode 0600: the report is customer data.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).write(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
+    open_private(path, Access::Replace)?.write_all(bytes)
 }

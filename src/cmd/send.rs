@@ -8,36 +8,41 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 
 use super::api_access::{API_ACCESS_HELP, ApiAccessArgs, DEFAULT_BASE_URL};
-use super::confirm::{self, Asking, Plan};
-use super::unattended::UnattendedArgs;
 use crate::api::{ApiClient, ClientOptions, Credentials, Secret};
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::input::template::MessageArgs;
 use crate::input::{self, InputArgs, InputSource};
+use crate::journal::ledger::LEDGER_ENV;
+use crate::journal::summary::{RunSummary, SummaryFile};
 use crate::journal::{self, OpenJob, ResumeState};
-use crate::ledger::LEDGER_ENV;
 use crate::output::{self, Level};
 use crate::pipeline::{
-    self, Goal, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings, StopSignal, Tally,
+    self, InDoubtPolicy, Policy, RateGate, RetryPolicy, Settings, StopSignal, Tally,
 };
 use crate::rate::{Rate, RateSetting};
 use crate::sandbox::{self, SandboxConfig};
-use crate::summary::{Counts, RunSummary, SummaryFile};
-use crate::template::MessageArgs;
 
+mod confirm;
+mod deadline;
 mod job;
 mod preflight;
-mod report;
+mod printer;
+mod progress;
+mod unattended;
 mod watch;
 
+use confirm::{Asking, Plan};
 use job::{
     Rehearsal, Spool, durability, first_to_send, job_files, job_name, job_source, journal_failure,
     open_ledger,
 };
-use report::{
-    exit_code, log_preview, print_problems, print_rehearsal_place, print_sandbox_report,
+use printer::{
+    counts_of, exit_code, log_preview, print_problems, print_rehearsal_place, print_sandbox_report,
     print_summary, stop_reason,
 };
+use progress::Goal;
+use unattended::UnattendedArgs;
 use watch::Watchers;
 
 const EXAMPLES: &str = "\
@@ -417,7 +422,7 @@ fn send(args: Args, summary: &mut RunSummary) -> CmdResult {
             ))
         })?;
         let stop_reason = stop_reason(&report, canary.is_some());
-        summary.counts = Counts::of(&report);
+        summary.counts = counts_of(&report);
         summary.rate_limit = report.pace.limit.map(|(requests, per)| {
             Rate::Limited { requests, per }.to_string()
         });
@@ -491,7 +496,7 @@ async fn connect(
         base_url,
         credentials,
         timeout: args.timeout,
-        max_connections: usize::from(args.concurrency),
+        idle_connections: usize::from(args.concurrency),
         abandon_unacknowledged_after: abandon_unacknowledged_after(args.timeout, args.settle),
         extra_roots: args.api.extra_roots()?,
     })
@@ -601,7 +606,7 @@ fn run_budget(args: &Args, resume: &ResumeState) -> (Option<u64>, Option<u64>) {
 /// What the confirmation question shows.
 fn plan<'a>(
     args: &Args,
-    report: &input::Report,
+    report: &input::Findings,
     resume: &ResumeState,
     max_rows: Option<u64>,
     first: Option<&'a input::Preview>,

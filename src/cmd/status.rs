@@ -16,12 +16,13 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::job_files::JobFileArgs;
+use crate::duration::for_people;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::journal::history::{self, History, RunHistory};
+use crate::journal::summary::RunSummary;
 use crate::journal::{self, JobFiles, outcomes};
 use crate::output::timestamp;
-use crate::pipeline::{CLOSED_REASON, format_duration};
-use crate::summary::RunSummary;
+use crate::pipeline::CLOSED_REASON;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -323,7 +324,7 @@ impl JobStatus {
                 (_, Some(0)) => String::new(),
                 (Some(eta), Some(remaining)) => format!(
                     "; at that rate the {remaining} remaining rows take {}",
-                    format_duration(Duration::from_secs(eta))
+                    for_people(Duration::from_secs(eta))
                 ),
                 _ => String::new(),
             };
@@ -385,7 +386,7 @@ impl RunStatus {
         let took = match (self.started_ms, self.ended_ms) {
             (Some(start), Some(end)) => format!(
                 " ({})",
-                format_duration(Duration::from_millis(end.saturating_sub(start)))
+                for_people(Duration::from_millis(end.saturating_sub(start)))
             ),
             _ => String::new(),
         };

@@ -1,7 +1,6 @@
 //! `bulk-reply tickets`: list the portal's tickets as CSV, page by page, ready to feed
 //! `send --template`. Reads only; within the same rate limit as `send`.
 
-use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,12 +8,14 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use super::api_access::{API_ACCESS_HELP, ApiAccessArgs};
-use crate::api::{ApiClient, ApiError, ClientOptions, ErrorClass, TicketSummary};
+use super::signals::stop_on_signals;
+use crate::api::{ApiClient, ClientOptions, TicketSummary};
 use crate::duration::parse_duration;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::fields;
-use crate::output::{self, Level};
-use crate::pipeline::{RateGate, RetryPolicy, StopSignal};
+use crate::files::{Access, open_private, with_suffix};
+use crate::output::{self, Level, plural};
+use crate::pipeline::{RateGate, RetryPolicy, StopSignal, read_within_limit};
 use crate::rate::RateSetting;
 
 const EXAMPLES: &str = "\
@@ -135,18 +136,13 @@ pub fn run(args: Args) -> CmdResult {
     let gate = RateGate::new(args.rate, None).map_err(|e| Failure::bad_input(anyhow!(e)))?;
     // The list is written beside the output file and moved over it only once complete, so
     // a refused token or a lost connection never empties a file a job may depend on.
-    let partial = args.output.as_ref().map(|path| {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".partial");
-        std::path::PathBuf::from(name)
-    });
+    let partial = args
+        .output
+        .as_ref()
+        .map(|path| with_suffix(path, ".partial"));
     let out: Box<dyn Write> = match &partial {
         Some(path) => {
-            let mut options = OpenOptions::new();
-            options.create(true).write(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let file = options.open(path).map_err(|e| {
+            let file = open_private(path, Access::Replace).map_err(|e| {
                 Failure::bad_input(anyhow!("cannot create {}: {e}", path.display()))
             })?;
             Box::new(file)
@@ -160,7 +156,7 @@ pub fn run(args: Args) -> CmdResult {
             base_url: args.api.base_url.clone(),
             credentials,
             timeout: args.timeout,
-            max_connections: 1,
+            idle_connections: 1,
             // Reads only: a request given up on can land later without harm.
             abandon_unacknowledged_after: args.timeout,
             extra_roots: args.api.extra_roots()?,
@@ -170,7 +166,15 @@ pub fn run(args: Args) -> CmdResult {
             .authenticate()
             .await
             .map_err(|e| Failure::stopped(anyhow!("{e}")))?;
-        list_all(&args, &client, &gate, &mut csv).await
+        // Ctrl-C or SIGTERM ends the listing between requests; the output is left as it was.
+        let stop = StopSignal::default();
+        let signals = stop_on_signals(&stop);
+        let listed = list_all(&args, &client, &gate, &stop, &mut csv).await;
+        if let Some(task) = signals {
+            task.abort();
+            let _ = task.await;
+        }
+        listed
     });
     let where_to = args
         .output
@@ -232,11 +236,11 @@ async fn list_all<W: Write>(
     args: &Args,
     client: &ApiClient,
     gate: &RateGate,
+    stop: &StopSignal,
     csv: &mut csv::Writer<W>,
 ) -> Result<Counts, Failure> {
     let write_error = |e: csv::Error| Failure::stopped(anyhow!("cannot write the list: {e}"));
     let mut counts = Counts::default();
-    let stop = StopSignal::default();
     let retry = RetryPolicy {
         max_attempts: args.max_attempts,
         initial_delay: args.retry_delay,
@@ -245,9 +249,11 @@ async fn list_all<W: Write>(
     let status = args.status.map(StatusFilter::as_str);
     let source = args.source.map(SourceFilter::as_str);
     for page in 1.. {
-        let listed = fetch_page(client, gate, &stop, &retry, page, status, source)
-            .await
-            .map_err(|e| Failure::stopped(anyhow!("page {page} of the ticket list: {e}")))?;
+        let listed = read_within_limit(gate, stop, &retry, || {
+            client.list_tickets(page, status, source)
+        })
+        .await
+        .map_err(|e| Failure::stopped(anyhow!("page {page} of the ticket list: {e}")))?;
         if page == 1 {
             // Only now: a refused first request leaves the output empty, not a bare header.
             csv.write_record(HEADER).map_err(write_error)?;
@@ -286,13 +292,6 @@ async fn list_all<W: Write>(
     Ok(counts)
 }
 
-fn plural(count: u64, noun: &str) -> String {
-    match count {
-        1 => format!("1 {noun}"),
-        _ => format!("{count} {noun}s"),
-    }
-}
-
 fn record(ticket: &TicketSummary) -> [&str; 6] {
     [
         ticket.id.as_str(),
@@ -302,41 +301,4 @@ fn record(ticket: &TicketSummary) -> [&str; 6] {
         ticket.source.as_str(),
         ticket.created_at.as_deref().unwrap_or(""),
     ]
-}
-
-/// One page, through the gate, retried like a row of `send`: 429 and server trouble are
-/// retried after a pause, anything else ends the listing.
-async fn fetch_page(
-    client: &ApiClient,
-    gate: &RateGate,
-    stop: &StopSignal,
-    retry: &RetryPolicy,
-    page: u64,
-    status: Option<&str>,
-    source: Option<&str>,
-) -> Result<crate::api::TicketPage, ApiError> {
-    let mut schedule = retry.schedule();
-    let mut tries = 0;
-    loop {
-        let departure = gate.acquire(stop).await;
-        tries += 1;
-        let error = match client.list_tickets(page, status, source).await {
-            Ok(reply) => {
-                if let Some(departure) = departure {
-                    gate.answered(departure, &reply.limits);
-                }
-                return Ok(reply.value);
-            }
-            Err(error) => error,
-        };
-        if let Some(departure) = departure {
-            gate.failed(departure, &error);
-        }
-        if error.class() != ErrorClass::Retryable || tries >= retry.max_attempts {
-            return Err(error);
-        }
-        let delay = schedule.next_delay(error.limits.retry_after);
-        tracing::debug!(page, ?delay, "retrying: {error}");
-        tokio::time::sleep(delay).await;
-    }
 }

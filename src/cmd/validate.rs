@@ -6,9 +6,9 @@ use std::io::{self, Write};
 use anyhow::anyhow;
 
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::input::template::MessageArgs;
 use crate::input::{self, InputArgs};
 use crate::rate::RateSetting;
-use crate::template::MessageArgs;
 
 const EXAMPLES: &str = "\
 Examples:

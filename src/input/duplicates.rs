@@ -13,18 +13,16 @@
 //! is sorted to bring each ticket's rows together. A ticket never spans two buckets, so two
 //! threads share the buckets.
 
-use std::hash::BuildHasher;
 use std::thread;
 
-use foldhash::quality::FixedState;
+use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
 
-use super::report::ReportBuilder;
+use super::findings::FindingsBuilder;
 use super::row::RowView;
 
 // Fixed seeds: the same file gives the same result on every run.
-const TICKET_HIGH: FixedState = FixedState::with_seed(0x7469_635f_6869_6768);
-const TICKET_LOW: FixedState = FixedState::with_seed(0x7469_635f_6c6f_7721);
-const MESSAGE: FixedState = FixedState::with_seed(0x6d65_7373_6167_6521);
+const TICKET_SEED: u64 = 0x7469_635f_6869_6768;
+const MESSAGE_SEED: u64 = 0x6d65_7373_6167_6521;
 
 const BUCKET_BITS: u32 = 8;
 
@@ -58,8 +56,7 @@ impl Duplicates {
     pub(crate) fn record(&mut self, ticket_id: &str, row: &RowView) {
         // A false match would need a 128-bit collision of ticket ids; two messages to one
         // ticket colliding in 64 bits is as unlikely.
-        let ticket = (u128::from(TICKET_HIGH.hash_one(ticket_id)) << 64)
-            | u128::from(TICKET_LOW.hash_one(ticket_id));
+        let ticket = xxh3_128_with_seed(ticket_id.as_bytes(), TICKET_SEED);
         let bucket = (ticket >> (u128::BITS - BUCKET_BITS)) as usize;
         self.buckets[bucket].push(Seen {
             ticket,
@@ -68,7 +65,7 @@ impl Duplicates {
         });
     }
 
-    pub(crate) fn report(mut self, allow_duplicates: bool, report: &mut ReportBuilder) {
+    pub(crate) fn report(mut self, allow_duplicates: bool, report: &mut FindingsBuilder) {
         let (first_half, second_half) = self.buckets.split_at_mut(1 << (BUCKET_BITS - 1));
         let other = thread::scope(|scope| {
             let other = scope.spawn(|| report_buckets(second_half, allow_duplicates));
@@ -84,8 +81,8 @@ impl Duplicates {
     }
 }
 
-fn report_buckets(buckets: &mut [Vec<Seen>], allow_duplicates: bool) -> ReportBuilder {
-    let mut report = ReportBuilder::default();
+fn report_buckets(buckets: &mut [Vec<Seen>], allow_duplicates: bool) -> FindingsBuilder {
+    let mut report = FindingsBuilder::default();
     for bucket in buckets {
         sort_by_ticket(bucket);
         for ticket_rows in bucket.chunk_by(|a, b| a.ticket == b.ticket) {
@@ -116,11 +113,11 @@ fn sort_by_ticket(rows: &mut [Seen]) {
 fn reader_hash(scratch: &mut String, message: &str) -> u64 {
     scratch.clear();
     crate::api::normalise_into(message, scratch);
-    MESSAGE.hash_one(scratch.as_str())
+    xxh3_64_with_seed(scratch.as_bytes(), MESSAGE_SEED)
 }
 
 /// `ticket_rows`: every row of one ticket, sorted by message, then line.
-fn report_ticket(ticket_rows: &[Seen], allow_duplicates: bool, report: &mut ReportBuilder) {
+fn report_ticket(ticket_rows: &[Seen], allow_duplicates: bool, report: &mut FindingsBuilder) {
     let first_line = ticket_rows.iter().map(|seen| seen.line).min().unwrap_or(0);
     let messages: Vec<&[Seen]> = ticket_rows
         .chunk_by(|a, b| a.message == b.message)
@@ -158,7 +155,7 @@ fn report_ticket(ticket_rows: &[Seen], allow_duplicates: bool, report: &mut Repo
 mod tests {
     use super::*;
 
-    fn report_of(rows: &[(&str, &str)], allow_duplicates: bool) -> crate::input::Report {
+    fn report_of(rows: &[(&str, &str)], allow_duplicates: bool) -> crate::input::Findings {
         let mut duplicates = Duplicates::default();
         for (index, (ticket_id, message)) in rows.iter().enumerate() {
             let row = RowView {
@@ -169,7 +166,7 @@ mod tests {
             };
             duplicates.record(ticket_id.trim(), &row);
         }
-        let mut report = ReportBuilder::default();
+        let mut report = FindingsBuilder::default();
         duplicates.report(allow_duplicates, &mut report);
         report.finish()
     }

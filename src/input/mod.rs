@@ -4,7 +4,7 @@
 //!
 //! Two ways in:
 //! - [`read_rows`]: an iterator of owned [`Row`]s, for sending;
-//! - [`validate`]: one pass over the whole input that returns a [`Report`] of every problem.
+//! - [`validate`]: one pass over the whole input that returns a [`Findings`] of every problem.
 //!
 //! Memory stays flat whatever the input size: one record at a time in a reused buffer, and
 //! for duplicate detection 32 bytes per row (see `duplicates`).
@@ -14,22 +14,29 @@ mod columns;
 mod csv;
 mod decode;
 mod duplicates;
+mod findings;
 mod ndjson;
 mod records;
-mod report;
 mod row;
 mod rules;
+pub(crate) mod template;
 mod validation;
 mod workbook;
 
-pub use args::{InputArgs, InputFormat, InputSource};
-pub use columns::{MessageColumn, Required as RequiredColumn, loose_eq};
-pub use report::{KEPT_PROBLEMS, Preview, Problem, Report};
-pub use row::{InputError, Numbering, Row, RowError};
-pub use rules::{DEFAULT_MAX_MESSAGE_BYTES, Rules};
-pub use validation::{validate, validate_messages};
+// Public only what the tests and benchmarks use; the rest is the crate's.
+pub use args::{InputFormat, InputSource};
+pub use row::{InputError, Row};
+pub use rules::Rules;
+pub use validation::validate;
 
-use records::{Records, Step};
+pub(crate) use args::InputArgs;
+pub(crate) use columns::{MessageColumn, Required as RequiredColumn, loose_eq};
+pub(crate) use findings::{Findings, Preview};
+pub(crate) use row::RowError;
+pub(crate) use validation::validate_messages;
+
+use records::Records;
+use row::Step;
 
 /// Opens `source` and reads its header. Fails when the input cannot be opened or its header
 /// is unusable (empty file, missing column, unreadable encoding).

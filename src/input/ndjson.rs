@@ -10,8 +10,7 @@ use serde_json::value::RawValue;
 
 use super::columns::{self, MessageColumn, Positions};
 use super::csv::MAX_RECORD_BYTES;
-use super::records::Step;
-use super::row::{InputError, Row, RowError, RowView, quote_value};
+use super::row::{InputError, Row, RowError, RowView, Step, quote_value};
 
 pub(crate) struct NdjsonRecords {
     input: BufReader<Box<dyn Read + Send>>,

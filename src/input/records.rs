@@ -10,17 +10,8 @@ use super::columns::MessageColumn;
 use super::csv::CsvRecords;
 use super::decode;
 use super::ndjson::NdjsonRecords;
-use super::row::{InputError, Numbering, Row, RowError, RowView};
+use super::row::{InputError, Numbering, Row, Step};
 use super::workbook::WorkbookRecords;
-
-/// One step through the input.
-pub(crate) enum Step<'a> {
-    /// A record that passed the reader's checks, borrowed until the next step.
-    Row(RowView<'a>),
-    /// A record that could not be read; the next step goes on after it.
-    Bad(RowError),
-    End,
-}
 
 pub(crate) enum Records {
     Csv(CsvRecords),

@@ -141,3 +141,12 @@ pub(crate) fn quote_value(value: &str) -> String {
     }
     format!("{shown:?}")
 }
+
+/// One step through the input.
+pub(crate) enum Step<'a> {
+    /// A record that passed the reader's checks, borrowed until the next step.
+    Row(RowView<'a>),
+    /// A record that could not be read; the next step goes on after it.
+    Bad(RowError),
+    End,
+}

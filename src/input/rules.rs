@@ -3,8 +3,9 @@
 
 use memchr::memchr;
 
-use super::report::ReportBuilder;
+use super::findings::FindingsBuilder;
 use super::row::{RowView, quote_value};
+use crate::api::{TICKET_ID_MAX_CHARS, is_ticket_id};
 
 /// The API takes messages of any size, but a message this long is almost surely a mistake
 /// (a whole file swallowed, a pasted attachment).
@@ -34,7 +35,7 @@ impl Default for Rules {
 pub(crate) fn check_row<'a>(
     row: &RowView<'a>,
     rules: &Rules,
-    report: &mut ReportBuilder,
+    report: &mut FindingsBuilder,
 ) -> Option<&'a str> {
     let line = Some(row.line);
     let ticket_id = trim(row.ticket_id);
@@ -46,8 +47,8 @@ pub(crate) fn check_row<'a>(
         report.error(
             line,
             format!(
-                "ticketId {} is not a ticket id: ticket ids are tic_ followed by letters and \
-                 digits, like tic_abc12345def678",
+                "ticketId {} is not a ticket id: ticket ids are tic_ followed by 1 to \
+                 {TICKET_ID_MAX_CHARS} letters and digits, like tic_abc12345def678",
                 quote_value(ticket_id)
             ),
         );
@@ -103,26 +104,6 @@ fn trim(text: &str) -> &str {
     }
 }
 
-/// `tic_` followed by one or more ASCII letters and digits.
-fn is_ticket_id(text: &str) -> bool {
-    // A table and no early exit: ids are short, and this runs for every row.
-    const ALPHANUMERIC: [bool; 256] = {
-        let mut table = [false; 256];
-        let mut byte = 0;
-        while byte < 256 {
-            table[byte] = (byte as u8).is_ascii_alphanumeric();
-            byte += 1;
-        }
-        table
-    };
-    text.strip_prefix("tic_").is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .bytes()
-                .fold(true, |all, byte| all & ALPHANUMERIC[usize::from(byte)])
-    })
-}
-
 /// A tag is `<` followed by a letter or `/` (`<p>`, `</p>`, `<br/>`), as opposed to a lone
 /// `<` in text such as "a < b".
 fn has_html_tag(text: &str) -> bool {
@@ -159,10 +140,10 @@ fn line_that_looks_like_a_row(message: &str) -> Option<(u64, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::report::Report;
+    use crate::input::findings::Findings;
 
-    fn check(ticket_id: &str, message: &str, rules: Rules) -> (bool, Report) {
-        let mut report = ReportBuilder::default();
+    fn check(ticket_id: &str, message: &str, rules: Rules) -> (bool, Findings) {
+        let mut report = FindingsBuilder::default();
         let row = RowView {
             line: 7,
             ticket_id,
@@ -176,7 +157,7 @@ mod tests {
         (usable.is_some(), report.finish())
     }
 
-    fn messages(problems: &[crate::input::Problem]) -> Vec<&str> {
+    fn messages(problems: &[crate::input::findings::Problem]) -> Vec<&str> {
         problems.iter().map(|p| p.message.as_str()).collect()
     }
 
@@ -205,6 +186,18 @@ mod tests {
             );
             assert_eq!(report.errors[0].line, Some(7));
         }
+    }
+
+    /// The API issues at most 64 characters after `tic_`: a longer id would validate, then
+    /// come back 404 from every request.
+    #[test]
+    fn a_ticket_id_longer_than_the_api_issues_fails_validation() {
+        let longest = format!("tic_{}", "a".repeat(64));
+        assert!(check(&longest, "<p>x</p>", Rules::default()).0);
+        let too_long = format!("tic_{}", "a".repeat(65));
+        let (usable, report) = check(&too_long, "<p>x</p>", Rules::default());
+        assert!(!usable);
+        assert!(report.errors[0].message.contains("is not a ticket id"));
     }
 
     #[test]

@@ -12,11 +12,11 @@ use std::thread;
 use super::args::InputSource;
 use super::columns::MessageColumn;
 use super::duplicates::Duplicates;
-use super::records::{Records, Step};
-use super::report::{Report, ReportBuilder};
-use super::row::{InputError, RowError, RowView};
+use super::findings::{Findings, FindingsBuilder};
+use super::records::Records;
+use super::row::{InputError, RowError, RowView, Step};
 use super::rules::{self, Rules};
-use crate::template::Composer;
+use super::template::Composer;
 
 /// A batch is sent when it holds this many rows or this much text (a single row can exceed
 /// the latter; the reader caps a record at 16 MiB).
@@ -29,7 +29,7 @@ const BATCHES_IN_FLIGHT: usize = 2;
 /// Reads all of `source` once and checks every row against `rules`. A problem in the file,
 /// even in its header, is part of the report; only an input that cannot be read at all
 /// (missing file, I/O failure) is an `Err`.
-pub fn validate(source: &InputSource, rules: &Rules) -> Result<Report, InputError> {
+pub fn validate(source: &InputSource, rules: &Rules) -> Result<Findings, InputError> {
     validate_messages(source, rules, &Composer::as_written(), 0)
 }
 
@@ -40,8 +40,8 @@ pub fn validate_messages(
     rules: &Rules,
     composer: &Composer,
     preview: usize,
-) -> Result<Report, InputError> {
-    let mut report = ReportBuilder::default();
+) -> Result<Findings, InputError> {
+    let mut report = FindingsBuilder::default();
     report.preview_limit = preview;
     let records = match Records::open(source, composer.message_column()) {
         Ok(records) => records,
@@ -224,7 +224,7 @@ fn read_batches(
 fn check_batches(
     batches: Receiver<Result<Batch, InputError>>,
     rules: &Rules,
-    report: &mut ReportBuilder,
+    report: &mut FindingsBuilder,
     duplicates: &mut Duplicates,
 ) -> Result<(), InputError> {
     for batch in batches {

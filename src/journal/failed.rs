@@ -8,6 +8,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::delivery::{Outcome, OutcomeResult};
+use crate::files::{Access, open_private};
 use crate::input::{RequiredColumn, loose_eq};
 
 const LINE: &str = "line";
@@ -108,11 +109,7 @@ impl FailedRows {
             return Ok(());
         }
         self.rows.sort_by_key(|(line, _)| *line);
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).write(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut writer = csv::Writer::from_writer(options.open(&self.path)?);
+        let mut writer = csv::Writer::from_writer(open_private(&self.path, Access::Replace)?);
         writer.write_record(self.columns.iter().map(|(name, _)| name))?;
         for (_, record) in &self.rows {
             writer.write_record(record)?;

@@ -15,13 +15,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use foldhash::fast::FixedState;
-
 use super::JournalError;
-use super::key::RowKey;
 use super::lines::{self, Line};
 use super::record::{Record, RunRecord};
-use crate::summary::RunSummary;
+use super::summary::RunSummary;
+use crate::delivery::RowKey;
 
 /// The journal's failure kind of a row held for a person (`--in-doubt hold`).
 const HELD_KIND: &str = "in_doubt";
@@ -88,11 +86,6 @@ pub struct RunHistory {
 }
 
 impl RunHistory {
-    /// Rows this run dealt with.
-    pub fn finished(&self) -> u64 {
-        self.sent + self.failed + self.skipped + self.held
-    }
-
     pub fn started_ms(&self) -> Option<u64> {
         self.began.as_ref().map(|b| b.at_ms).or(self.first_ms)
     }
@@ -111,7 +104,6 @@ impl RunHistory {
 pub struct RunStart {
     pub at_ms: u64,
     pub pid: u32,
-    pub input_rows: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +118,13 @@ pub struct MinuteTally {
     pub sent: u64,
     pub failed: u64,
     pub skipped: u64,
+}
+
+impl MinuteTally {
+    /// Rows dealt with in that minute.
+    pub fn total(&self) -> u64 {
+        self.sent + self.failed + self.skipped
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -163,7 +162,7 @@ pub fn read(path: &Path) -> Result<Option<History>, JournalError> {
 #[derive(Default)]
 struct Fold {
     history: History,
-    open: HashMap<RowKey, OpenRow, FixedState>,
+    open: HashMap<RowKey, OpenRow>,
     /// Failure kinds seen, so an open row holds an index rather than a string.
     kinds: Vec<String>,
 }
@@ -186,11 +185,7 @@ impl Fold {
             } => {
                 self.history.input_rows = Some(input_rows);
                 self.history.runs.push(RunHistory {
-                    began: Some(RunStart {
-                        at_ms,
-                        pid,
-                        input_rows,
-                    }),
+                    began: Some(RunStart { at_ms, pid }),
                     ..RunHistory::default()
                 });
             }
@@ -309,12 +304,12 @@ impl Fold {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::record::{HEADER, TARGET_PREFIX, VERSION};
+    use crate::journal::record;
     use std::io::Write;
 
     fn journal(lines: &[String]) -> tempfile::NamedTempFile {
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        let mut text = format!("{HEADER} {VERSION}\n{TARGET_PREFIX}http://api/v1\n");
+        let mut text = record::header("http://api/v1");
         for line in lines {
             text.push_str(line);
         }

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, ErrorKind};
 use std::path::Path;
 
 use super::JournalError;
-use super::record::{HEADER, Record, RunRecord, TARGET_PREFIX, VERSION};
+use super::record::{self, Record, RunRecord};
 
 /// One complete line after the header.
 pub(super) enum Line<'a> {
@@ -60,11 +60,8 @@ pub(super) fn walk(
         let text =
             std::str::from_utf8(&line[..line.len() - 1]).map_err(|_| damaged(line_number))?;
         if line_number == 1 {
-            check_header(path, text)?;
-        } else if let Some(target) = text
-            .strip_prefix(TARGET_PREFIX)
-            .filter(|_| line_number == 2)
-        {
+            record::check_header(path, text)?;
+        } else if let Some(target) = record::decode_target(text).filter(|_| line_number == 2) {
             visit(Line::Target(target));
         } else if let Some(run) = RunRecord::decode(text) {
             visit(Line::Run(run));
@@ -76,7 +73,7 @@ pub(super) fn walk(
         valid_len += read as u64;
     }
     if valid_len == 0 {
-        if line_number == 0 || HEADER.as_bytes().starts_with(&line) {
+        if line_number == 0 || record::is_torn_header(&line) {
             return Ok(None);
         }
         return Err(JournalError::NotOurs {
@@ -84,22 +81,4 @@ pub(super) fn walk(
         });
     }
     Ok(Some(valid_len))
-}
-
-fn check_header(path: &Path, text: &str) -> Result<(), JournalError> {
-    let Some(version) = text
-        .strip_prefix(HEADER)
-        .and_then(|rest| rest.strip_prefix(' '))
-    else {
-        return Err(JournalError::NotOurs {
-            path: path.to_path_buf(),
-        });
-    };
-    match version.parse::<u32>() {
-        Ok(VERSION) => Ok(()),
-        _ => Err(JournalError::Incompatible {
-            path: path.to_path_buf(),
-            found: version.to_string(),
-        }),
-    }
 }

@@ -1,11 +1,12 @@
 //! One run per job: an OS lock on a file beside the journal. The kernel releases it when the
 //! process ends, however it ends, so a lock never outlives its run.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::JournalError;
+use crate::files::{Access, open_private, with_suffix};
 
 /// Held for the whole run; dropping it releases the lock.
 #[derive(Debug)]
@@ -20,11 +21,7 @@ impl JobLock {
             path: path.clone(),
             source,
         };
-        let mut options = OpenOptions::new();
-        options.create(true).truncate(false).read(true).write(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).map_err(io)?;
+        let mut file = open_private(&path, Access::Update).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -102,9 +99,7 @@ impl JobLock {
 }
 
 fn lock_path(journal: &Path) -> PathBuf {
-    let mut name = journal.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
+    with_suffix(journal, ".lock")
 }
 
 #[cfg(test)]

@@ -4,29 +4,34 @@
 //! after a crash simple to reason about.
 
 mod failed;
-pub mod history;
-mod key;
+pub(crate) mod history;
+pub mod ledger;
 mod lines;
 mod lock;
-pub mod outcomes;
+pub(crate) mod outcomes;
 mod record;
 mod results;
 mod resume;
+pub(crate) mod summary;
 mod writer;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use key::RowKey;
-pub use lock::{JobLock, holder as lock_holder};
-pub use resume::{ResumeState, RowState};
-pub(crate) use writer::unix_ms;
-pub use writer::{
-    Durability, JournalHandle, PendingIntents, WriterGone, WriterReport, spawn_writer,
-};
+/// The journal records rows by their key; named here too, where its readers look for it.
+pub use crate::delivery::RowKey;
+pub use crate::files::Durability;
+use crate::files::unix_ms;
+pub use lock::JobLock;
+pub(crate) use lock::holder as lock_holder;
+pub(crate) use resume::ResumeState;
+pub use resume::RowState;
+pub(crate) use writer::JournalHandle;
+pub use writer::spawn_writer;
 
-use record::{HEADER, RunRecord, TARGET_PREFIX, VERSION};
+use crate::files::{Access, open_private, with_suffix};
+use record::RunRecord;
 
 /// Where a job keeps its files.
 #[derive(Debug, Clone)]
@@ -45,7 +50,7 @@ pub enum JournalError {
     Locked { lock: PathBuf, pid: Option<u32> },
     #[error("{} is not a bulk-reply journal; refusing to touch it. Pass another --journal path, or move that file away", .path.display())]
     NotOurs { path: PathBuf },
-    #[error("{} was written by an incompatible version of bulk-reply (format {found}, this build reads {VERSION}); finish the job with that version, or move the journal away to start over (rows already sent would be sent again)", .path.display())]
+    #[error("{} was written by an incompatible version of bulk-reply (format {found}, this build reads {}); finish the job with that version, or move the journal away to start over (rows already sent would be sent again)", .path.display(), record::VERSION)]
     Incompatible { path: PathBuf, found: String },
     #[error("{} is damaged at line {line}; refusing to guess what was delivered. Move it away only if you are sure no row of this job was sent", .path.display())]
     Damaged { path: PathBuf, line: u64 },
@@ -81,7 +86,7 @@ fn other_settled_or_doubtful(skipped: u64, in_doubt: u64) -> String {
 /// What a job's files say, read without creating, changing or locking anything: the plan
 /// shown before the confirmation question comes from here, and answering no must leave
 /// every file as it was. Refuses what [`OpenJob::open`] would refuse.
-pub fn inspect(files: &JobFiles) -> Result<ResumeState, JournalError> {
+pub(crate) fn inspect(files: &JobFiles) -> Result<ResumeState, JournalError> {
     JobLock::check_free(&files.journal)?;
     match resume::load(&files.journal)? {
         Some(loaded) => {
@@ -143,18 +148,15 @@ fn retarget(path: &Path, valid_len: u64, target: &str) -> std::io::Result<u64> {
     let mut out = Vec::with_capacity(valid.len() + target.len());
     out.extend_from_slice(lines.next().unwrap_or_default());
     let mut rest = lines.peekable();
-    if rest
-        .peek()
-        .is_some_and(|line| line.starts_with(TARGET_PREFIX.as_bytes()))
-    {
+    if rest.peek().is_some_and(|line| {
+        std::str::from_utf8(line).is_ok_and(|line| record::decode_target(line).is_some())
+    }) {
         rest.next();
     }
-    out.extend_from_slice(format!("{TARGET_PREFIX}{target}\n").as_bytes());
+    out.extend_from_slice(record::target_line(target).as_bytes());
     rest.for_each(|line| out.extend_from_slice(line));
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".retarget");
-    let temporary = PathBuf::from(temporary);
-    let mut file = open_private(&temporary)?;
+    let temporary = with_suffix(path, ".retarget");
+    let mut file = open_private(&temporary, Access::Append)?;
     file.set_len(0)?;
     file.write_all(&out)?;
     file.sync_all()?;
@@ -195,27 +197,27 @@ impl OpenJob {
                         .map_err(io(&files.journal))?,
                     false => loaded.valid_len,
                 };
-                let journal = open_private(&files.journal).map_err(io(&files.journal))?;
+                let journal =
+                    open_private(&files.journal, Access::Append).map_err(io(&files.journal))?;
                 // Drop a torn tail so the next record starts on a line of its own.
                 journal.set_len(valid_len).map_err(io(&files.journal))?;
                 (loaded.state, journal)
             }
             None => {
                 check_no_foreign_results(files)?;
-                let mut journal = open_private(&files.journal).map_err(io(&files.journal))?;
+                let mut journal =
+                    open_private(&files.journal, Access::Append).map_err(io(&files.journal))?;
                 // Whatever is there is at most a torn header from a run that died at once.
                 journal.set_len(0).map_err(io(&files.journal))?;
                 journal
-                    .write_all(
-                        format!("{HEADER} {VERSION}\n{TARGET_PREFIX}{}\n", files.target).as_bytes(),
-                    )
+                    .write_all(record::header(&files.target).as_bytes())
                     .map_err(io(&files.journal))?;
                 journal.sync_all().map_err(io(&files.journal))?;
                 sync_parent_dir(&files.journal);
                 (ResumeState::default(), journal)
             }
         };
-        let results = open_private(&files.results).map_err(io(&files.results))?;
+        let results = open_private(&files.results, Access::Append).map_err(io(&files.results))?;
         let mut results_len = results.metadata().map_err(io(&files.results))?.len();
         if results_len > resume.results_end {
             // Records written by a run that died before its journal line became durable:
@@ -255,7 +257,7 @@ impl OpenJob {
     pub fn record_run_start(&mut self, input_rows: u64) -> Result<(), JournalError> {
         let mut line = Vec::new();
         RunRecord::Began {
-            at_ms: writer::unix_ms(std::time::SystemTime::now()),
+            at_ms: unix_ms(std::time::SystemTime::now()),
             pid: std::process::id(),
             input_rows,
         }
@@ -272,7 +274,7 @@ impl OpenJob {
 /// Marks the end of a run with its summary (one line of JSON). The run's writer has let go
 /// of the job by now, so the lock is taken again for this one line; if another run took the
 /// job in between, this run's end stays unrecorded rather than landing inside that run.
-pub fn record_run_end(journal: &Path, summary_json: String) -> Result<(), JournalError> {
+pub(crate) fn record_run_end(journal: &Path, summary_json: String) -> Result<(), JournalError> {
     let lock = match JobLock::acquire(journal) {
         Ok(lock) => lock,
         Err(JournalError::Locked { .. }) => return Ok(()),
@@ -280,7 +282,7 @@ pub fn record_run_end(journal: &Path, summary_json: String) -> Result<(), Journa
     };
     let mut line = Vec::new();
     RunRecord::Ended {
-        at_ms: writer::unix_ms(std::time::SystemTime::now()),
+        at_ms: unix_ms(std::time::SystemTime::now()),
         summary: summary_json,
     }
     .encode(&mut line);
@@ -293,15 +295,6 @@ pub fn record_run_end(journal: &Path, summary_json: String) -> Result<(), Journa
     file.sync_data().map_err(io)?;
     drop(lock);
     Ok(())
-}
-
-/// Opens for appending, creating with mode 0600: these files hold customer data.
-fn open_private(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.create(true).read(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
 }
 
 /// Makes a newly created file's directory entry durable too. Best effort: some filesystems

@@ -17,9 +17,6 @@ pub struct OutcomeRecord {
     pub ticket_id: String,
     /// `sent`, `failed`, `skipped` or `in_doubt`.
     pub status: String,
-    #[serde(default)]
-    pub attempts: u32,
-    pub http_status: Option<u16>,
     pub message_id: Option<String>,
     pub reason: Option<String>,
     pub copies: Option<u32>,
@@ -41,8 +38,6 @@ pub struct OutcomeError {
 #[derive(Debug, Clone, Default)]
 pub struct TicketGlimpse {
     pub title: Option<String>,
-    /// `portal`, `email` or `chat`.
-    pub source: Option<String>,
     /// The posted message as the ticket shows it (the `messageId` one).
     pub posted: Option<PostedMessage>,
 }
@@ -57,7 +52,6 @@ pub struct PostedMessage {
 #[serde(rename_all = "camelCase")]
 struct TicketFields {
     title: Option<String>,
-    source: Option<String>,
     #[serde(default)]
     messages: Vec<MessageFields>,
 }
@@ -92,7 +86,6 @@ impl OutcomeRecord {
         });
         TicketGlimpse {
             title: fields.title,
-            source: fields.source,
             posted,
         }
     }

@@ -28,12 +28,54 @@
 
 use std::io::Write;
 
-use super::key::RowKey;
+use std::path::Path;
 
-pub const HEADER: &str = "bulk-reply journal";
+use super::JournalError;
+use crate::delivery::RowKey;
+
+pub(super) const HEADER: &str = "bulk-reply journal";
 /// The second line: the API the job posts to (`target https://…/v1`).
-pub const TARGET_PREFIX: &str = "target ";
-pub const VERSION: u32 = 1;
+const TARGET_PREFIX: &str = "target ";
+pub(super) const VERSION: u32 = 1;
+
+/// The first two lines of a new journal: the format's name and version, and the target.
+pub(super) fn header(target: &str) -> String {
+    format!("{HEADER} {VERSION}\n{}", target_line(target))
+}
+
+/// The second line, naming the API the job posts to.
+pub(super) fn target_line(target: &str) -> String {
+    format!("{TARGET_PREFIX}{target}\n")
+}
+
+/// The target a second line names, if it is a target line.
+pub(super) fn decode_target(line: &str) -> Option<&str> {
+    line.strip_prefix(TARGET_PREFIX)
+}
+
+/// What a run that died at once may leave: nothing, or the start of the first line.
+pub(super) fn is_torn_header(bytes: &[u8]) -> bool {
+    HEADER.as_bytes().starts_with(bytes)
+}
+
+/// The first line says whose file this is and which version of the format it holds.
+pub(super) fn check_header(path: &Path, text: &str) -> Result<(), JournalError> {
+    let Some(version) = text
+        .strip_prefix(HEADER)
+        .and_then(|rest| rest.strip_prefix(' '))
+    else {
+        return Err(JournalError::NotOurs {
+            path: path.to_path_buf(),
+        });
+    };
+    match version.parse::<u32>() {
+        Ok(VERSION) => Ok(()),
+        _ => Err(JournalError::Incompatible {
+            path: path.to_path_buf(),
+            found: version.to_string(),
+        }),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {

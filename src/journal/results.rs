@@ -45,6 +45,17 @@ const RECOUNTED_REASON: &str = "counted again at the end of the run: the message
 
 const HELD_REASON: &str = "a request may have posted the message, which was not found on the ticket after the settle period; --in-doubt hold never posts twice: check the ticket, then run again with --in-doubt resend to post it";
 
+impl<'a> ResultRecord<'a> {
+    /// A delivered row's answer and the ticket it returned. The message id is left out when
+    /// empty: the server accepted the message but it could not be recognised on the ticket,
+    /// and no id is better than a wrong one.
+    fn delivered(&mut self, http_status: u16, message_id: &'a str, ticket: &'a RawValue) {
+        self.http_status = Some(http_status);
+        self.message_id = Some(message_id).filter(|id| !id.is_empty());
+        self.ticket = Some(ticket);
+    }
+}
+
 /// Appends the outcome's record, with its newline, to `out`.
 pub fn encode(outcome: &Outcome, out: &mut Vec<u8>) {
     let job = &outcome.job;
@@ -68,15 +79,11 @@ pub fn encode(outcome: &Outcome, out: &mut Vec<u8>) {
             ticket,
             copies,
         } => {
-            record.http_status = Some(*http_status);
+            record.delivered(*http_status, message_id, ticket);
             record.copies = *copies;
             if record.doubled {
                 record.reason = Some(DOUBLED_REASON);
             }
-            // Empty when the server accepted the message but it could not be recognised on
-            // the ticket: no id rather than a wrong one.
-            record.message_id = Some(message_id.as_str()).filter(|id| !id.is_empty());
-            record.ticket = Some(ticket);
         }
         OutcomeResult::Failed { error, .. } => {
             record.http_status = error.http_status;
@@ -100,9 +107,7 @@ pub fn encode(outcome: &Outcome, out: &mut Vec<u8>) {
             ticket,
             copies,
         } => {
-            record.http_status = Some(*http_status);
-            record.message_id = Some(message_id.as_str()).filter(|id| !id.is_empty());
-            record.ticket = Some(ticket);
+            record.delivered(*http_status, message_id, ticket);
             record.copies = Some(*copies);
             record.reason = Some(RECOUNTED_REASON);
         }

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::JournalError;
-use super::key::RowKey;
 use super::lines::{self, Line};
 use super::record::Record;
+use crate::delivery::RowKey;
 
 /// Where an earlier run left a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

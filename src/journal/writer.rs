@@ -10,24 +10,17 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::failed::FailedRows;
-use super::key::RowKey;
+use super::ledger::LedgerWriter;
 use super::record::Record;
 use super::{JobLock, JournalError, OpenJob, results};
+use crate::delivery::RowKey;
 use crate::delivery::{Outcome, OutcomeResult};
-use crate::ledger::LedgerWriter;
-
-/// Whether each group is fsynced. `Unsafe` exists only to measure what durability costs
-/// (the group-commit benchmark); a crash with it can lose or double rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    Fsync,
-    Unsafe,
-}
+use crate::files::{Durability, unix_ms};
 
 /// The most entries one group holds; bounds the memory of a commit.
 const MAX_GROUP: usize = 1024;
@@ -102,9 +95,10 @@ impl PendingIntents {
     }
 }
 
-/// Where the failed rows went, for the end-of-run summary.
+/// What the writer leaves behind once it is done: where the failed rows went, for the
+/// end-of-run summary.
 #[derive(Debug)]
-pub struct WriterReport {
+pub struct Written {
     pub failed_rows_file: Option<PathBuf>,
 }
 
@@ -115,10 +109,7 @@ pub fn spawn_writer(
     ledger: Option<LedgerWriter>,
     durability: Durability,
     on_durable: impl FnMut(&Outcome) + Send + 'static,
-) -> (
-    JournalHandle,
-    JoinHandle<Result<WriterReport, JournalError>>,
-) {
+) -> (JournalHandle, JoinHandle<Result<Written, JournalError>>) {
     let (tx, rx) = mpsc::channel::<Entry>(MAX_GROUP);
     let thread = std::thread::Builder::new()
         .name("journal-writer".into())
@@ -139,7 +130,7 @@ fn write_until_closed(
     mut files: GroupWriter,
     mut rx: mpsc::Receiver<Entry>,
     mut on_durable: impl FnMut(&Outcome),
-) -> Result<WriterReport, JournalError> {
+) -> Result<Written, JournalError> {
     // The receiving side is async; a one-thread runtime gives this thread a receive with a
     // time limit.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -309,7 +300,7 @@ impl GroupWriter {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<WriterReport, JournalError> {
+    fn finish(mut self) -> Result<Written, JournalError> {
         self.sync()?;
         self.failed.write().map_err(io(self.failed.path()))?;
         self.results.sync_all().map_err(io(&self.results_path))?;
@@ -318,7 +309,7 @@ impl GroupWriter {
             .failed
             .has_rows()
             .then(|| self.failed.path().to_path_buf());
-        Ok(WriterReport { failed_rows_file })
+        Ok(Written { failed_rows_file })
     }
 }
 
@@ -379,12 +370,6 @@ const HELD_KIND: &str = "in_doubt";
 
 /// The journal's kind for a row whose message had already reached the ticket.
 const ALREADY_DELIVERED_KIND: &str = "already_delivered";
-
-pub(crate) fn unix_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
     move |source| JournalError::Io {

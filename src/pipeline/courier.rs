@@ -8,14 +8,14 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::breaker::RunBreaker;
-use super::progress::Tally;
 use super::protocol::{
     Event, Policy, PostReply, ReadReply, RowProtocol, Step, refused_for_this_ticket,
 };
 use super::rate_gate::{Departure, RateGate};
 use super::stop::{StopLevel, StopSignal};
+use super::tally::Tally;
 use crate::api::{ApiClient, ApiError, ErrorKind, count_delivered};
-use crate::delivery::{Job, Outcome, OutcomeResult};
+use crate::delivery::{Delivery as Job, Outcome, OutcomeResult};
 use crate::journal::JournalHandle;
 
 /// Everything a delivery needs, shared by all rows in flight.

@@ -8,15 +8,15 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
-use super::progress::Tally;
 use super::stop::{StopLevel, StopSignal};
-use crate::delivery::{Doubt, Job};
+use super::tally::Tally;
+use crate::delivery::{Delivery, Doubt};
+use crate::journal::ledger::LedgerIndex;
 use crate::journal::{ResumeState, RowState};
-use crate::ledger::LedgerIndex;
 
 /// The rows of the input, in order, as jobs. An `Err` is a row that can no longer be read
 /// (the file changed since it was validated); it stops the run.
-pub type Jobs = Box<dyn Iterator<Item = Result<Job, String>>>;
+pub type Jobs = Box<dyn Iterator<Item = Result<Delivery, String>>>;
 
 /// Opens the input on the feeder's own thread (readers need not be `Send`).
 pub type JobSource = Box<dyn FnOnce() -> Jobs + Send>;
@@ -37,7 +37,7 @@ pub fn spawn_feeder(
     jobs: JobSource,
     resume: ResumeState,
     mut ledger: Option<LedgerIndex>,
-    workers: mpsc::Sender<Job>,
+    workers: mpsc::Sender<Delivery>,
     max_rows: Option<u64>,
     stop: StopSignal,
     tally: Arc<Tally>,

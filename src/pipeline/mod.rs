@@ -10,11 +10,11 @@ mod breaker;
 mod courier;
 mod feed;
 mod pace;
-mod progress;
 mod protocol;
 mod rate_gate;
 mod retry;
 mod stop;
+mod tally;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,11 +24,11 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 pub use feed::{FeedEnd, JobSource, Jobs};
-pub use progress::{Goal, Progress, ProgressView, Tally, format_duration};
 pub use protocol::{CLOSED_REASON, InDoubtPolicy, Policy};
 pub use rate_gate::RateGate;
-pub use retry::RetryPolicy;
+pub use retry::{RetryPolicy, read_within_limit};
 pub use stop::{StopCause, StopLevel, StopSignal};
+pub use tally::Tally;
 
 use crate::api::ApiClient;
 use crate::journal::{Durability, JournalError, OpenJob, spawn_writer};

@@ -1,10 +1,17 @@
-//! When to try a row again. The one place that knows about the `backoff` crate (marked
+//! When to try a request again. The one place that knows about the `backoff` crate (marked
 //! unmaintained upstream, RUSTSEC-2025-0012): swapping it for `backon` touches only this file.
+//! A row of `send` is retried by its protocol (a post may not simply be repeated); a read
+//! that may, such as a page of the ticket list, is retried by [`read_within_limit`].
 
+use std::future::Future;
 use std::time::Duration;
 
 use backoff::ExponentialBackoff;
 use backoff::backoff::Backoff;
+
+use super::rate_gate::RateGate;
+use super::stop::{StopLevel, StopSignal};
+use crate::api::{ApiError, ErrorClass, Reply};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -49,6 +56,70 @@ impl RetrySchedule {
             .unwrap_or(self.max_delay)
             .min(self.max_delay);
         server_asks.map_or(ours, |asked| ours.max(asked))
+    }
+}
+
+/// Why a read retried within the rate limit ended without an answer.
+#[derive(Debug)]
+pub enum GaveUp {
+    /// The stop signal was raised (Ctrl-C, SIGTERM): no request is left to make.
+    Stopped,
+    /// A failure not worth another attempt, or the last attempt's.
+    Failed(ApiError),
+}
+
+impl std::fmt::Display for GaveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GaveUp::Stopped => f.write_str("interrupted"),
+            GaveUp::Failed(error) => error.fmt(f),
+        }
+    }
+}
+
+/// A read that may be repeated without harm, within the rate limit and as the row protocol
+/// retries: every attempt waits for the gate and tells it the answer (a 429 holds back every
+/// user of the gate), a retryable failure waits the next pause of `policy` (never less than
+/// the server's `retry-after`), anything else ends it. A graceful stop ends the wait and
+/// abandons the request in flight: a read given up on changes nothing.
+pub async fn read_within_limit<T, F, Fut>(
+    gate: &RateGate,
+    stop: &StopSignal,
+    policy: &RetryPolicy,
+    mut read: F,
+) -> Result<T, GaveUp>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Reply<T>, ApiError>>,
+{
+    let mut schedule = policy.schedule();
+    let mut tries = 0;
+    loop {
+        let Some(departure) = gate.acquire(stop).await else {
+            return Err(GaveUp::Stopped);
+        };
+        tries += 1;
+        let answer = tokio::select! {
+            answer = read() => answer,
+            _ = stop.reached(StopLevel::Graceful) => return Err(GaveUp::Stopped),
+        };
+        let error = match answer {
+            Ok(reply) => {
+                gate.answered(departure, &reply.limits);
+                return Ok(reply.value);
+            }
+            Err(error) => error,
+        };
+        gate.failed(departure, &error);
+        if error.class() != ErrorClass::Retryable || tries >= policy.max_attempts {
+            return Err(GaveUp::Failed(error));
+        }
+        let delay = schedule.next_delay(error.limits.retry_after);
+        tracing::debug!(?delay, "retrying: {error}");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.reached(StopLevel::Graceful) => return Err(GaveUp::Stopped),
+        }
     }
 }
 

@@ -166,20 +166,15 @@ impl Faults {
     }
 }
 
-/// A stable hash of one (ticket, message) pair: FNV-1a, chosen over `std`'s hasher because
-/// its output is fixed forever, so a seed reproduces the same faults across Rust releases.
+/// A stable hash of one (ticket, message) pair: XXH3, the hash the journal's row keys use,
+/// chosen over `std`'s hasher because its output is fixed forever, so a seed reproduces the
+/// same faults across Rust releases.
 pub fn pair_hash(ticket_id: &str, message: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for &byte in bytes {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    feed(ticket_id.as_bytes());
-    feed(&[0xff]); // not valid UTF-8, so ("ab","c") and ("a","bc") differ
-    feed(message.as_bytes());
-    hash
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(ticket_id.as_bytes());
+    hasher.update(&[0xff]); // not valid UTF-8, so ("ab","c") and ("a","bc") differ
+    hasher.update(message.as_bytes());
+    hasher.digest()
 }
 
 /// SplitMix64's finalizer: spreads every input bit over the whole output.

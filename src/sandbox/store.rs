@@ -9,14 +9,16 @@
 //! would. The answer to a POST is the primary's and shows everything.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Serialize, Serializer};
 
 use super::clock::ServerClock;
 use super::faults::{Fault, Faults, pair_hash};
 use super::report::StoreFigures;
-use super::world::{Source, Status, TicketSeed, World, is_well_formed_ticket_id};
+use super::world::{Source, Status, TicketSeed, World};
+use crate::api::is_ticket_id;
+use crate::files::unix_ms;
 
 struct Ticket {
     id: String,
@@ -251,7 +253,7 @@ impl Store {
         if let Some(&index) = self.index_of.get(id) {
             return Some(index);
         }
-        if !self.open_world || !is_well_formed_ticket_id(id) {
+        if !self.open_world || !is_ticket_id(id) {
             return None;
         }
         let seed = TicketSeed {
@@ -343,7 +345,7 @@ impl Store {
             posted_differently,
             // Taken under the store's lock: storing order and `Instant` order agree.
             stored_at: Instant::now(),
-            stored_at_unix_ms: unix_ms_now(),
+            stored_at_unix_ms: unix_ms(SystemTime::now()),
         });
         self.log.push((index, ticket.messages.len() - 1));
         Ok(to_json(&ticket.view(Horizon::Now)))
@@ -400,14 +402,6 @@ impl Store {
             stale_reads: self.stale_reads,
         }
     }
-}
-
-fn unix_ms_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
 }
 
 /// Serializing our own types to a Vec cannot fail (no maps with non-string keys, no I/O).

@@ -593,7 +593,7 @@ impl Timeline {
             .bars
             .iter()
             .map(|bar| match bar {
-                Bar::Counts { tally, .. } => tally.sent + tally.skipped + tally.failed,
+                Bar::Counts { tally, .. } => tally.total(),
                 Bar::RunStart { .. } => 0,
             })
             .max()
@@ -683,7 +683,7 @@ fn counted(n: u64, thing: &str) -> String {
 /// Escapes text for HTML content and attribute values.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    crate::template::push_html_escaped(&mut out, text);
+    crate::input::template::push_html_escaped(&mut out, text);
     out
 }
 
@@ -875,7 +875,6 @@ mod tests {
             line,
             ticket_id: format!("tic_{line}"),
             status,
-            attempts: 1,
             message_id: None,
             posted_at: None,
             error_kind: None,

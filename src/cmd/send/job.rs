@@ -2,20 +2,22 @@
 //! them again), its rows as jobs keyed by content, and standard input spooled to disk.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
 use super::Args;
 use crate::cmd::job_files::default_job_file;
-use crate::delivery::Job;
+use crate::delivery::Delivery;
+use crate::delivery::RowKey;
 use crate::exit::Failure;
+use crate::files::Durability;
+use crate::files::{Access, open_private, with_suffix};
+use crate::input::template::Composer;
 use crate::input::{self, InputSource};
-use crate::journal::{Durability, JobFiles, JournalError, ResumeState, RowKey, RowState};
-use crate::ledger::{self, Ledger};
+use crate::journal::ledger::{self, Ledger};
+use crate::journal::{JobFiles, JournalError, ResumeState, RowState};
 use crate::pipeline::{JobSource, Jobs};
-use crate::template::Composer;
 
 /// Where a rehearsal (`--sandbox`) keeps its journal, its ledger and, unless given, its
 /// results and failed rows: a new directory under the system's temporary directory for
@@ -134,12 +136,6 @@ pub(super) fn open_ledger(
     Ledger::open(&path, &files.target, job).map_err(|e| Failure::bad_input(anyhow!(e)))
 }
 
-pub(super) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = OsString::from(path.as_os_str());
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 /// `BULK_REPLY_UNSAFE_NO_FSYNC=1` exists for the group-commit benchmark only: it measures
 /// what durability costs. Never use it for a real job.
 pub(super) fn durability() -> Durability {
@@ -196,7 +192,7 @@ pub(super) fn jobs_from(
         // A deliberate repeat is meant to arrive again: the ledger does not stop it.
         let delivery_key = (key == RowKey::of(&row.ticket_id, &row.message))
             .then(|| ledger::delivery_key(&row.ticket_id, &row.message));
-        Ok(Job {
+        Ok(Delivery {
             line: row.line,
             ticket_id: row.ticket_id,
             message: row.message,
@@ -227,12 +223,7 @@ impl Spool {
         // Named for this process: a second run of the same job must not overwrite the input
         // of the first before the job's lock refuses it.
         let path = with_suffix(results, &format!(".stdin.{}", std::process::id()));
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).write(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(&path)
+        let mut file = open_private(&path, Access::Replace)
             .map_err(|e| Failure::bad_input(anyhow!("cannot create {}: {e}", path.display())))?;
         // From here on the file exists; the guard removes it whatever happens next.
         let spool = Spool { path };

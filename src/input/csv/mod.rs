@@ -10,8 +10,7 @@ use memchr::{memchr, memchr_iter};
 
 use self::scan::{QuoteFault, RecordBuf, Scan, scan_record};
 use super::columns::{self, MessageColumn, Positions};
-use super::records::Step;
-use super::row::{InputError, Row, RowError, RowView};
+use super::row::{InputError, Row, RowError, RowView, Step};
 
 /// The buffer's starting size; it grows only for a record longer than this.
 const INITIAL_BUFFER: usize = 256 * 1024;

@@ -21,8 +21,7 @@ use calamine::{Reader, Sheets};
 
 use self::cell_text::{CellValue, cell_text};
 use super::columns::{self, MessageColumn, Positions};
-use super::records::Step;
-use super::row::{InputError, Numbering, Row, RowError, RowView};
+use super::row::{InputError, Numbering, Row, RowError, RowView, Step};
 
 /// Rows waiting in the channel: enough to keep the checking side busy, few enough to keep
 /// memory flat.

@@ -24,14 +24,15 @@
 //! list of 16-byte keys with the offset of their line (24 bytes each); the date and the job
 //! of a match are read from the file when it is found.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, ErrorKind, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::api::normalise;
-use crate::journal::{Durability, RowKey};
+use crate::delivery::RowKey;
+use crate::files::{Access, Durability, open_private, unix_ms};
 
 const HEADER: &str = "bulk-reply ledger";
 const PORTAL_PREFIX: &str = "portal ";
@@ -41,7 +42,7 @@ const VERSION: u32 = 1;
 pub const LEDGER_ENV: &str = "BULK_REPLY_LEDGER";
 
 #[derive(Debug, thiserror::Error)]
-pub enum LedgerError {
+pub(crate) enum LedgerError {
     #[error(
         "no directory for the delivery ledger: neither XDG_STATE_HOME nor HOME is set. Pass --ledger DIR (or set {LEDGER_ENV})"
     )]
@@ -66,13 +67,13 @@ pub enum LedgerError {
 }
 
 /// The identity of a delivery: the ticket and the text its reader sees.
-pub fn delivery_key(ticket_id: &str, message: &str) -> RowKey {
+pub(crate) fn delivery_key(ticket_id: &str, message: &str) -> RowKey {
     RowKey::of(ticket_id, &normalise(message))
 }
 
 /// Where the ledger of `portal` lives: in `dir` (`--ledger`, `BULK_REPLY_LEDGER`) if given,
 /// else in `$XDG_STATE_HOME/bulk-reply/`, else in `~/.local/state/bulk-reply/`.
-pub fn ledger_path(dir: Option<&Path>, portal: &str) -> Result<PathBuf, LedgerError> {
+pub(crate) fn ledger_path(dir: Option<&Path>, portal: &str) -> Result<PathBuf, LedgerError> {
     let dir = match dir {
         Some(dir) => dir.to_path_buf(),
         None => state_dir().ok_or(LedgerError::NoStateDir)?,
@@ -115,7 +116,7 @@ fn file_name_of(portal: &str) -> String {
 
 /// An earlier delivery of the same message to the same ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PriorDelivery {
+pub(crate) struct PriorDelivery {
     pub at_ms: u64,
     pub message_id: String,
     pub job: String,
@@ -123,7 +124,7 @@ pub struct PriorDelivery {
 
 impl PriorDelivery {
     /// The reason a skipped row's results record gives.
-    pub fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         format!(
             "already delivered on {} by {} (message {}); --resend sends it anyway",
             format_date(self.at_ms),
@@ -134,7 +135,7 @@ impl PriorDelivery {
 }
 
 /// A moment as people read it in a reason: `2026-12-02 03:50 UTC`.
-pub fn format_date(at_ms: u64) -> String {
+pub(crate) fn format_date(at_ms: u64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     time::OffsetDateTime::from_unix_timestamp((at_ms / 1000) as i64)
         .ok()
@@ -156,7 +157,7 @@ fn halves(key: &RowKey) -> (u64, u64) {
 }
 
 /// The deliveries a run checks rows against, kept up to date with what other runs append.
-pub struct LedgerIndex {
+pub(crate) struct LedgerIndex {
     path: PathBuf,
     file: File,
     /// Sorted once everything up to `indexed_to` was read.
@@ -181,7 +182,7 @@ impl LedgerIndex {
     /// The earlier delivery of this key by another job, if there is one. Reads what was
     /// appended since the last look first, so a delivery made a moment ago by another run
     /// on the same ledger counts.
-    pub fn find(&mut self, key: &RowKey) -> Result<Option<PriorDelivery>, LedgerError> {
+    pub(crate) fn find(&mut self, key: &RowKey) -> Result<Option<PriorDelivery>, LedgerError> {
         self.catch_up()?;
         let wanted = halves(key);
         let of_key = |e: &&Indexed| (e.key_high, e.key_low) == wanted;
@@ -335,8 +336,8 @@ pub struct LedgerWriter {
 
 impl LedgerWriter {
     /// Queues a delivery; durable once [`LedgerWriter::commit`] returns.
-    pub fn add(&mut self, key: RowKey, at: SystemTime, message_id: &str) {
-        let at_ms = crate::journal::unix_ms(at);
+    pub(crate) fn add(&mut self, key: RowKey, at: SystemTime, message_id: &str) {
+        let at_ms = unix_ms(at);
         // Ids never contain spaces; an unrecognised message has none.
         let message_id = match message_id {
             "" => "-".to_string(),
@@ -346,7 +347,7 @@ impl LedgerWriter {
     }
 
     /// Appends what was queued, under the ledger's lock, and makes it durable.
-    pub fn commit(&mut self, durability: Durability) -> std::io::Result<()> {
+    pub(crate) fn commit(&mut self, durability: Durability) -> std::io::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -363,7 +364,7 @@ impl LedgerWriter {
         Ok(())
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 }
@@ -400,7 +401,7 @@ fn cut_torn_tail(file: &File) -> std::io::Result<()> {
 }
 
 /// A portal's ledger opened for a run: what it knows, and where this run's deliveries go.
-pub struct Ledger {
+pub(crate) struct Ledger {
     pub index: LedgerIndex,
     pub writer: LedgerWriter,
 }
@@ -408,7 +409,7 @@ pub struct Ledger {
 impl Ledger {
     /// Opens (creating it, and its directory, if needed) the ledger at `path` for `portal`;
     /// `job` names the input this run sends, as later skips will quote it.
-    pub fn open(path: &Path, portal: &str, job: &str) -> Result<Ledger, LedgerError> {
+    pub(crate) fn open(path: &Path, portal: &str, job: &str) -> Result<Ledger, LedgerError> {
         let io = |source| LedgerError::Io {
             path: path.to_path_buf(),
             source,
@@ -422,10 +423,7 @@ impl Ledger {
                 source,
             })?;
         }
-        let mut options = OpenOptions::new();
-        options.create(true).read(true).append(true);
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(path).map_err(io)?;
+        let file = open_private(path, Access::Append).map_err(io)?;
         // The header is written under the lock, so two first runs cannot both write one.
         file.lock().map_err(io)?;
         let started = start_if_empty(&file, portal);
@@ -594,7 +592,10 @@ mod tests {
         let path = dir.path().join("p.ledger");
         let mut ledger = Ledger::open(&path, PORTAL, "a.csv").unwrap();
         delivered(&mut ledger, "tic_1", "m", "tim_1");
-        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         file.write_all(b"D 0123").unwrap();
         let mut reopened = Ledger::open(&path, PORTAL, "b.csv").unwrap();
         let mut same_job = Ledger::open(&path, PORTAL, "a.csv").unwrap();

@@ -25,7 +25,7 @@ pub use format::MessageFormat;
 pub(crate) use format::push_html_escaped;
 use parse::Part;
 
-use crate::input::{MessageColumn, loose_eq};
+use super::columns::{MessageColumn, loose_eq};
 
 /// The placeholder that is always there: the row's ticket id.
 const TICKET_ID: &str = "ticketId";

@@ -1,15 +1,16 @@
 //! What `send` tells the user and the monitors: validation problems before sending, the
 //! preview, the end-of-run summary, the sandbox's report, and the exit code.
 
+use crate::duration::for_people;
 use crate::exit::Exit;
 use crate::fields;
 use crate::input;
 use crate::journal::JobFiles;
+use crate::journal::summary::Counts;
 use crate::output::{self, Level};
-use crate::pipeline::{FeedEnd, RunReport, Tally, format_duration};
+use crate::pipeline::{FeedEnd, RunReport, Tally};
 use crate::rate::RateSetting;
 use crate::sandbox;
-use crate::summary::Counts;
 
 pub(super) fn exit_code(report: &RunReport) -> Exit {
     if report.stopped.as_ref().is_some_and(|cause| !cause.planned) {
@@ -47,7 +48,7 @@ pub(super) fn log_preview(preview: &[input::Preview]) {
 
 /// Validation's errors and warnings, before anything is sent: the human report in text
 /// mode; one line with the problems as fields in json mode.
-pub(super) fn print_problems(report: &input::Report, source_name: &str, rate: RateSetting) {
+pub(super) fn print_problems(report: &input::Findings, source_name: &str, rate: RateSetting) {
     let mut text = Vec::new();
     let _ = report.write_human(&mut text, source_name, rate);
     let text = String::from_utf8_lossy(&text);
@@ -162,7 +163,7 @@ pub(super) fn print_summary(
         } else {
             "done"
         },
-        format_duration(report.elapsed),
+        for_people(report.elapsed),
         Tally::get(&t.sent),
         Tally::get(&t.failed),
         Tally::get(&t.skipped),
@@ -171,7 +172,7 @@ pub(super) fn print_summary(
         Tally::get(&t.rate_limited),
         per_second,
     );
-    let mut fields = match serde_json::to_value(Counts::of(report)) {
+    let mut fields = match serde_json::to_value(counts_of(report)) {
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
     };
@@ -271,5 +272,22 @@ pub(super) fn print_summary(
             fields! {"stopReason" => reason, "remaining" => remaining},
         ),
         None => {}
+    }
+}
+
+/// The engine's counters as the summary reports them.
+pub(super) fn counts_of(report: &RunReport) -> Counts {
+    let t = &report.tally;
+    Counts {
+        sent: Tally::get(&t.sent),
+        failed: Tally::get(&t.failed),
+        skipped: Tally::get(&t.skipped),
+        in_doubt: Tally::get(&t.in_doubt),
+        doubled: Tally::get(&t.doubled),
+        already_delivered: Tally::get(&t.already_done),
+        remaining: Some(report.remaining()),
+        attempts: Tally::get(&t.attempts),
+        retries: Tally::get(&t.retries),
+        rate_limited: Tally::get(&t.rate_limited),
     }
 }

@@ -3,11 +3,12 @@
 
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::row::Numbering;
+use crate::duration::for_people;
+use crate::output::plural;
 use crate::rate::{Rate, RateSetting};
 
 /// Problems kept per kind, the earliest lines first. The counts stay exact beyond it; a file
@@ -46,7 +47,7 @@ impl Preview {
 
 /// What validation found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
+pub struct Findings {
     /// Data rows read (the header and blank lines not counted).
     pub rows: u64,
     /// Different ticket ids among the rows that can be sent.
@@ -63,7 +64,7 @@ pub struct Report {
     pub numbering: Numbering,
 }
 
-impl Report {
+impl Findings {
     pub fn is_valid(&self) -> bool {
         self.error_count == 0
     }
@@ -135,7 +136,7 @@ impl Report {
             _ => writeln!(
                 out,
                 "Sending {messages} at {at} takes at least {}.",
-                human_duration(shortest)
+                for_people(shortest)
             ),
         }
     }
@@ -189,27 +190,9 @@ impl Report {
     }
 }
 
-fn plural(count: u64, noun: &str) -> String {
-    if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
-    }
-}
-
-/// `45 s`, `16 min 39 s`, `2 h 46 min`: as precise as a person planning their day needs.
-fn human_duration(duration: Duration) -> String {
-    let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
-    match seconds {
-        0..60 => format!("{seconds} s"),
-        60..3600 => format!("{} min {} s", seconds / 60, seconds % 60),
-        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
-    }
-}
-
 /// Collects problems in any order, keeping the earliest lines of each kind.
 #[derive(Debug, Default)]
-pub(crate) struct ReportBuilder {
+pub(crate) struct FindingsBuilder {
     pub rows: u64,
     pub distinct_tickets: u64,
     /// How many messages to keep for the preview.
@@ -220,7 +203,7 @@ pub(crate) struct ReportBuilder {
     warnings: KeptProblems,
 }
 
-impl ReportBuilder {
+impl FindingsBuilder {
     pub(crate) fn error(&mut self, line: Option<u64>, message: String) {
         self.errors.push(Problem { line, message });
     }
@@ -242,14 +225,14 @@ impl ReportBuilder {
 
     /// Takes in the problems and ticket count another builder collected (its row count is
     /// not added).
-    pub(crate) fn absorb(&mut self, other: ReportBuilder) {
+    pub(crate) fn absorb(&mut self, other: FindingsBuilder) {
         self.distinct_tickets += other.distinct_tickets;
         self.errors.absorb(other.errors);
         self.warnings.absorb(other.warnings);
     }
 
-    pub(crate) fn finish(self) -> Report {
-        Report {
+    pub(crate) fn finish(self) -> Findings {
+        Findings {
             rows: self.rows,
             distinct_tickets: self.distinct_tickets,
             preview: self.preview,
@@ -328,10 +311,10 @@ impl KeptProblems {
 mod tests {
     use super::*;
 
-    fn sample() -> Report {
-        let mut builder = ReportBuilder {
+    fn sample() -> Findings {
+        let mut builder = FindingsBuilder {
             rows: 1200,
-            ..ReportBuilder::default()
+            ..FindingsBuilder::default()
         };
         for line in (2..1202).rev() {
             builder.error(Some(line), format!("bad {line}"));
@@ -386,13 +369,5 @@ mod tests {
         );
         assert_eq!(value["estimatedSeconds"], 59.0);
         assert_eq!(value["errorCount"], 1200);
-    }
-
-    #[test]
-    fn durations_read_like_a_person_says_them() {
-        assert_eq!(human_duration(Duration::ZERO), "0 s");
-        assert_eq!(human_duration(Duration::from_millis(1500)), "2 s");
-        assert_eq!(human_duration(Duration::from_secs(999)), "16 min 39 s");
-        assert_eq!(human_duration(Duration::from_secs(9999)), "2 h 46 min");
     }
 }

@@ -1,6 +1,7 @@
-//! Where the token may travel. A bearer token sent over plain HTTP can be read by anyone on
-//! the path, so a base URL must be https, except to this machine (the sandbox, a local
-//! proxy), unless the user overrides that knowingly.
+//! The base URL, which is where the token travels. A bearer token sent over plain HTTP can
+//! be read by anyone on the path, so a base URL must be https, except to this machine (the
+//! sandbox, a local proxy), unless the user overrides that knowingly; and the extra
+//! certificate authorities (`--ca-file`) an https base URL may be trusted by.
 //!
 //! Proxies: reqwest honours `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (either
 //! case). A base URL on this machine never goes through one: plain http is allowed there

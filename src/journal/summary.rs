@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::exit::CmdResult;
+use crate::files::{Access, open_private, with_suffix};
 use crate::output::timestamp;
-use crate::pipeline::{RunReport, Tally};
 
 /// The counts of one run; also the fields of the summary line on standard error.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -38,24 +38,6 @@ pub struct Counts {
     pub retries: u64,
     /// 429 answers.
     pub rate_limited: u64,
-}
-
-impl Counts {
-    pub fn of(report: &RunReport) -> Counts {
-        let t = &report.tally;
-        Counts {
-            sent: Tally::get(&t.sent),
-            failed: Tally::get(&t.failed),
-            skipped: Tally::get(&t.skipped),
-            in_doubt: Tally::get(&t.in_doubt),
-            doubled: Tally::get(&t.doubled),
-            already_delivered: Tally::get(&t.already_done),
-            remaining: Some(report.remaining()),
-            attempts: Tally::get(&t.attempts),
-            retries: Tally::get(&t.retries),
-            rate_limited: Tally::get(&t.rate_limited),
-        }
-    }
 }
 
 /// Also the last line of the run in the job's journal (`E`), which `status` reads back.
@@ -146,9 +128,7 @@ impl SummaryFile {
     pub fn write(&self, summary: &RunSummary) -> anyhow::Result<()> {
         let mut json = serde_json::to_vec_pretty(summary)?;
         json.push(b'\n');
-        let mut temporary = self.path.clone().into_os_string();
-        temporary.push(".tmp");
-        let temporary = PathBuf::from(temporary);
+        let temporary = with_suffix(&self.path, ".tmp");
         // A leftover from a killed run may have other permissions; mode applies on creation.
         let _ = std::fs::remove_file(&temporary);
         let written =
@@ -161,11 +141,7 @@ impl SummaryFile {
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).write(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
+    let mut file = open_private(path, Access::Replace)?;
     file.write_all(bytes)?;
     file.sync_all()
 }

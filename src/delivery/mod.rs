@@ -1,16 +1,19 @@
 //! The vocabulary shared by the pipeline (which delivers rows) and the journal (which
-//! records what happened to them): a [`Job`] goes in, an [`Outcome`] comes out.
+//! records what happened to them): a [`Delivery`] goes in, an [`Outcome`] comes out.
 
 use std::time::SystemTime;
 
 use serde_json::value::RawValue;
 
 use crate::api::ApiError;
-use crate::journal::RowKey;
+
+mod key;
+
+pub use key::RowKey;
 
 /// One validated row on its way to the API.
 #[derive(Debug, Clone)]
-pub struct Job {
+pub struct Delivery {
     /// Physical line of the input where the row starts.
     pub line: u64,
     pub ticket_id: String,
@@ -43,7 +46,7 @@ pub struct Doubt {
 /// What happened to a row in this run.
 #[derive(Debug)]
 pub struct Outcome {
-    pub job: Job,
+    pub job: Delivery,
     /// POST attempts made in this run.
     pub attempts: u32,
     pub result: OutcomeResult,

@@ -5,10 +5,10 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::deadline::{DeadlineSpec, parse_deadline};
+use super::deadline::{DeadlineSpec, parse_deadline};
+use super::progress::ProgressView;
 use crate::duration::parse_duration;
 use crate::output::{self, LogFormat};
-use crate::pipeline::ProgressView;
 
 const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
 

@@ -1,101 +1,16 @@
-//! What the run has done so far: counters every task updates, and the live view that shows
-//! them — a bar on a terminal, a line every so often in a log. Kept apart from the engine,
-//! as oha keeps its monitor apart.
+//! The live view of a send run: a bar on a terminal, or a line every so often in a log.
+//! It only reads the engine's counters ([`Tally`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::delivery::{Outcome, OutcomeResult};
-use crate::duration::{NEVER, later};
+use crate::duration::{NEVER, for_people, later};
 use crate::fields;
 use crate::output::{self, Level};
+use crate::pipeline::Tally;
 use crate::rate::Rate;
-
-/// How many doubled rows a run remembers by name; the count is always complete.
-const NAMED_DOUBLES: usize = 1000;
-
-/// Counters of the run. Outcomes count once they are durable in the journal.
-#[derive(Debug, Default)]
-pub struct Tally {
-    pub sent: AtomicU64,
-    pub failed: AtomicU64,
-    pub skipped: AtomicU64,
-    /// Failed rows whose last request may have posted the message (counted in `failed`).
-    pub failed_in_doubt: AtomicU64,
-    /// Rows left for a person to check (`--in-doubt hold`).
-    pub in_doubt: AtomicU64,
-    /// Rows found on their ticket more than once (counted in `sent` too).
-    pub doubled: AtomicU64,
-    /// The first of those rows, to name them: (line, ticket).
-    pub doubled_rows: Mutex<Vec<(u64, String)>>,
-    /// Rows skipped because their message had already reached the ticket (the ledger knew
-    /// of it, or a read found it); counted in `skipped` too.
-    pub skipped_delivered: AtomicU64,
-    /// Rows an earlier run already settled (delivered or skipped), not sent again.
-    pub already_done: AtomicU64,
-    /// POST requests sent (each try of each row; reads that settle a row in doubt excluded).
-    pub attempts: AtomicU64,
-    /// Requests that will be tried again after a pause.
-    pub retries: AtomicU64,
-    pub rate_limited: AtomicU64,
-}
-
-impl Tally {
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
-    }
-
-    pub fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Counts a row's outcome, once it is durable.
-    pub fn count(&self, outcome: &Outcome) {
-        let counter = match outcome.result {
-            OutcomeResult::Sent { .. } => Some(&self.sent),
-            OutcomeResult::Failed { in_doubt_since, .. } => {
-                if in_doubt_since.is_some() {
-                    Self::bump(&self.failed_in_doubt);
-                }
-                Some(&self.failed)
-            }
-            OutcomeResult::Skipped { .. } => Some(&self.skipped),
-            OutcomeResult::Held { .. } => Some(&self.in_doubt),
-            // Counted as sent already; only the double is news.
-            OutcomeResult::Recounted { .. } => None,
-            OutcomeResult::AlreadyDelivered { .. } => {
-                Self::bump(&self.skipped_delivered);
-                Some(&self.skipped)
-            }
-        };
-        if let Some(counter) = counter {
-            Self::bump(counter);
-        }
-        if outcome.result.doubled() {
-            Self::bump(&self.doubled);
-            if let Ok(mut rows) = self.doubled_rows.lock()
-                && rows.len() < NAMED_DOUBLES
-            {
-                rows.push((outcome.job.line, outcome.job.ticket_id.clone()));
-            }
-        }
-    }
-
-    pub fn finished(&self) -> u64 {
-        Self::get(&self.sent)
-            + Self::get(&self.failed)
-            + Self::get(&self.skipped)
-            + Self::get(&self.in_doubt)
-    }
-
-    /// Rows dealt with, by this run or (already delivered) an earlier one.
-    fn done(&self) -> u64 {
-        self.finished() + Self::get(&self.already_done)
-    }
-}
 
 /// What the view measures against: every row of the input, and how many of them this run
 /// may send (`--max-rows`), so that the ETA is this run's.
@@ -186,7 +101,7 @@ impl Progress {
                     Tally::get(&tally.sent),
                     Tally::get(&tally.failed),
                     pace.per_second,
-                    format_duration(pace.eta)
+                    for_people(pace.eta)
                 ));
             }
         });
@@ -196,9 +111,11 @@ impl Progress {
         }
     }
 
-    pub fn finish(self) {
+    /// Ends the view, waiting for its ticker to be gone.
+    pub async fn finish(self) {
         if let Some(ticker) = self.ticker {
             ticker.abort();
+            let _ = ticker.await;
         }
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
@@ -227,7 +144,7 @@ impl Pace {
     }
 }
 
-/// `progress: 120/1000 rows (12%), 1.00 rows/s, ETA 14m40s`. `done` counts rows an earlier
+/// `progress: 120/1000 rows (12%), 1.00 rows/s, ETA 14 min 40 s`. `done` counts rows an earlier
 /// run delivered too, out of every row of the input; the ETA is to this run's end.
 fn progress_line(tally: &Tally, goal: Goal, elapsed: Duration, rate: Rate) {
     let done = tally.done();
@@ -244,7 +161,7 @@ fn progress_line(tally: &Tally, goal: Goal, elapsed: Duration, rate: Rate) {
         &format!(
             "progress: {done}/{to_send} rows ({percent:.0}%), {:.2} rows/s, ETA {}",
             pace.per_second,
-            format_duration(pace.eta)
+            for_people(pace.eta)
         ),
         fields! {
             "done" => done,
@@ -258,26 +175,4 @@ fn progress_line(tally: &Tally, goal: Goal, elapsed: Duration, rate: Rate) {
             "elapsedSeconds" => (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         },
     );
-}
-
-/// `1h02m`, `3m05s`, `12s`: short enough for a status line and a summary.
-pub fn format_duration(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    match seconds {
-        0..60 => format!("{:.1}s", duration.as_secs_f64()),
-        60..3600 => format!("{}m{:02}s", seconds / 60, seconds % 60),
-        _ => format!("{}h{:02}m", seconds / 3600, (seconds % 3600) / 60),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_durations_for_people() {
-        assert_eq!(format_duration(Duration::from_millis(12_300)), "12.3s");
-        assert_eq!(format_duration(Duration::from_secs(185)), "3m05s");
-        assert_eq!(format_duration(Duration::from_secs(3720)), "1h02m");
-    }
 }

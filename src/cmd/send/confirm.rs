@@ -7,8 +7,8 @@
 use std::io::{self, BufRead, Write};
 use std::time::Duration;
 
+use crate::duration::for_people;
 use crate::input::Preview;
-use crate::pipeline::format_duration;
 use crate::rate::Rate;
 
 /// What the job is about to do.
@@ -64,7 +64,7 @@ pub fn confirm(
         .shortest_duration(plan.to_send.saturating_mul(plan.requests_per_row));
     let takes = match duration.is_zero() {
         true => "they fit in one window and go at once".to_string(),
-        false => format!("this takes at least {}", format_duration(duration)),
+        false => format!("this takes at least {}", for_people(duration)),
     };
     writeln!(
         out,
