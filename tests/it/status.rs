@@ -1,5 +1,5 @@
 //! `status` as a new user meets it: a 500-row job against a sandbox with faults (lost
-//! answers, 5xx, a rate limit that answers 429), chat, closed and missing tickets, sent in
+//! answers, 5xx, a rate limit of 150/s), chat, closed and missing tickets, sent in
 //! three `--max-rows` slices. `status` is checked after each slice, then the final report
 //! against the sandbox's own counts and the page in a real browser (the report's helpers are
 //! in `report`); and `status` finds a rehearsal where its summary says it is.
@@ -189,7 +189,9 @@ fn status_after_each_slice_and_the_report_match_the_sandbox() {
     };
     let answered = |status: &str| report.status_counts.get(status).copied().unwrap_or(0);
     assert_eq!(sum("failed"), answered("404") + answered("422"));
-    assert!(answered("429") > 0, "the rate limit was hit: {report:?}");
+    // The client keeps to the limit the sandbox states (`--rate unlimited` is only our cap),
+    // so it rarely meets a 429 now; every one it met was counted. The 429 path itself is
+    // exercised where it is made to happen (lost_answers, sandbox limits, the pace tests).
     assert_eq!(sum("rateLimited"), answered("429"));
     assert!(report.dropped > 0, "some answers were lost");
 
