@@ -58,7 +58,7 @@ fn sent(job: Delivery) -> Outcome {
     });
     let ticket = RawValue::from_string(ticket.to_string()).expect("a JSON value is raw JSON");
     Outcome {
-        job,
+        delivery: job,
         attempts: 1,
         result: OutcomeResult::Sent {
             http_status: 200,

@@ -8,6 +8,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
+
+use super::signals::Signals;
 use crate::duration::{parse_duration, parse_signed_duration};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::output::{self, Level};
@@ -215,7 +218,9 @@ pub fn run(args: Args) -> CmdResult {
     runtime.block_on(async move {
         // Listening for the stop signals before the URL is announced: a script may send
         // SIGTERM as soon as it has the URL.
-        let stop = stop_signal().map_err(Failure::stopped)?;
+        let mut signals = Signals::install()
+            .context("cannot listen for Ctrl-C and SIGTERM")
+            .map_err(Failure::stopped)?;
         let running = sandbox::start(config).await.map_err(Failure::bad_input)?;
         announce(running.base_url()).map_err(Failure::stopped)?;
         output::say(
@@ -227,7 +232,7 @@ pub fn run(args: Args) -> CmdResult {
                 running.origin()
             ),
         );
-        stop.await.map_err(Failure::stopped)?;
+        signals.next().await;
         // The report after shutdown: late stores that landed while it drained count.
         let report = running.shutdown().await;
         let late_dropped = if report.late_dropped > 0 {
@@ -252,23 +257,4 @@ fn announce(base_url: &str) -> anyhow::Result<()> {
     writeln!(stdout, "{base_url}")?;
     stdout.flush()?;
     Ok(())
-}
-
-/// Registers for Ctrl-C (SIGINT) and, on Unix, SIGTERM at once; the returned future
-/// resolves when one arrives.
-fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
-    #[cfg(unix)]
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    #[cfg(unix)]
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    Ok(async move {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-        #[cfg(not(unix))]
-        tokio::signal::ctrl_c().await?;
-        Ok(())
-    })
 }

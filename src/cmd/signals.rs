@@ -11,7 +11,7 @@ use crate::pipeline::{StopLevel, StopSignal};
 /// signals cannot be registered: Ctrl-C then ends the process abruptly.
 pub(crate) fn stop_on_signals(stop: &StopSignal) -> Option<JoinHandle<()>> {
     // Registered here, before any request can leave, not later in the task.
-    let Some(mut signals) = Signals::install() else {
+    let Ok(mut signals) = Signals::install() else {
         tracing::warn!("cannot listen for signals; Ctrl-C will end the run abruptly");
         return None;
     };
@@ -34,8 +34,12 @@ pub(crate) fn stop_on_signals(stop: &StopSignal) -> Option<JoinHandle<()>> {
     }))
 }
 
-/// The signals that mean "stop", registered once.
-struct Signals {
+/// The signals that mean "stop", all registered at once (a signal that arrives before the
+/// first wait is kept, not lost to the default handler): `send`, `tickets` and `sandbox`
+/// stop on the same ones.
+pub(crate) struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
     terminate: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -43,24 +47,26 @@ struct Signals {
 }
 
 impl Signals {
-    fn install() -> Option<Signals> {
+    pub(crate) fn install() -> std::io::Result<Signals> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            Some(Signals {
-                terminate: signal(SignalKind::terminate()).ok()?,
-                hangup: signal(SignalKind::hangup()).ok()?,
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+                hangup: signal(SignalKind::hangup())?,
             })
         }
         #[cfg(not(unix))]
-        Some(Signals {})
+        Ok(Signals {})
     }
 
-    async fn next(&mut self) -> bool {
+    /// Waits for the next one; `false` if no more can come.
+    pub(crate) async fn next(&mut self) -> bool {
         #[cfg(unix)]
         {
             tokio::select! {
-                r = tokio::signal::ctrl_c() => r.is_ok(),
+                r = self.interrupt.recv() => r.is_some(),
                 r = self.terminate.recv() => r.is_some(),
                 r = self.hangup.recv() => r.is_some(),
             }

@@ -46,7 +46,7 @@ pub struct Doubt {
 /// What happened to a row in this run.
 #[derive(Debug)]
 pub struct Outcome {
-    pub job: Delivery,
+    pub delivery: Delivery,
     /// POST attempts made in this run.
     pub attempts: u32,
     pub result: OutcomeResult,

@@ -71,7 +71,7 @@ impl FailedRows {
         else {
             return;
         };
-        let job = &outcome.job;
+        let job = &outcome.delivery;
         if self.columns.is_empty() {
             let names = self.input_columns.clone().unwrap_or_else(|| {
                 let mut names = vec![

@@ -58,7 +58,7 @@ impl<'a> ResultRecord<'a> {
 
 /// Appends the outcome's record, with its newline, to `out`.
 pub fn encode(outcome: &Outcome, out: &mut Vec<u8>) {
-    let job = &outcome.job;
+    let job = &outcome.delivery;
     let mut record = ResultRecord {
         line: job.line,
         ticket_id: &job.ticket_id,

@@ -255,7 +255,7 @@ impl GroupWriter {
                     outcome_record(outcome, results_end).encode(&mut self.journal_buf);
                     if let (Some(ledger), Some(key), OutcomeResult::Sent { message_id, .. }) = (
                         self.ledger.as_mut(),
-                        outcome.job.delivery_key,
+                        outcome.delivery.delivery_key,
                         &outcome.result,
                     ) {
                         ledger.add(key, SystemTime::now(), message_id);
@@ -314,7 +314,7 @@ impl GroupWriter {
 }
 
 fn outcome_record(outcome: &Outcome, results_end: u64) -> Record {
-    let key = outcome.job.key;
+    let key = outcome.delivery.key;
     let at_ms = unix_ms(SystemTime::now());
     match &outcome.result {
         OutcomeResult::Sent { message_id, .. } | OutcomeResult::Recounted { message_id, .. } => {

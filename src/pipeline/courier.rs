@@ -15,7 +15,7 @@ use super::rate_gate::{Departure, RateGate};
 use super::stop::{StopLevel, StopSignal};
 use super::tally::Tally;
 use crate::api::{ApiClient, ApiError, ErrorKind, count_delivered};
-use crate::delivery::{Delivery as Job, Outcome, OutcomeResult};
+use crate::delivery::{Delivery, Outcome, OutcomeResult};
 use crate::journal::JournalHandle;
 
 /// Everything a delivery needs, shared by all rows in flight.
@@ -37,7 +37,7 @@ pub struct Courier {
 
 /// A row posted again after a doubt, as it stood when it was recorded as sent.
 pub struct Recount {
-    job: Job,
+    delivery: Delivery,
     since: SystemTime,
     copies: Option<u32>,
     counted_at: SystemTime,
@@ -55,10 +55,14 @@ enum Left {
 impl Courier {
     /// Delivers one row, holding `slot` while it has a request to make. `None` when the run
     /// stops first.
-    pub async fn deliver(&self, mut job: Job, slot: OwnedSemaphorePermit) -> Option<Outcome> {
-        if let Some(reason) = job.known_delivery.take() {
+    pub async fn deliver(
+        &self,
+        mut delivery: Delivery,
+        slot: OwnedSemaphorePermit,
+    ) -> Option<Outcome> {
+        if let Some(reason) = delivery.known_delivery.take() {
             return Some(Outcome {
-                job,
+                delivery,
                 attempts: 0,
                 result: OutcomeResult::AlreadyDelivered {
                     http_status: None,
@@ -67,7 +71,7 @@ impl Courier {
             });
         }
         let mut slot = Some(slot);
-        let mut row = RowProtocol::new(self.policy, job.doubt);
+        let mut row = RowProtocol::new(self.policy, delivery.doubt);
         let mut attempts = 0;
         let mut event = Event::Begin;
         loop {
@@ -75,19 +79,19 @@ impl Courier {
             let step = row.next(event, SystemTime::now());
             let next = match step {
                 Step::Done(result) => {
-                    self.warn_if_unrecognised(&job, &result);
+                    self.warn_if_unrecognised(&delivery, &result);
                     if let (true, OutcomeResult::Sent { copies, .. }, Some(since)) =
                         (row.reposted(), &result, row.copies_since())
                     {
                         self.recount_later(Recount {
-                            job: job.clone(),
+                            delivery: delivery.clone(),
                             since,
                             copies: *copies,
                             counted_at: SystemTime::now(),
                         });
                     }
                     return Some(Outcome {
-                        job,
+                        delivery,
                         attempts,
                         result,
                     });
@@ -102,25 +106,25 @@ impl Courier {
                 }
                 Step::Refused(error) => {
                     return Some(Outcome {
-                        job,
+                        delivery,
                         attempts,
                         result: refused_for_this_ticket(error),
                     });
                 }
                 Step::Pause(delay) => {
                     Tally::bump(&self.tally.retries);
-                    tracing::debug!(line = job.line, ticket = %job.ticket_id, ?delay, "retrying: {}", last_error.unwrap_or_default());
+                    tracing::debug!(line = delivery.line, ticket = %delivery.ticket_id, ?delay, "retrying: {}", last_error.unwrap_or_default());
                     self.pause(delay).await
                 }
                 Step::WaitUntil(moment) => self.wait_out(moment, &mut slot, &row).await,
                 Step::Post => {
-                    let posted = self.post(&job).await;
+                    let posted = self.post(&delivery).await;
                     if posted.is_ok() {
                         attempts += 1;
                     }
                     posted
                 }
-                Step::Read => self.read(&job, &row).await,
+                Step::Read => self.read(&delivery, &row).await,
             };
             event = match next {
                 Ok(event) => event,
@@ -151,7 +155,7 @@ impl Courier {
         let mut doubled = Vec::new();
         for recount in recounts {
             let Recount {
-                job,
+                delivery,
                 since,
                 copies,
                 counted_at,
@@ -170,19 +174,19 @@ impl Courier {
                 break;
             };
             let answer = tokio::select! {
-                answer = self.client.get_ticket(&job.ticket_id) => answer,
+                answer = self.client.get_ticket(&delivery.ticket_id) => answer,
                 _ = self.stop.reached(StopLevel::Immediate) => break,
             };
             let reply = match answer {
                 Ok(reply) => reply,
                 Err(error) => {
                     self.noted(departure, error);
-                    tracing::warn!(line = job.line, ticket = %job.ticket_id, "could not count the copies once more at the end of the run");
+                    tracing::warn!(line = delivery.line, ticket = %delivery.ticket_id, "could not count the copies once more at the end of the run");
                     continue;
                 }
             };
             self.gate.answered(departure, &reply.limits);
-            let found = count_delivered(&reply.value.ticket, &job.message, since, reply.clock);
+            let found = count_delivered(&reply.value.ticket, &delivery.message, since, reply.clock);
             if found.copies > 1 {
                 doubled.push(Outcome {
                     result: OutcomeResult::Recounted {
@@ -191,7 +195,7 @@ impl Courier {
                         ticket: reply.value.raw,
                         copies: found.copies,
                     },
-                    job,
+                    delivery,
                     attempts: 0,
                 });
             }
@@ -201,20 +205,20 @@ impl Courier {
 
     /// Records the intent, then posts. The intent is made durable right before its request,
     /// so a crash leaves no more rows in doubt than there were requests in flight.
-    async fn post(&self, job: &Job) -> Result<Event, Left> {
+    async fn post(&self, delivery: &Delivery) -> Result<Event, Left> {
         let Some(departure) = self.gate.acquire(&self.stop).await else {
             return Err(Left::Stopping);
         };
         let pending = self
             .journal
-            .intents(vec![job.key])
+            .intents(vec![delivery.key])
             .await
             .map_err(|_| Left::JournalGone)?;
         let intent_at = pending.durable().await.map_err(|_| Left::JournalGone)?;
         if self.stop.is_stopping() {
             // No request left: withdraw the intent, so the next run need not read the ticket.
             self.journal
-                .release(job.key, intent_at)
+                .release(delivery.key, intent_at)
                 .await
                 .map_err(|_| Left::JournalGone)?;
             return Err(Left::Stopping);
@@ -223,7 +227,7 @@ impl Courier {
         let departure = self.gate.leaving(departure);
         let at = SystemTime::now();
         let answer = tokio::select! {
-            answer = self.client.post_message(&job.ticket_id, &job.message) => answer,
+            answer = self.client.post_message(&delivery.ticket_id, &delivery.message) => answer,
             // Abandoned mid-request: the row stays in doubt, and the kernel drops whatever
             // of the request the server has not acknowledged.
             _ = self.stop.reached(StopLevel::Immediate) => return Err(Left::Stopping),
@@ -244,14 +248,14 @@ impl Courier {
     }
 
     /// Reads the ticket within the rate limit and counts the row's message on it.
-    async fn read(&self, job: &Job, row: &RowProtocol) -> Result<Event, Left> {
+    async fn read(&self, delivery: &Delivery, row: &RowProtocol) -> Result<Event, Left> {
         let Some(departure) = self.gate.acquire_unless(&self.stop, give_up_at(row)).await else {
             return Err(Left::Stopping);
         };
         let copies_since = row.copies_since();
         let at = SystemTime::now();
         let answer = tokio::select! {
-            answer = self.client.get_ticket(&job.ticket_id) => answer,
+            answer = self.client.get_ticket(&delivery.ticket_id) => answer,
             _ = self.stop.reached(StopLevel::Immediate) => return Err(Left::Stopping),
         };
         let answer = match answer {
@@ -261,7 +265,7 @@ impl Courier {
                 let ticket = &reply.value.ticket;
                 let (copies, newest_id) = match copies_since {
                     Some(since) => {
-                        let found = count_delivered(ticket, &job.message, since, reply.clock);
+                        let found = count_delivered(ticket, &delivery.message, since, reply.clock);
                         (found.copies, found.newest.map(|m| m.id.clone()))
                     }
                     None => (0, None),
@@ -273,14 +277,14 @@ impl Courier {
                     .resend_horizon
                     .and_then(|horizon| at.checked_sub(horizon))
                     .and_then(|since| {
-                        count_delivered(ticket, &job.message, since, reply.clock).newest
+                        count_delivered(ticket, &delivery.message, since, reply.clock).newest
                     })
                     .map(|m| {
                         m.posted_at
                             .clone()
                             .unwrap_or_else(|| "an unknown date".into())
                     });
-                tracing::debug!(line = job.line, ticket = %job.ticket_id, copies, status = ?ticket.status, "read the ticket");
+                tracing::debug!(line = delivery.line, ticket = %delivery.ticket_id, copies, status = ?ticket.status, "read the ticket");
                 Ok(ReadReply {
                     http_status: reply.http_status,
                     status: ticket.status,
@@ -343,7 +347,7 @@ impl Courier {
         Ok(Event::Waited)
     }
 
-    fn warn_if_unrecognised(&self, job: &Job, result: &OutcomeResult) {
+    fn warn_if_unrecognised(&self, delivery: &Delivery, result: &OutcomeResult) {
         if let OutcomeResult::Sent {
             message_id,
             copies: None,
@@ -353,8 +357,8 @@ impl Courier {
         {
             tracing::warn!(
                 "line {}: the server accepted the message for {} but it is not recognisable on the ticket; counted as sent, not posted again",
-                job.line,
-                job.ticket_id
+                delivery.line,
+                delivery.ticket_id
             );
         }
     }

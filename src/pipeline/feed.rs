@@ -14,12 +14,12 @@ use crate::delivery::{Delivery, Doubt};
 use crate::journal::ledger::LedgerIndex;
 use crate::journal::{ResumeState, RowState};
 
-/// The rows of the input, in order, as jobs. An `Err` is a row that can no longer be read
+/// The rows of the input, in order, each a delivery to make. An `Err` is a row that can no longer be read
 /// (the file changed since it was validated); it stops the run.
-pub type Jobs = Box<dyn Iterator<Item = Result<Delivery, String>>>;
+pub type Deliveries = Box<dyn Iterator<Item = Result<Delivery, String>>>;
 
 /// Opens the input on the feeder's own thread (readers need not be `Send`).
-pub type JobSource = Box<dyn FnOnce() -> Jobs + Send>;
+pub type DeliverySource = Box<dyn FnOnce() -> Deliveries + Send>;
 
 /// How far the reader got.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub enum FeedEnd {
 }
 
 pub fn spawn_feeder(
-    jobs: JobSource,
+    deliveries: DeliverySource,
     resume: ResumeState,
     mut ledger: Option<LedgerIndex>,
     workers: mpsc::Sender<Delivery>,
@@ -44,7 +44,7 @@ pub fn spawn_feeder(
 ) -> JoinHandle<FeedEnd> {
     std::thread::spawn(move || {
         let mut handed_out = 0u64;
-        for item in jobs() {
+        for item in deliveries() {
             if stop.is_stopping() {
                 return FeedEnd::Stopped;
             }

@@ -1,9 +1,9 @@
 //! The run loop: reader → workers → writer, joined by bounded channels.
 //!
 //! ```text
-//! feeder thread ──jobs──► dispatcher ──spawns ≤ concurrency──► Courier::deliver ──intents, outcomes──► journal writer thread
-//!   (input, resume)        (semaphore)                         (RowProtocol, RateGate,          (journal, results, failed rows)
-//!                                                               ApiClient)
+//! feeder thread ──deliveries──► dispatcher ──spawns ≤ concurrency──► Courier::deliver ──intents, outcomes──► journal writer thread
+//!   (input, resume)               (semaphore)                          (RowProtocol, RateGate,          (journal, results, failed rows)
+//!                                                                        Pace, ApiClient)
 //! ```
 
 mod breaker;
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-pub use feed::{FeedEnd, JobSource, Jobs};
+pub use feed::{Deliveries, DeliverySource, FeedEnd};
 pub use protocol::{CLOSED_REASON, InDoubtPolicy, Policy};
 pub use rate_gate::RateGate;
 pub use retry::{RetryPolicy, read_within_limit};
@@ -92,10 +92,7 @@ const IN_FLIGHT_HEADROOM: f64 = 1.25;
 impl RunReport {
     /// Rows neither delivered nor skipped, in this run or an earlier one.
     pub fn remaining(&self) -> u64 {
-        let t = &self.tally;
-        let settled = Tally::get(&t.already_done) + Tally::get(&t.sent) + Tally::get(&t.skipped);
-        // Rows held in doubt are not settled: a person checks them, later runs read them.
-        self.total_rows.saturating_sub(settled)
+        self.total_rows.saturating_sub(self.tally.settled())
     }
 }
 
@@ -106,7 +103,7 @@ pub async fn run(
     settings: Settings,
     client: ApiClient,
     mut job: OpenJob,
-    jobs: JobSource,
+    deliveries: DeliverySource,
     total_rows: u64,
     stop: StopSignal,
     tally: Arc<Tally>,
@@ -126,7 +123,7 @@ pub async fn run(
 
     let (to_workers, mut ready) = mpsc::channel(settings.concurrency);
     let feeder = feed::spawn_feeder(
-        jobs,
+        deliveries,
         resume,
         settings.ledger_index,
         to_workers,
@@ -149,7 +146,7 @@ pub async fn run(
     });
     let mut in_flight = JoinSet::new();
     let (mut dispatched, mut held_back) = (0u64, 0u64);
-    while let Some(job) = ready.recv().await {
+    while let Some(delivery) = ready.recv().await {
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
@@ -168,7 +165,7 @@ pub async fn run(
         let courier = courier.clone();
         let journal = journal.clone();
         in_flight.spawn(async move {
-            let written = match courier.deliver(job, slot).await {
+            let written = match courier.deliver(delivery, slot).await {
                 Some(outcome) => journal.record(outcome).await,
                 None => Ok(()),
             };

@@ -72,7 +72,7 @@ impl Tally {
             if let Ok(mut rows) = self.doubled_rows.lock()
                 && rows.len() < NAMED_DOUBLES
             {
-                rows.push((outcome.job.line, outcome.job.ticket_id.clone()));
+                rows.push((outcome.delivery.line, outcome.delivery.ticket_id.clone()));
             }
         }
     }
@@ -82,6 +82,13 @@ impl Tally {
             + Self::get(&self.failed)
             + Self::get(&self.skipped)
             + Self::get(&self.in_doubt)
+    }
+
+    /// Rows no later run sends again: delivered or skipped, now or by an earlier run. Rows
+    /// held in doubt are not settled (a person checks them, later runs read them), nor
+    /// failed ones.
+    pub fn settled(&self) -> u64 {
+        Self::get(&self.already_done) + Self::get(&self.sent) + Self::get(&self.skipped)
     }
 
     /// Rows dealt with, by this run or (already delivered) an earlier one.

@@ -17,7 +17,7 @@ use crate::input::template::Composer;
 use crate::input::{self, InputSource};
 use crate::journal::ledger::{self, Ledger};
 use crate::journal::{JobFiles, JournalError, ResumeState, RowState};
-use crate::pipeline::{JobSource, Jobs};
+use crate::pipeline::{Deliveries, DeliverySource};
 
 /// Where a rehearsal (`--sandbox`) keeps its journal, its ledger and, unless given, its
 /// results and failed rows: a new directory under the system's temporary directory for
@@ -151,7 +151,7 @@ pub(super) fn job_source(
     source: InputSource,
     allow_duplicates: bool,
     composer: Composer,
-) -> JobSource {
+) -> DeliverySource {
     Box::new(
         move || match input::read_rows_with(&source, composer.message_column()) {
             Ok(rows) => jobs_from(rows, allow_duplicates, composer),
@@ -166,7 +166,7 @@ pub(super) fn jobs_from(
     rows: input::RowReader,
     allow_duplicates: bool,
     composer: Composer,
-) -> Jobs {
+) -> Deliveries {
     // Copies of the same row, when allowed, are separate deliveries; counting them needs
     // memory per row, so it is done only when duplicates were allowed.
     let mut copies: Option<HashMap<RowKey, u32>> = allow_duplicates.then(HashMap::new);
