@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use crate::duration::parse_duration;
 
+/// The longest window a rate may have: longer ones are typos, and would overflow clocks.
+const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
 /// At most `requests` requests in any window of length `per`, or no limit at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rate {
@@ -133,6 +136,11 @@ impl FromStr for Rate {
                 "invalid rate {text:?}: the window must be longer than zero"
             ));
         }
+        if per > MAX_WINDOW {
+            return Err(format!(
+                "invalid rate {text:?}: the window can be at most a day (e.g. 1000/24h)"
+            ));
+        }
         Ok(Rate::Limited { requests, per })
     }
 }
@@ -185,7 +193,16 @@ mod tests {
 
     #[test]
     fn rejects_nonsense_with_a_hint() {
-        for bad in ["", "60", "0/s", "x/min", "10/fortnight", "5/0ms"] {
+        for bad in [
+            "",
+            "60",
+            "0/s",
+            "x/min",
+            "10/fortnight",
+            "5/0ms",
+            "1/25h",
+            "1/18446744073709551615",
+        ] {
             let err = bad.parse::<Rate>().unwrap_err();
             assert!(err.contains("rate"), "{bad}: {err}");
         }

@@ -31,32 +31,48 @@ impl RateLimitInfo {
             .and_then(parse_retry_after)
             .or_else(|| number("x-ratelimit-reset").map(until_unix_time))
             .map(|wait| wait.min(MAX_SERVER_WAIT));
+        let limit = number("x-ratelimit-limit").and_then(|n| u32::try_from(n).ok());
         RateLimitInfo {
-            limit: number("x-ratelimit-limit").and_then(|n| u32::try_from(n).ok()),
+            limit,
             remaining: number("x-ratelimit-remaining").and_then(|n| u32::try_from(n).ok()),
             window: headers
                 .get("ratelimit-policy")
                 .and_then(|v| v.to_str().ok())
-                .and_then(policy_window),
+                .and_then(|field| policy_window(field, limit)),
             retry_after,
         }
     }
 }
 
-/// The window of the first policy in a `RateLimit-Policy` field: `20;w=1` (draft 7) or
-/// `"default";q=20;w=1` (later drafts); seconds, a fraction allowed. Nonsense is ignored.
-fn policy_window(field: &str) -> Option<Duration> {
-    let first = field.split(',').next()?;
-    let seconds: f64 = first
-        .split(';')
-        .filter_map(|param| param.trim().strip_prefix("w="))
-        .next()?
-        .trim()
-        .parse()
-        .ok()?;
-    (seconds.is_finite() && seconds > 0.0 && seconds <= MAX_SERVER_WAIT.as_secs_f64())
+/// The window of the policy in a `RateLimit-Policy` field whose quota is `limit` (the
+/// `X-RateLimit-Limit` beside it): `20;w=1` (draft 7) or `"default";q=20;w=1` (later
+/// drafts); seconds, a fraction allowed, at least [`MIN_POLICY_WINDOW`]. A field that names
+/// no such policy, or nonsense, is ignored: the documented minute stands.
+fn policy_window(field: &str, limit: Option<u32>) -> Option<Duration> {
+    let limit = limit?;
+    field.split(',').find_map(|policy| {
+        let mut quota = None;
+        let mut window = None;
+        for param in policy.split(';').map(str::trim) {
+            if let Some(q) = param.strip_prefix("q=") {
+                quota = q.trim().parse::<u32>().ok();
+            } else if let Some(w) = param.strip_prefix("w=") {
+                window = w.trim().parse::<f64>().ok();
+            } else if let Ok(bare) = param.parse::<u32>() {
+                quota = Some(bare);
+            }
+        }
+        let seconds = window?;
+        (quota? == limit
+            && seconds.is_finite()
+            && seconds >= MIN_POLICY_WINDOW.as_secs_f64()
+            && seconds <= MAX_SERVER_WAIT.as_secs_f64())
         .then(|| Duration::from_secs_f64(seconds))
+    })
 }
+
+/// A window shorter than this is not believed: pacing to it would let everything go at once.
+const MIN_POLICY_WINDOW: Duration = Duration::from_millis(100);
 
 /// The longest pause a server's answer can impose. A nonsensical `retry-after` (or a reset
 /// time sent in milliseconds) would otherwise hold every worker for ever.
@@ -137,21 +153,41 @@ mod tests {
 
     #[test]
     fn reads_the_window_of_a_rate_limit_policy() {
-        let window = |field: &str| {
-            RateLimitInfo::from_headers(&headers(&[("RateLimit-Policy", field)])).window
+        let window = |limit: &str, field: &str| {
+            RateLimitInfo::from_headers(&headers(&[
+                ("X-RateLimit-Limit", limit),
+                ("RateLimit-Policy", field),
+            ]))
+            .window
         };
-        assert_eq!(window("20;w=1"), Some(Duration::from_secs(1)));
+        assert_eq!(window("20", "20;w=1"), Some(Duration::from_secs(1)));
         assert_eq!(
-            window("\"default\";q=600;w=60"),
+            window("600", "\"default\";q=600;w=60"),
             Some(Duration::from_secs(60))
         );
         assert_eq!(
-            window("5;w=0.5, 100;w=60"),
+            window("5", "5;w=0.5, 100;w=60"),
             Some(Duration::from_millis(500))
         );
-        for nonsense in ["20", "20;w=0", "20;w=-1", "20;w=lots", "20;w=1e99"] {
-            assert_eq!(window(nonsense), None, "{nonsense}");
+        // The policy whose quota is the stated limit, not the first one.
+        assert_eq!(
+            window("60", "\"burst\";q=10;w=1, \"minute\";q=60;w=60"),
+            Some(Duration::from_secs(60))
+        );
+        for nonsense in [
+            "20",
+            "20;w=0",
+            "20;w=-1",
+            "20;w=lots",
+            "20;w=1e99",
+            "20;w=1e-9",
+            "21;w=1",
+        ] {
+            assert_eq!(window("20", nonsense), None, "{nonsense}");
         }
+        let without_limit =
+            RateLimitInfo::from_headers(&headers(&[("RateLimit-Policy", "20;w=1")]));
+        assert_eq!(without_limit.window, None);
     }
 
     #[test]

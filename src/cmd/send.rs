@@ -137,7 +137,7 @@ pub struct Args {
 
     /// The most requests in flight at once. Fewer are, when fewer keep the pace (rate ×
     /// answer time); the summary says when this ceiling held the pace back
-    #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=pipeline::MAX_CONCURRENCY as i64))]
     pub concurrency: u16,
 
     /// Attempts per row before it counts as failed (the first one included)

@@ -209,13 +209,16 @@ impl Courier {
         let Some(departure) = self.gate.acquire(&self.stop).await else {
             return Err(Left::Stopping);
         };
-        let pending = self
-            .journal
-            .intents(vec![delivery.key])
-            .await
-            .map_err(|_| Left::JournalGone)?;
-        let intent_at = pending.durable().await.map_err(|_| Left::JournalGone)?;
+        let recorded = match self.journal.intents(vec![delivery.key]).await {
+            Ok(pending) => pending.durable().await,
+            Err(gone) => Err(gone),
+        };
+        let Ok(intent_at) = recorded else {
+            self.gate.cancel(departure);
+            return Err(Left::JournalGone);
+        };
         if self.stop.is_stopping() {
+            self.gate.cancel(departure);
             // No request left: withdraw the intent, so the next run need not read the ticket.
             self.journal
                 .release(delivery.key, intent_at)

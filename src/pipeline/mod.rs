@@ -86,6 +86,9 @@ pub struct HeldBack {
 /// A ceiling that held back fewer rows than this share of the run is not worth a word.
 const HELD_BACK_SHARE: u64 = 20;
 
+/// The highest `--concurrency` there is.
+pub const MAX_CONCURRENCY: u64 = 1024;
+
 /// Little's law gives the mean; bursts and slow answers need some more.
 const IN_FLIGHT_HEADROOM: f64 = 1.25;
 
@@ -235,7 +238,11 @@ fn held_back_by_ceiling(
     if held_back == 0 || held_back * HELD_BACK_SHARE < dispatched {
         return None;
     }
-    let needed = (gate.needed_in_flight()? * IN_FLIGHT_HEADROOM).ceil() as u64 + 1;
+    let in_flight = gate.needed_in_flight().filter(|n| n.is_finite())?;
+    // The most `--concurrency` accepts: a suggestion past it could not be followed.
+    let needed = ((in_flight * IN_FLIGHT_HEADROOM).ceil() as u64)
+        .saturating_add(1)
+        .min(MAX_CONCURRENCY);
     (needed > ceiling as u64).then(|| HeldBack {
         ceiling,
         needed,

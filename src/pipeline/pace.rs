@@ -84,6 +84,9 @@ pub struct Pace {
     budget: Option<Budget>,
     /// Our requests the server may still count, oldest first.
     sent: VecDeque<Departure>,
+    /// Every request granted within the cap's window, as granted: refused ones too (they
+    /// went out), so the cap holds whatever the server answered.
+    granted: VecDeque<Departure>,
     next_id: u64,
     /// `(when, what others held)` from the answers of the last window, kept as a sliding
     /// maximum: each entry holds more than every later one, so the front is the most.
@@ -106,6 +109,8 @@ pub struct Pace {
     /// Added to the spread after a 429 that the estimate did not foresee (a delay the recent
     /// answer times did not show); fades as answers come.
     caution: Duration,
+    /// When a 429 last added to `caution`.
+    caution_learnt: Option<Instant>,
     /// Below 1 only after 429s from a server that states no limit.
     headerless_scale: f64,
 }
@@ -120,6 +125,7 @@ impl Pace {
             cap,
             budget,
             sent: VecDeque::new(),
+            granted: VecDeque::new(),
             next_id: 0,
             others: VecDeque::new(),
             others_samples: 0,
@@ -132,6 +138,7 @@ impl Pace {
             heard: false,
             headerless_scale: 1.0,
             caution: Duration::ZERO,
+            caution_learnt: None,
         }
     }
 
@@ -145,11 +152,12 @@ impl Pace {
             ready = ready.max(probe.at + PROBE_PATIENCE);
         }
         if let Some((requests, per)) = self.cap {
-            ready = ready.max(self.window_rule(ready, requests, per));
+            ready = ready.max(window_rule(&self.granted, ready, requests, per));
         }
         if let Some(budget) = self.budget {
             let share = self.share(budget);
-            ready = ready.max(self.window_rule(ready, share, budget.window + self.spread()));
+            let window = budget.window + self.spread();
+            ready = ready.max(window_rule(&self.sent, ready, share, window));
         }
         ready
     }
@@ -168,7 +176,26 @@ impl Pace {
             self.forget_before(now);
             self.sent.push_back(departure);
         }
+        if let Some((_, per)) = self.cap {
+            while self
+                .granted
+                .front()
+                .is_some_and(|d| now.saturating_duration_since(d.at) >= per)
+            {
+                self.granted.pop_front();
+            }
+            self.granted.push_back(departure);
+        }
         departure
+    }
+
+    /// A granted request that never left (the run stopped first): it counts nowhere, and if
+    /// it was the first, the others need not wait for its answer.
+    pub fn cancel(&mut self, departure: Departure) {
+        self.sent.retain(|sent| sent.id != departure.id);
+        if self.probe.is_some_and(|probe| probe.id == departure.id) {
+            self.probe = None;
+        }
     }
 
     /// The request granted as `departure` really leaves now (its intent had to reach the
@@ -192,8 +219,22 @@ impl Pace {
         leaving
     }
 
-    /// Learns from an answer (any status but 429) that arrived at `now`.
-    pub fn answered(&mut self, departure: Departure, now: Instant, limits: &RateLimitInfo) {
+    /// Learns from an answer (any status but 429) that arrived at `now`. True when the
+    /// budget grew (a higher limit, fewer others): requests waiting may go sooner.
+    pub fn answered(&mut self, departure: Departure, now: Instant, limits: &RateLimitInfo) -> bool {
+        let before = self.budget.map(|b| (b.limit, b.window, self.share(b)));
+        self.learn(departure, now, limits);
+        let after = self.budget.map(|b| (b.limit, b.window, self.share(b)));
+        match (before, after) {
+            (Some((_, was_window, was)), Some((_, window, share))) => {
+                share > was || window < was_window
+            }
+            (None, Some(_)) => false,
+            (_, None) => false,
+        }
+    }
+
+    fn learn(&mut self, departure: Departure, now: Instant, limits: &RateLimitInfo) {
         self.hear();
         self.caution = self.caution.mul_f64(CAUTION_FADE);
         self.measure(now.saturating_duration_since(departure.at));
@@ -250,9 +291,7 @@ impl Pace {
                     spread = ?self.spread(),
                     "429: the window was fuller than the pace knew"
                 );
-                let window = limits.window.unwrap_or(DOCUMENTED_WINDOW);
-                self.caution = (self.caution + self.spread().max(Duration::from_millis(5)))
-                    .min(window.mul_f64(MAX_SPREAD_OF_WINDOW));
+                self.learn_caution(now);
                 self.sample_others(now, limit.saturating_sub(ours));
             }
             None => {
@@ -262,11 +301,28 @@ impl Pace {
     }
 
     /// A request that got no answer at all (a cut connection, a time-out): it may or may not
-    /// have been counted, so it stays among ours; it only ends the wait for a first answer.
+    /// have been counted, so it stays among ours; it ends the wait for a first answer, and
+    /// no other request is held back for one again (a server that never answers is the
+    /// run breaker's to judge).
     pub fn unanswered(&mut self, departure: Departure) {
-        if self.probe == Some(departure) {
-            self.probe = None;
+        if self.probe.is_some_and(|probe| probe.id == departure.id) {
+            self.hear();
         }
+    }
+
+    /// One measured spread more allowance after a 429, at most once a window (a burst of
+    /// 429s is one lesson, not many), never compounding on itself.
+    fn learn_caution(&mut self, now: Instant) {
+        let window = self.budget.map_or(DOCUMENTED_WINDOW, |b| b.window);
+        if self
+            .caution_learnt
+            .is_some_and(|at| now.saturating_duration_since(at) < window)
+        {
+            return;
+        }
+        self.caution_learnt = Some(now);
+        self.caution = (self.caution + self.measured_spread.max(Duration::from_millis(5)))
+            .min(window.mul_f64(MAX_SPREAD_OF_WINDOW));
     }
 
     /// Waiting for the first answer: [`Pace::ready_at`] may come earlier once it is here.
@@ -298,9 +354,16 @@ impl Pace {
         Some(self.latency_total / samples)
     }
 
-    /// The limit and window in force, as the pace knows them.
+    /// The limit and window in force, as the pace knows them: the server's (stated or
+    /// assumed), or the cap where that is slower.
     pub fn limit(&self) -> Option<(u32, Duration)> {
-        self.budget.map(|b| (b.limit, b.window))
+        let per_second = |(requests, per): (u32, Duration)| f64::from(requests) / per.as_secs_f64();
+        let budget = self.budget.map(|b| (b.limit, b.window));
+        match (budget, self.cap) {
+            (Some(budget), Some(cap)) if per_second(cap) < per_second(budget) => Some(cap),
+            (Some(budget), _) => Some(budget),
+            (None, cap) => cap,
+        }
     }
 
     /// How many of ours the window may hold.
@@ -320,28 +383,15 @@ impl Pace {
         }
     }
 
-    /// The earliest moment from `from` on when fewer than `allowed` of our departures lie
-    /// in the window of length `window` that ends then.
-    fn window_rule(&self, from: Instant, allowed: u32, window: Duration) -> Instant {
-        let first_inside = match from.checked_sub(window) {
-            Some(start) => self.sent.partition_point(|sent| sent.at <= start),
-            None => 0,
-        };
-        let inside = self.sent.len() - first_inside;
-        let allowed = allowed as usize;
-        if inside < allowed {
-            return from;
-        }
-        // The one that must leave the window first for a place to open.
-        self.sent[first_inside + inside - allowed].at + window
-    }
-
     /// Our requests the server may have counted when it decided `departure`: those that
     /// left within its window before it, and those that left up to the spread after it and
     /// may have overtaken it on the way. An overcount errs towards leaving others more.
     fn ours_around(&self, departure: Departure, window: Option<Duration>) -> u32 {
         let spread = self.spread();
-        let window = window.unwrap_or(DOCUMENTED_WINDOW) + spread;
+        let window = window
+            .or(self.budget.map(|b| b.window))
+            .unwrap_or(DOCUMENTED_WINDOW)
+            + spread;
         let last = departure.at + spread;
         let end = self.sent.partition_point(|sent| sent.at <= last);
         let first_inside = match departure.at.checked_sub(window) {
@@ -376,7 +426,12 @@ impl Pace {
     /// A limit the server states replaces whatever was assumed, up or down; the explicit
     /// cap still holds.
     fn adopt(&mut self, limit: u32, window: Option<Duration>) {
-        let window = window.unwrap_or(DOCUMENTED_WINDOW);
+        // An answer that names no window (a 429 from a gateway, say) changes no window a
+        // server already named.
+        let window = window.unwrap_or(match self.budget {
+            Some(budget) if budget.told => budget.window,
+            _ => DOCUMENTED_WINDOW,
+        });
         let told = Budget {
             limit: limit.max(1),
             window,
@@ -449,6 +504,27 @@ fn spread_of(latencies: &VecDeque<Duration>, scratch: &mut Vec<Duration>) -> Dur
     let high_rank = scratch.len() - 1 - scratch.len() / 100;
     let (_, high, _) = scratch.select_nth_unstable(high_rank);
     *high - low
+}
+
+/// The earliest moment from `from` on when fewer than `allowed` of the departures in `log`
+/// (oldest first) lie in the window of length `window` that ends then.
+fn window_rule(
+    log: &VecDeque<Departure>,
+    from: Instant,
+    allowed: u32,
+    window: Duration,
+) -> Instant {
+    let first_inside = match from.checked_sub(window) {
+        Some(start) => log.partition_point(|sent| sent.at <= start),
+        None => 0,
+    };
+    let inside = log.len() - first_inside;
+    let allowed = allowed as usize;
+    if inside < allowed {
+        return from;
+    }
+    // The one that must leave the window first for a place to open.
+    log[first_inside + inside - allowed].at + window
 }
 
 fn window_of(rate: Rate) -> Option<(u32, Duration)> {
@@ -828,6 +904,85 @@ mod tests {
             "{:?}",
             pace.spread()
         );
+    }
+
+    #[test]
+    fn a_refused_request_still_counts_against_the_cap() {
+        let mut pace = Pace::new("2/s".parse().unwrap());
+        let t0 = Instant::now();
+        let first = pace.depart(t0);
+        let roomy = RateLimitInfo {
+            limit: Some(600),
+            remaining: Some(599),
+            ..Default::default()
+        };
+        pace.answered(first, t0, &roomy);
+        let second = pace.depart(t0);
+        // A 429 from a gateway that states nothing and asks for no wait: it went out.
+        let no_wait = RateLimitInfo {
+            retry_after: Some(Duration::ZERO),
+            ..Default::default()
+        };
+        pace.refused(second, t0, &no_wait, Duration::ZERO);
+        assert_eq!(pace.ready_at(t0), t0 + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn an_answer_without_a_policy_keeps_the_window_a_server_named() {
+        let mut pace = Pace::new(RateSetting::Auto);
+        let t0 = Instant::now();
+        let stated = |window| RateLimitInfo {
+            limit: Some(20),
+            remaining: Some(19),
+            window,
+            retry_after: None,
+        };
+        let d = pace.depart(t0);
+        pace.answered(d, t0, &stated(Some(Duration::from_secs(1))));
+        let d = pace.depart(t0);
+        pace.refused(d, t0, &stated(None), Duration::ZERO);
+        assert_eq!(pace.limit(), Some((20, Duration::from_secs(1))));
+    }
+
+    #[test]
+    fn a_burst_of_429s_is_one_lesson() {
+        let mut pace = Pace::new(RateSetting::Auto);
+        let t0 = Instant::now();
+        let full = RateLimitInfo {
+            limit: Some(10),
+            remaining: Some(0),
+            window: Some(Duration::from_secs(1)),
+            retry_after: Some(Duration::ZERO),
+        };
+        for _ in 0..10 {
+            let d = pace.depart(t0);
+            pace.answered(d, t0 + Duration::from_millis(2), &full);
+        }
+        let before = pace.spread();
+        for _ in 0..9 {
+            let d = pace.depart(t0);
+            pace.refused(d, t0 + Duration::from_millis(3), &full, Duration::ZERO);
+        }
+        let after = pace.spread();
+        assert!(
+            after <= before + Duration::from_millis(5),
+            "{before:?} -> {after:?}"
+        );
+    }
+
+    #[test]
+    fn the_limit_shown_is_the_cap_where_that_is_slower() {
+        let mut pace = Pace::new("1/s".parse().unwrap());
+        let t0 = Instant::now();
+        let d = pace.depart(t0);
+        let raised = RateLimitInfo {
+            limit: Some(600),
+            remaining: Some(599),
+            window: None,
+            retry_after: None,
+        };
+        pace.answered(d, t0, &raised);
+        assert_eq!(pace.limit(), Some((1, Duration::from_secs(1))));
     }
 
     #[test]

@@ -30,8 +30,9 @@ pub struct RateGate {
     smoothing: Option<DefaultDirectRateLimiter>,
     /// Callers inside [`RateGate::acquire_unless`] right now.
     waiting: AtomicUsize,
-    /// Wakes the callers held back while the first request's answer is awaited.
-    first_answer: Notify,
+    /// Wakes waiting callers when their turn may have come sooner (see
+    /// [`RateGate::wake_if`]).
+    sooner: Notify,
 }
 
 impl RateGate {
@@ -63,7 +64,7 @@ impl RateGate {
             pace: Mutex::new(Pace::new(setting)),
             smoothing,
             waiting: AtomicUsize::new(0),
-            first_answer: Notify::new(),
+            sooner: Notify::new(),
         })
     }
 
@@ -87,9 +88,9 @@ impl RateGate {
             if stop.level() >= level {
                 return None;
             }
-            let first_answer = self.first_answer.notified();
-            tokio::pin!(first_answer);
-            let (ready, probing) = {
+            let sooner = self.sooner.notified();
+            tokio::pin!(sooner);
+            let ready = {
                 let mut pace = self.lock();
                 let now = Instant::now();
                 let ready = pace.ready_at(now);
@@ -103,14 +104,12 @@ impl RateGate {
                     false => ready,
                 };
                 // Registered under the lock, so an answer that comes right after is not missed.
-                if pace.probing() {
-                    first_answer.as_mut().enable();
-                }
-                (ready, pace.probing())
+                sooner.as_mut().enable();
+                ready
             };
             tokio::select! {
                 _ = tokio::time::sleep_until(ready) => {}
-                _ = &mut first_answer, if probing => {}
+                _ = &mut sooner => {}
                 _ = stop.reached(level) => return None,
             }
         }
@@ -124,16 +123,45 @@ impl RateGate {
 
     /// Learns from an answer other than a 429 (its rate-limit headers, its latency).
     pub fn answered(&self, departure: Departure, limits: &RateLimitInfo) {
-        self.lock().answered(departure, Instant::now(), limits);
-        self.first_answer.notify_waiters();
+        let sooner = {
+            let mut pace = self.lock();
+            let probing = pace.probing();
+            let grew = pace.answered(departure, Instant::now(), limits);
+            probing || grew
+        };
+        self.wake_if(sooner);
     }
 
     /// A 429: everyone waits for what the server asked, and the pace learns the window was
     /// fuller than it thought.
     pub fn refused(&self, departure: Departure, limits: &RateLimitInfo) {
-        self.lock()
-            .refused(departure, Instant::now(), limits, MIN_PAUSE);
-        self.first_answer.notify_waiters();
+        let probing = {
+            let mut pace = self.lock();
+            let probing = pace.probing();
+            pace.refused(departure, Instant::now(), limits, MIN_PAUSE);
+            probing
+        };
+        self.wake_if(probing);
+    }
+
+    /// A granted request that will not be made after all (the run is stopping).
+    pub fn cancel(&self, departure: Departure) {
+        let probing = {
+            let mut pace = self.lock();
+            let probing = pace.probing();
+            pace.cancel(departure);
+            probing
+        };
+        self.wake_if(probing);
+    }
+
+    /// Waiters sleep until the moment the pace last gave them; when it may have come
+    /// sooner (the first answer, a higher limit, fewer others), they look again. Only then:
+    /// waking every waiter on every answer would cost more than the requests.
+    fn wake_if(&self, sooner: bool) {
+        if sooner {
+            self.sooner.notify_waiters();
+        }
     }
 
     /// Learns from a request that failed: a 429 as [`RateGate::refused`], any other answer
@@ -145,8 +173,13 @@ impl RateGate {
         } else if error.http_status.is_some() {
             self.answered(departure, &error.limits);
         } else {
-            self.lock().unanswered(departure);
-            self.first_answer.notify_waiters();
+            let probing = {
+                let mut pace = self.lock();
+                let probing = pace.probing();
+                pace.unanswered(departure);
+                probing
+            };
+            self.wake_if(probing);
         }
     }
 

@@ -101,7 +101,10 @@ where
         tries += 1;
         let answer = tokio::select! {
             answer = read() => answer,
-            _ = stop.reached(StopLevel::Graceful) => return Err(GaveUp::Stopped),
+            _ = stop.reached(StopLevel::Graceful) => {
+                gate.cancel(departure);
+                return Err(GaveUp::Stopped);
+            }
         };
         let error = match answer {
             Ok(reply) => {
