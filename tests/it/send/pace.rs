@@ -21,6 +21,20 @@ fn summary(path: &std::path::Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+/// Sends `rows` rows with the default flags and returns the run's `--summary-json`.
+fn send_rows(sandbox: &Sandbox, rows_to_send: usize) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), "rows.csv", &rows(rows_to_send));
+    let summary_file = dir.path().join("summary.json");
+    sandbox
+        .send(&input)
+        .arg("--summary-json")
+        .arg(&summary_file)
+        .assert()
+        .success();
+    summary(&summary_file)
+}
+
 fn status_count(sandbox: &Sandbox, status: &str) -> u64 {
     sandbox
         .report()
@@ -33,37 +47,21 @@ fn status_count(sandbox: &Sandbox, status: &str) -> u64 {
 #[test]
 fn auto_adopts_a_raised_limit_from_the_first_answer_and_spends_the_window_at_once() {
     let sandbox = Sandbox::start(limited("600/min"));
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_csv(dir.path(), "raised.csv", &rows(120));
-    let summary_file = dir.path().join("summary.json");
-    sandbox
-        .send(&input)
-        .arg("--summary-json")
-        .arg(&summary_file)
-        .assert()
-        .success();
+    let summary = send_rows(&sandbox, 120);
     let report = sandbox.report();
     // More than the assumed 60 went within one minute, and none was refused.
     assert_eq!(report.peak_requests_per_window, 121, "{report:?}");
     assert_eq!(status_count(&sandbox, "429"), 0);
-    assert_eq!(summary(&summary_file)["rateLimit"], "600/min");
+    assert_eq!(summary["rateLimit"], "600/min");
 }
 
 #[test]
 fn auto_keeps_to_a_lower_limit_in_a_shorter_window_without_a_429() {
     let sandbox = Sandbox::start(limited("10/500ms"));
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_csv(dir.path(), "lower.csv", &rows(40));
-    let summary_file = dir.path().join("summary.json");
-    sandbox
-        .send(&input)
-        .arg("--summary-json")
-        .arg(&summary_file)
-        .assert()
-        .success();
+    let summary = send_rows(&sandbox, 40);
     assert_eq!(status_count(&sandbox, "429"), 0, "{:?}", sandbox.report());
     assert_eq!(sandbox.report().peak_requests_per_window, 10);
-    assert_eq!(summary(&summary_file)["rateLimit"], "10/500ms");
+    assert_eq!(summary["rateLimit"], "10/500ms");
 }
 
 #[test]
