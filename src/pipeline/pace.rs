@@ -222,16 +222,14 @@ impl Pace {
     /// Learns from an answer (any status but 429) that arrived at `now`. True when the
     /// budget grew (a higher limit, fewer others): requests waiting may go sooner.
     pub fn answered(&mut self, departure: Departure, now: Instant, limits: &RateLimitInfo) -> bool {
-        let before = self.budget.map(|b| (b.limit, b.window, self.share(b)));
+        // The share and window only: the spread moves a little with every answer, and
+        // waking every waiter for that would cost more than it gains.
+        let pace = |pace: &Self| pace.budget.map(|b| (pace.share(b), b.window));
+        let before = pace(self);
         self.learn(departure, now, limits);
-        let after = self.budget.map(|b| (b.limit, b.window, self.share(b)));
-        match (before, after) {
-            (Some((_, was_window, was)), Some((_, window, share))) => {
-                share > was || window < was_window
-            }
-            (None, Some(_)) => false,
-            (_, None) => false,
-        }
+        // From no limit to a stated one is slower, never sooner.
+        matches!((before, pace(self)), (Some((was, was_window)), Some((share, window)))
+            if share > was || window < was_window)
     }
 
     fn learn(&mut self, departure: Departure, now: Instant, limits: &RateLimitInfo) {

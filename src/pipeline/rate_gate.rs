@@ -31,7 +31,7 @@ pub struct RateGate {
     /// Callers inside [`RateGate::acquire_unless`] right now.
     waiting: AtomicUsize,
     /// Wakes waiting callers when their turn may have come sooner (see
-    /// [`RateGate::wake_if`]).
+    /// [`RateGate::tell`]).
     sooner: Notify,
 }
 
@@ -123,42 +123,38 @@ impl RateGate {
 
     /// Learns from an answer other than a 429 (its rate-limit headers, its latency).
     pub fn answered(&self, departure: Departure, limits: &RateLimitInfo) {
-        let sooner = {
-            let mut pace = self.lock();
-            let probing = pace.probing();
-            let grew = pace.answered(departure, Instant::now(), limits);
-            probing || grew
-        };
-        self.wake_if(sooner);
+        self.tell(|pace, now| pace.answered(departure, now, limits));
     }
 
     /// A 429: everyone waits for what the server asked, and the pace learns the window was
     /// fuller than it thought.
     pub fn refused(&self, departure: Departure, limits: &RateLimitInfo) {
-        let probing = {
-            let mut pace = self.lock();
-            let probing = pace.probing();
-            pace.refused(departure, Instant::now(), limits, MIN_PAUSE);
-            probing
-        };
-        self.wake_if(probing);
+        self.tell(|pace, now| {
+            pace.refused(departure, now, limits, MIN_PAUSE);
+            false
+        });
     }
 
     /// A granted request that will not be made after all (the run is stopping).
     pub fn cancel(&self, departure: Departure) {
-        let probing = {
-            let mut pace = self.lock();
-            let probing = pace.probing();
+        self.tell(|pace, _| {
             pace.cancel(departure);
-            probing
-        };
-        self.wake_if(probing);
+            false
+        });
     }
 
-    /// Waiters sleep until the moment the pace last gave them; when it may have come
-    /// sooner (the first answer, a higher limit, fewer others), they look again. Only then:
-    /// waking every waiter on every answer would cost more than the requests.
-    fn wake_if(&self, sooner: bool) {
+    /// Tells the pace what happened to a request; `news` returns whether the budget grew.
+    /// Waiters sleep until the moment the pace last gave them; when it may have come sooner
+    /// (the end of the wait for a first answer, a higher limit, fewer others), they look
+    /// again. Only then: waking every waiter on every answer would cost more than the
+    /// requests.
+    fn tell(&self, news: impl FnOnce(&mut Pace, Instant) -> bool) {
+        let sooner = {
+            let mut pace = self.lock();
+            let probing = pace.probing();
+            let grew = news(&mut pace, Instant::now());
+            probing || grew
+        };
         if sooner {
             self.sooner.notify_waiters();
         }
@@ -173,13 +169,10 @@ impl RateGate {
         } else if error.http_status.is_some() {
             self.answered(departure, &error.limits);
         } else {
-            let probing = {
-                let mut pace = self.lock();
-                let probing = pace.probing();
+            self.tell(|pace, _| {
                 pace.unanswered(departure);
-                probing
-            };
-            self.wake_if(probing);
+                false
+            });
         }
     }
 
